@@ -1,0 +1,284 @@
+"""Typed, labelled errors for every way a Captain Data call can fail.
+
+One hierarchy keyed by HTTP class, every error carrying the API's envelope fields
+(`error_label`, `error_scope`, `error_ref`, `message`, `status_code`, `params`) and whether a retry may
+help. A body that is not JSON (a proxy's HTML page) still yields the right class and status. No error
+ever holds the API key: messages are built from the response body, which is scrubbed of it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+# Labels that describe a passing condition upstream (LinkedIn hiccup, proxy), as opposed to one a
+# person must fix (a bad cookie, no access). Status decides first; these refine 424s.
+TRANSIENT_LABELS = frozenset(
+    {"LK_524", "PROXY_ERROR", "API_TIMEOUT_ERROR", "API_MAX_RETRY", "STATUS_429", "LIMIT_REACHED"}
+)
+
+
+class CaptainDataError(Exception):
+    """Base of every error raised by this package; catch it to handle them all.
+
+    `retryable` says whether sending the same request again later may succeed.
+    """
+
+    default_label: str = "GENERIC_ERROR"
+    default_retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_label: str | None = None,
+        error_scope: str | None = None,
+        error_ref: str | None = None,
+        status_code: int | None = None,
+        params: Mapping[str, Any] | None = None,
+        retryable: bool | None = None,
+        action_id: str | None = None,
+        retry_after: float | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_label = error_label or self.default_label
+        self.error_scope = error_scope
+        self.error_ref = error_ref
+        self.status_code = status_code
+        self.params: dict[str, Any] = dict(params or {})
+        self.retryable = self.default_retryable if retryable is None else retryable
+        self.action_id = action_id
+        self.retry_after = retry_after
+        self.attempts = attempts  # HTTP attempts the client made before giving up
+        self.rate_limited = 0  # 429 answers met on the way (set by the client)
+
+    def __str__(self) -> str:
+        head = " ".join(str(x) for x in (self.status_code, self.error_label) if x not in (None, ""))
+        tail = ", ".join(
+            f"{k}={v}"
+            for k, v in (
+                ("scope", self.error_scope),
+                ("ref", self.error_ref),
+                ("action", self.action_id),
+            )
+            if v
+        )
+        return f"[{head}] {self.message}" + (f" ({tail})" if tail else "")
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status_code={self.status_code!r}, "
+            f"error_label={self.error_label!r}, error_scope={self.error_scope!r}, "
+            f"error_ref={self.error_ref!r}, message={self.message!r})"
+        )
+
+    def __reduce__(self):
+        return (_rebuild, (type(self), self.message, self.to_dict()))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The envelope fields, for metadata, logs and the ledger."""
+        return {
+            "error_label": self.error_label,
+            "error_scope": self.error_scope,
+            "error_ref": self.error_ref,
+            "message": self.message,
+            "status_code": self.status_code,
+            "params": self.params,
+            "retryable": self.retryable,
+            "action_id": self.action_id,
+        }
+
+
+def _rebuild(cls: type[CaptainDataError], message: str, fields: dict[str, Any]) -> CaptainDataError:
+    fields = {k: v for k, v in fields.items() if k != "message"}
+    err = cls.__new__(cls)
+    CaptainDataError.__init__(err, message, **fields)
+    return err
+
+
+class ValidationError(CaptainDataError, ValueError):
+    """Refused locally before any HTTP call: nothing was sent, no credit spent.
+
+    `field` names what to fix; `problems` lists every issue found.
+    """
+
+    default_label = "INVALID_INPUT"
+
+    def __init__(self, message: str, *, field: str | None = None, problems: Any = (), **kw: Any):
+        kw.setdefault("error_scope", "input")
+        kw.setdefault("params", {"field": field} if field else {})
+        super().__init__(message, **kw)
+        self.field = field
+        self.problems = list(problems)
+
+
+class InvalidInputError(CaptainDataError):
+    """400: the API refused the input or parameters. Fix the input; never retried."""
+
+    default_label = "INVALID_INPUT"
+
+
+class AuthenticationError(CaptainDataError):
+    """401: the API key is missing, wrong or revoked. Systemic: stop and fix the key."""
+
+    default_label = "UNAUTHORIZED"
+
+
+class CreditsExhaustedError(CaptainDataError):
+    """402: the workspace has no credits left (or no access to this action). Systemic."""
+
+    default_label = "NO_CREDITS"
+
+
+class PermissionDeniedError(CaptainDataError):
+    """403: the key's workspace may not do this. Systemic."""
+
+    default_label = "STATUS_403"
+
+
+class NotFoundError(CaptainDataError):
+    """404: unknown action, user or resource."""
+
+    default_label = "STATUS_404"
+
+
+class UpstreamError(CaptainDataError):
+    """424 Failed Dependency: LinkedIn (or another platform) failed for this input.
+
+    Retryable only for labels that describe a passing condition (see TRANSIENT_LABELS); a bad cookie
+    or a disconnected account needs a person.
+    """
+
+    default_label = "INTEGRATION_ERROR"
+
+
+class RateLimitError(CaptainDataError):
+    """429: over the plan's requests per second or an account's one-at-a-time limit.
+
+    `retry_after` holds the seconds the API asked to wait; `limit_type` the X-RateLimit-Type header.
+    """
+
+    default_label = "STATUS_429"
+    default_retryable = True
+
+    def __init__(self, message: str, *, limit_type: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.limit_type = limit_type
+
+
+class ServerError(CaptainDataError):
+    """5xx: the API failed. Retried with backoff, except for actions with side effects."""
+
+    default_label = "SERVER_ERROR"
+    default_retryable = True
+
+
+class TransportError(CaptainDataError):
+    """No usable HTTP answer: timeout, refused or dropped connection, or an unreadable 2xx body."""
+
+    default_label = "TRANSPORT_ERROR"
+    default_retryable = True
+
+
+class RequestTimeoutError(TransportError):
+    """The request timed out; it may or may not have reached the API."""
+
+    default_label = "TIMEOUT"
+
+
+class ConnectionFailedError(TransportError):
+    """The connection was refused or dropped before a complete answer."""
+
+    default_label = "CONNECTION_ERROR"
+
+
+class MalformedResponseError(TransportError):
+    """A 2xx answer whose body is not the JSON the action promises."""
+
+    default_label = "MALFORMED_RESPONSE"
+
+
+_BY_STATUS: dict[int, type[CaptainDataError]] = {
+    400: InvalidInputError,
+    401: AuthenticationError,
+    402: CreditsExhaustedError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    422: UpstreamError,
+    424: UpstreamError,
+    429: RateLimitError,
+}
+
+SYSTEMIC_ERRORS: tuple[type[CaptainDataError], ...] = (
+    AuthenticationError,
+    CreditsExhaustedError,
+    PermissionDeniedError,
+)
+"""Errors that will fail every input alike: a batch should stop rather than record them per input."""
+
+
+def error_class_for_status(status: int) -> type[CaptainDataError]:
+    if status in _BY_STATUS:
+        return _BY_STATUS[status]
+    if status >= 500:
+        return ServerError
+    if 400 <= status < 500:
+        return InvalidInputError
+    return CaptainDataError
+
+
+def error_from_response(
+    status: int,
+    body: bytes | str | None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    action_id: str | None = None,
+    retry_after: float | None = None,
+    secrets: tuple[str, ...] = (),
+) -> CaptainDataError:
+    """Build the typed error for one HTTP answer, whatever its body looks like.
+
+    Missing envelope fields are filled from the status; a non-JSON body gives a short excerpt as the
+    message. Any of `secrets` found in the body is masked.
+    """
+    text = body.decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else body or ""
+    for s in secrets:
+        if s:
+            text = text.replace(s, "***")
+    envelope: dict[str, Any] = {}
+    try:
+        parsed = json.loads(text) if text.strip() else None
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        envelope = parsed
+    cls = error_class_for_status(status)
+    label = _str_or_none(envelope.get("error_label"))
+    message = _str_or_none(envelope.get("message"))
+    if message is None:
+        excerpt = " ".join(text.split())[:200]
+        message = f"HTTP {status}" + (f": {excerpt}" if excerpt else "")
+    params = envelope.get("params")
+    kw: dict[str, Any] = {
+        "error_label": label,
+        "error_scope": _str_or_none(envelope.get("error_scope")),
+        "error_ref": _str_or_none(envelope.get("error_ref")),
+        "status_code": status,
+        "params": params if isinstance(params, dict) else None,
+        "action_id": action_id,
+        "retry_after": retry_after,
+    }
+    if cls is UpstreamError:
+        kw["retryable"] = (label or "") in TRANSIENT_LABELS
+    if cls is RateLimitError:
+        kw["limit_type"] = (headers or {}).get("X-RateLimit-Type")
+    return cls(message, **kw)
+
+
+def _str_or_none(v: Any) -> str | None:
+    if v is None:
+        return None
+    return v if isinstance(v, str) else str(v)

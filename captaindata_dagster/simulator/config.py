@@ -1,0 +1,130 @@
+"""The simulator's settings and the table of error labels it can answer with.
+
+One frozen dataclass so a running simulator can swap its settings atomically (`Simulator.configure`)
+while request threads keep reading a consistent snapshot.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# label -> (HTTP status, error_scope). Labels are open-ended: unknown ones answer 424 "integ",
+# like the upstream failures that make up most of the real API's error labels.
+ERROR_LABELS: dict[str, tuple[int, str]] = {
+    "INVALID_INPUT": (400, "input"),
+    "BAD_INPUT": (400, "input"),
+    "BAD_PARAMETERS": (400, "param"),
+    "UNAUTHORIZED": (401, "auth"),
+    "NO_ACCESS": (402, "config"),
+    "NO_CREDITS": (402, "config"),
+    "STATUS_403": (403, "integ"),
+    "STATUS_404": (404, "input"),
+    "ACTION_ABORTED": (422, "integ"),
+    "NO_RESULT": (424, "input"),
+    "LK_ERROR": (424, "integ"),
+    "LK_524": (424, "integ"),
+    "LK_BAD_COOKIE": (424, "integ"),
+    "NOT_CONNECTED": (424, "integ"),
+    "NO_VALID_ACCOUNT_CONFIGURED": (424, "integ"),
+    "INTEGRATION_ERROR": (424, "integ"),
+    "PROXY_ERROR": (424, "integ"),
+    "API_TIMEOUT_ERROR": (424, "integ"),
+    "API_MAX_RETRY": (424, "integ"),
+    "STATUS_429": (429, "integ"),
+    "LIMIT_REACHED": (429, "config"),
+    "GENERIC_ERROR": (500, "server"),
+    "SERVICE_UNAVAILABLE": (503, "server"),
+}
+UNKNOWN_LABEL = (424, "integ")
+
+# Numeric fault names ("500") answer with this label for that status.
+STATUS_LABELS: dict[int, str] = {
+    400: "BAD_INPUT",
+    401: "UNAUTHORIZED",
+    402: "NO_CREDITS",
+    403: "STATUS_403",
+    404: "STATUS_404",
+    422: "ACTION_ABORTED",
+    424: "INTEGRATION_ERROR",
+    429: "STATUS_429",
+    500: "GENERIC_ERROR",
+    502: "PROXY_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+# Fault names that are not error labels.
+SPECIAL_FAULTS = ("timeout", "drop", "drop_mid_body", "malformed_json")
+HTML_FAULT = re.compile(r"^html_([1-5]\d\d)$")
+NUMERIC_FAULT = re.compile(r"^[1-5]\d\d$")
+LABEL_FAULT = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+def label_status(label: str) -> tuple[int, str]:
+    """(status, scope) for an error label; unknown labels are upstream failures (424, integ)."""
+    if label in ERROR_LABELS:
+        return ERROR_LABELS[label]
+    m = re.fullmatch(r"STATUS_([1-5]\d\d)", label)
+    if m:
+        status = int(m.group(1))
+        return status, "server" if status >= 500 else "integ"
+    return UNKNOWN_LABEL
+
+
+def check_fault_name(name: str) -> None:
+    """Refuse a fault name that is neither a label, a status, nor a special kind (typos)."""
+    if not isinstance(name, str) or not (
+        name in SPECIAL_FAULTS
+        or HTML_FAULT.match(name)
+        or NUMERIC_FAULT.match(name)
+        or LABEL_FAULT.match(name)
+    ):
+        raise ValueError(
+            f"unknown fault {name!r}: use an error label (e.g. LK_BAD_COOKIE), a status "
+            f"('500'), 'timeout', 'drop', 'drop_mid_body', 'malformed_json' or 'html_<status>'"
+        )
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """How the simulator behaves. Every field is also a keyword of `run_simulator`."""
+
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: any free port
+    api_key: str | None = None  # None: a fresh "sim-<hex>" key
+    seed: int = 0
+    latency_ms: float = 0  # added to every action call, slept without holding a lock
+    rps: float | None = None  # action calls per second over the whole simulator; None: no limit
+    account_concurrency: int = 1  # calls in flight per connected account
+    faults: Mapping[str, float] = field(default_factory=dict)  # name -> probability per call
+    fail_inputs: Mapping[str, str] = field(default_factory=dict)  # input value -> fault name
+    hang_s: float = 5.0  # how long a "timeout" fault keeps the connection before closing it
+    credits: float | None = None  # credits_max; None: unlimited
+    retry_after_s: float | None = None  # Retry-After of injected 429 faults (default 1)
+    search_total: int | None = None  # results every paginated list has; None: 15..400 by input
+    fault_after_effect: bool = False  # 5xx/timeout/drop on side-effect actions after acting
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "faults", dict(self.faults or {}))
+        object.__setattr__(self, "fail_inputs", dict(self.fail_inputs or {}))
+        for name, rate in self.faults.items():
+            check_fault_name(name)
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+                raise ValueError(f"fault {name!r}: rate must be a number in [0, 1], got {rate!r}")
+        for value, name in self.fail_inputs.items():
+            if not isinstance(value, str):
+                raise ValueError(f"fail_inputs keys are input values (strings), got {value!r}")
+            check_fault_name(name)
+        if self.latency_ms < 0 or self.hang_s < 0:
+            raise ValueError("latency_ms and hang_s must be >= 0")
+        if self.rps is not None and self.rps <= 0:
+            raise ValueError("rps must be > 0 (or None for no limit)")
+        if self.account_concurrency < 1:
+            raise ValueError("account_concurrency must be >= 1")
+        if self.credits is not None and self.credits < 0:
+            raise ValueError("credits must be >= 0 (or None for unlimited)")
+        if self.search_total is not None and self.search_total < 0:
+            raise ValueError("search_total must be >= 0")
+        if self.retry_after_s is not None and self.retry_after_s < 0:
+            raise ValueError("retry_after_s must be >= 0")

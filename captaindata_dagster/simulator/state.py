@@ -1,0 +1,190 @@
+"""What a running simulator remembers: the request log, credits, rate and account limits, users.
+
+One lock guards it all and is held only for a few dictionary or list operations, never across a
+sleep or I/O, so many client threads can be served at once.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+RPS_TOLERANCE = 0.25  # a token of debt: arrival jitter of a client pacing at exactly `rps` is fine
+REDACTED = "***"
+_SECRET_KEYS = {"cookies", "li_at", "li_a", "password", "api_key", "token"}
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request as the simulator saw it (secrets redacted), for assertions in tests.
+
+    `status` is 0 when no complete HTTP answer was sent (a "timeout" or "drop" fault).
+    `performed` is True when the action took effect (results produced, credits charged).
+    """
+
+    method: str
+    path: str
+    action_id: str | None
+    query: dict[str, str]
+    body: Any
+    input: dict[str, Any] | None
+    status: int
+    results: int
+    credits: float
+    account: str | None
+    performed: bool
+    at: float
+    duration_s: float
+    error_label: str | None = None
+    fault: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def redact(value: Any) -> Any:
+    """A copy of a JSON value with cookie, password and token values replaced by "***"."""
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if k in _SECRET_KEYS:
+                out[k] = _redact_all(v)
+            else:
+                out[k] = redact(v)
+        return out
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def _redact_all(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _redact_all(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_all(v) for v in value]
+    return REDACTED if value is not None else None
+
+
+def number(x: float) -> int | float:
+    """Credits as an int when whole (10, not 10.0), else as a float (1.5)."""
+    return int(x) if float(x).is_integer() else round(x, 6)
+
+
+class State:
+    """Mutable simulator state; every method takes the lock briefly and returns at once."""
+
+    def __init__(self, seed: int) -> None:
+        self.lock = threading.Lock()
+        self.seed = seed
+        uids = random.Random(f"{seed}:workspace")
+        self.workspace_uid = str(uuid.UUID(int=uids.getrandbits(128), version=4))
+        self.users: dict[str, dict[str, Any]] = {}
+        self._uid_rng = random.Random(f"{seed}:uids")
+        self.inflight: dict[str, int] = {}
+        self._reset_locked()
+
+    def _reset_locked(self) -> None:
+        self.records: list[RequestRecord] = []
+        self.credits_used = 0.0
+        self._tokens: float | None = None
+        self._t_last = 0.0
+        self._fault_rng = random.Random(f"{self.seed}:faults")
+        self._ref_rng = random.Random(f"{self.seed}:refs")
+
+    def reset(self) -> None:
+        """Forget the log, the credits spent and the rate window (users and accounts stay)."""
+        with self.lock:
+            self._reset_locked()
+
+    # log and credits
+
+    def log(self, record: RequestRecord) -> None:
+        with self.lock:
+            self.records.append(record)
+
+    def snapshot(self) -> list[RequestRecord]:
+        with self.lock:
+            return list(self.records)
+
+    def charge(self, cost: float) -> None:
+        with self.lock:
+            self.credits_used += cost
+
+    def summary(self) -> dict[str, Any]:
+        """The numbers `/_simulator/state` serves to another process."""
+        with self.lock:
+            records = list(self.records)
+            used = self.credits_used
+        statuses = Counter(str(r.status) for r in records)
+        calls = Counter(r.action_id for r in records if r.action_id)
+        return {
+            "credits_used": number(used),
+            "calls": sum(calls.values()),
+            "calls_by_action": dict(calls),
+            "status_counts": dict(statuses),
+            "requests": len(records),
+        }
+
+    # randomness that must follow the order of calls
+
+    def draw(self) -> float:
+        with self.lock:
+            return self._fault_rng.random()
+
+    def error_ref(self) -> str:
+        with self.lock:
+            return f"ERR-{self._ref_rng.randrange(10000, 100000)}"
+
+    def new_uid(self) -> str:
+        with self.lock:
+            return str(uuid.UUID(int=self._uid_rng.getrandbits(128), version=4))
+
+    # limits
+
+    def take_rate(self, rps: float) -> float | None:
+        """Spend one token of the simulator-wide bucket; None if allowed, else seconds to wait.
+
+        A token bucket of capacity `rps` refilled at `rps` per second, allowed to go
+        `RPS_TOLERANCE` of a token into debt, so a client pacing at exactly `rps` never trips it.
+        """
+        now = time.monotonic()
+        cap = max(float(rps), 1.0)
+        with self.lock:
+            if self._tokens is None:
+                self._tokens = cap
+            else:
+                self._tokens = min(cap, self._tokens + (now - self._t_last) * rps)
+            self._t_last = now
+            if self._tokens >= 1.0 - RPS_TOLERANCE:
+                self._tokens -= 1.0
+                return None
+            return (1.0 - RPS_TOLERANCE - self._tokens) / rps
+
+    def acquire_account(self, account: str, limit: int) -> bool:
+        """Take one in-flight slot of a connected account; False if it already has `limit`."""
+        with self.lock:
+            n = self.inflight.get(account, 0)
+            if n >= limit:
+                return False
+            self.inflight[account] = n + 1
+            return True
+
+    def release_account(self, account: str) -> None:
+        with self.lock:
+            n = self.inflight.get(account, 0) - 1
+            if n > 0:
+                self.inflight[account] = n
+            else:
+                self.inflight.pop(account, None)
+
+
+def retry_after(seconds: float) -> str:
+    """An HTTP Retry-After value: whole seconds, at least 1."""
+    return str(max(1, math.ceil(seconds)))

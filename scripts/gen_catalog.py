@@ -1,0 +1,245 @@
+"""Derive the project's compact action catalog from Captain Data's OpenAPI description.
+
+Usage: python scripts/gen_catalog.py [--spec PATH] [--out PATH] [--check]
+
+Only facts are kept (ids, field names, patterns, types, defaults, page sizes, output field names);
+no description text is copied. The output is deterministic so the committed file can be compared
+with a fresh run (`--check` exits 1 when they differ).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SPEC = ROOT.parent / "shared" / "captaindata-v4" / "openapi.json"
+DEFAULT_OUT = ROOT / "captaindata_dagster" / "catalog.json"
+
+# The verb after the platform prefix decides whether an action changes something on the
+# platform (an invitation sent, a message posted...). Such actions are never re-sent blindly.
+SIDE_EFFECT_VERBS = {
+    "connect",
+    "message",
+    "inmail",
+    "like",
+    "comment",
+    "follow",
+    "invite",
+    "accept",
+    "withdraw",
+    "archive",
+    "mark",
+}
+
+_LOOKBEHIND_ALT = re.compile(r"\(\?<=([^()]*\|[^()]*)\)")
+
+
+def js_regex_to_python(pattern: str) -> tuple[str, str]:
+    """Turn a `/body/flags` JavaScript literal into a Python regex and its kept flags ("i" or "")."""
+    flags = ""
+    body = pattern
+    m = re.fullmatch(r"/(.*)/([a-z]*)", pattern, flags=re.S)
+    if m:
+        body, js_flags = m.group(1), m.group(2)
+        flags = "i" if "i" in js_flags else ""
+
+    # Python needs fixed-width look-behinds: split `(?<=a|b)` into `(?:(?<=a)|(?<=b))`.
+    def split(mo: re.Match[str]) -> str:
+        parts = []
+        for alt in mo.group(1).split("|"):
+            parts.append("^" if alt == "^" else f"(?<={alt})")
+        return "(?:" + "|".join(parts) + ")"
+
+    body = _LOOKBEHIND_ALT.sub(split, body)
+    re.compile(body, re.I if flags else 0)  # fail loudly if a pattern cannot be used
+    return body, flags
+
+
+def _resolve(spec: dict[str, Any], node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[-1]
+        node = spec["components"]["schemas"][name]
+    return node
+
+
+def _field(prop: dict[str, Any], name: str, required: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"required": required, "type": prop.get("type", "string")}
+    if "pattern" in prop:
+        out["pattern"], out["flags"] = js_regex_to_python(prop["pattern"])
+    aliases = [a for a in dict.fromkeys(prop.get("x-variations", [])) if a != name]
+    if aliases:
+        out["aliases"] = aliases
+    return out
+
+
+def _input(spec: dict[str, Any], schema: dict[str, Any] | None) -> dict[str, Any]:
+    if schema is None:
+        return {"accepted": False, "fields": {}}
+    schema = _resolve(spec, schema)
+    required = set(schema.get("required", []))
+    fields: dict[str, Any] = {}
+    for name, prop in schema.get("properties", {}).items():
+        if name == "custom_data":
+            continue
+        fields[name] = _field(prop, name, name in required)
+    out: dict[str, Any] = {"accepted": True, "fields": fields}
+    if "anyOf" in schema:
+        groups = []
+        for branch in schema["anyOf"]:
+            for name, prop in branch.get("properties", {}).items():
+                fields[name] = _field(prop, name, False)
+            groups.append(sorted(branch.get("required", [])))
+        out["required_any"] = groups
+    return out
+
+
+_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array"}
+
+
+def _param_type(prop: dict[str, Any]) -> str | list[str]:
+    """The declared type, or both types when the spec's default contradicts it.
+
+    The spec has a few such slips (a connection `message` typed integer with a string default,
+    a `comment` typed string with an integer default); a user must be able to send either.
+    """
+    declared = prop.get("type", "string")
+    default = prop.get("default")
+    actual = _JSON_TYPES.get(type(default)) if default is not None else None
+    if actual and actual != declared and not (actual == "integer" and declared == "number"):
+        return sorted({declared, actual})
+    return declared
+
+
+def _parameters(spec: dict[str, Any], schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    if schema is None:
+        return None
+    schema = _resolve(spec, schema)
+    params: dict[str, Any] = {}
+    for name, prop in schema.get("properties", {}).items():
+        p: dict[str, Any] = {"type": _param_type(prop)}
+        if "default" in prop:
+            p["default"] = prop["default"]
+        if "enum" in prop:
+            p["enum"] = prop["enum"]
+        items = prop.get("items")
+        if isinstance(items, dict):
+            p["items"] = {k: items[k] for k in ("type", "enum") if k in items}
+        params[name] = p
+    return params
+
+
+def _output_fields(spec: dict[str, Any], schema: dict[str, Any] | None) -> list[str]:
+    schema = _resolve(spec, schema or {})
+    if schema.get("type") == "array":
+        schema = _resolve(spec, schema.get("items", {}))
+    return list(schema.get("properties", {}).keys())
+
+
+def _live_action(
+    spec: dict[str, Any], action_id: str, path: str, op: dict[str, Any]
+) -> dict[str, Any]:
+    body = op["requestBody"]["content"]["application/json"]["schema"]
+    props = body.get("properties", {})
+    query = {q["name"]: q for q in op.get("parameters", [])}
+    ok = next(code for code in sorted(op["responses"]) if code.startswith("2"))
+    schema = op["responses"][ok]["content"]["application/json"]["schema"]
+    is_array = _resolve(spec, schema).get("type") == "array"
+    if "token" in query:
+        pagination = "token"
+    elif "page" in query:
+        pagination = "page"
+    else:
+        pagination = None
+    page_size = query.get("page_size", {}).get("schema", {}).get("default")
+    verb = action_id.split("-")[1]
+    return {
+        "method": "POST",
+        "path": path,
+        "response": "array" if is_array else "object",
+        "pagination": pagination,
+        "page_size": page_size,
+        "input": _input(spec, props.get("input")),
+        "parameters": _parameters(spec, props.get("parameters")),
+        "output_fields": _output_fields(spec, schema),
+        "uses_account": "identity_ids" in props,
+        "side_effects": verb in SIDE_EFFECT_VERBS,
+    }
+
+
+def _get_action(action_id: str, path: str, op: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    uses_account = False
+    for q in op.get("parameters", []):
+        if q["name"] == "identity_id":
+            uses_account = True
+            continue
+        fields[q["name"]] = _field(q.get("schema", {}), q["name"], bool(q.get("required")))
+    return {
+        "method": "GET",
+        "path": path,
+        "response": "file",
+        "pagination": None,
+        "page_size": None,
+        "input": {"accepted": True, "fields": fields},
+        "parameters": None,
+        "output_fields": [],
+        "uses_account": uses_account,
+        "side_effects": False,
+    }
+
+
+def build_catalog(spec_path: Path) -> dict[str, Any]:
+    raw = spec_path.read_bytes()
+    spec = json.loads(raw)
+    actions: dict[str, Any] = {}
+    for path, item in spec["paths"].items():
+        parts = path.strip("/").split("/")
+        if parts[0] != "actions":
+            continue
+        action_id = parts[1]
+        if path.endswith("/run/live"):
+            actions[action_id] = _live_action(spec, action_id, path, item["post"])
+        elif len(parts) == 2 and "get" in item:
+            actions[action_id] = _get_action(action_id, path, item["get"])
+    return {
+        "source": {
+            "title": spec["info"].get("title"),
+            "version": spec["info"].get("version"),
+            "sha256": hashlib.sha256(raw).hexdigest(),
+        },
+        "base_url": spec["servers"][0]["url"],
+        "actions": dict(sorted(actions.items())),
+    }
+
+
+def render(catalog: dict[str, Any]) -> str:
+    return json.dumps(catalog, indent=1, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--spec", type=Path, default=DEFAULT_SPEC)
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--check", action="store_true", help="compare with --out instead of writing")
+    args = ap.parse_args(argv)
+    text = render(build_catalog(args.spec))
+    if args.check:
+        same = args.out.exists() and args.out.read_text(encoding="utf-8") == text
+        print(
+            "catalog is up to date" if same else f"{args.out} differs from what {args.spec} gives"
+        )
+        return 0 if same else 1
+    args.out.write_text(text, encoding="utf-8")
+    n = len(json.loads(text)["actions"])
+    print(f"wrote {args.out} ({n} actions)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

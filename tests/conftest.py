@@ -1,0 +1,50 @@
+"""Shared fixtures: a simulator on loopback per test, and a client pointed at it."""
+
+from __future__ import annotations
+
+import pytest
+
+from captaindata_dagster import CaptainDataClient
+from captaindata_dagster.simulator import run_simulator
+
+TEST_KEY = "cd-test-key-5f0c2a9e-DO-NOT-LEAK"  # distinctive, so a leak is easy to grep for
+
+
+@pytest.fixture
+def sim():
+    with run_simulator(seed=7, api_key=TEST_KEY) as s:
+        yield s
+
+
+@pytest.fixture
+def make_sim():
+    """Start simulators with custom settings; all are stopped at the end of the test."""
+    started = []
+
+    def start(**kwargs):
+        kwargs.setdefault("seed", 7)
+        kwargs.setdefault("api_key", TEST_KEY)
+        cm = run_simulator(**kwargs)
+        s = cm.__enter__()
+        started.append(cm)
+        return s
+
+    yield start
+    for cm in reversed(started):
+        cm.__exit__(None, None, None)
+
+
+@pytest.fixture
+def make_client():
+    clients = []
+
+    def build(sim, **kwargs):
+        kwargs.setdefault("backoff_base_s", 0.01)
+        kwargs.setdefault("backoff_max_s", 0.05)
+        c = CaptainDataClient(sim.api_key, sim.base_url, **kwargs)
+        clients.append(c)
+        return c
+
+    yield build
+    for c in clients:
+        c.close()

@@ -1,0 +1,98 @@
+"""The committed catalog is exactly what the generator makes from the vendor's spec."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from captaindata_dagster.catalog import CATALOG_PATH, load_catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT.parent / "shared" / "captaindata-v4" / "openapi.json"
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location(
+        "gen_catalog", ROOT / "scripts" / "gen_catalog.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.skipif(not SPEC.exists(), reason="vendor spec not beside the checkout")
+def test_committed_catalog_is_what_the_script_produces():
+    gen = _generator()
+    fresh = gen.render(gen.build_catalog(SPEC))
+    assert CATALOG_PATH.read_text(encoding="utf-8") == fresh, "run `make catalog` and commit"
+
+
+def test_catalog_has_the_72_actions_with_their_facts():
+    cat = load_catalog()
+    assert len(cat) == 72
+    search = cat.get("linkedin-search-people")
+    assert (search.response, search.pagination, search.page_size) == ("array", "page", 10)
+    assert search.uses_account and not search.side_effects
+    assert "linkedin_profile_url" in search.output_fields
+    assert cat.get("salesnavigator-search-people").page_size == 25
+    assert cat.get("linkedin-extract-conversations").pagination == "token"
+    people = cat.get("linkedin-extract-people")
+    assert people.response == "object" and people.pagination is None
+    assert set(people.parameters) == {"sections", "experiences", "skills", "highlights"}
+    assert people.input_fields["linkedin_profile_url"].aliases == (
+        "url",
+        "profile_url",
+        "linkedin_url",
+    )
+    assert not cat.get("googlemaps-search-places").uses_account
+    assert cat.get("linkedin-download-attachment").response == "file"
+    effects = {a.id for a in cat if a.side_effects}
+    assert {"linkedin-connect-profile", "linkedin-message-profile", "linkedin-inmail-profile",
+            "linkedin-like-post", "linkedin-comment-post", "linkedin-follow-profile",
+            "linkedin-invite-event", "linkedin-accept-invitations",
+            "linkedin-withdraw-invitations", "linkedin-archive-message",
+            "linkedin-mark-message-as-read", "salesnavigator-connect-profile",
+            "salesnavigator-inmail-profile"} == effects  # fmt: skip
+    assert sum(a.is_list for a in cat) == 40
+
+
+def test_catalog_copies_no_description_text():
+    text = CATALOG_PATH.read_text(encoding="utf-8")
+    data = json.loads(text)
+
+    def keys(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                yield k
+                yield from keys(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from keys(v)
+
+    assert not {"description", "x-help", "title", "summary"} & set(keys(data["actions"]))
+
+
+def test_every_pattern_compiles_and_js_lookbehind_is_translated():
+    cat = load_catalog()
+    for action in cat:
+        for f in action.input_fields.values():
+            if f.pattern:
+                assert f.regex is not None
+    thread = cat.get("linkedin-archive-message").input_fields["linkedin_thread_id"]
+    assert thread.regex.search("2-ZmE1YzQ0NjItZTA==")
+
+
+def test_input_problems_name_the_field():
+    people = load_catalog().get("linkedin-extract-people")
+    assert people.input_problems({"profile_url": "https://www.linkedin.com/in/ada"}) == []
+    [missing] = people.input_problems({})
+    assert missing.field == "linkedin_profile_url" and "required" in missing.message
+    [bad] = people.input_problems({"linkedin_profile_url": "https://example.com/ada"})
+    assert bad.field == "linkedin_profile_url" and "does not look like" in bad.message
+    [unknown] = people.parameter_problems({"skillz": True})
+    assert unknown.field == "skillz" and "skills" in unknown.message
+    [typed] = people.parameter_problems({"skills": "yes"})
+    assert typed.field == "skills" and "boolean" in typed.message

@@ -1,0 +1,182 @@
+"""The inferred corners of the contract (API.md), served by a tiny scripted server of our own.
+
+The simulator answers one way; the real API may answer another. Each test here scripts the exact
+bytes of the answers so the client is proven on every form: a literal `null` next header, an HTTP
+date in `Retry-After`, error bodies with only some envelope fields, empty and HTML bodies.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from captaindata_dagster import (
+    AuthenticationError,
+    CaptainDataClient,
+    InvalidInputError,
+    RateLimitError,
+    ServerError,
+    UpstreamError,
+)
+
+SEARCH = "linkedin-search-people"
+SEARCH_INPUT = {"linkedin_people_search_url": "https://www.linkedin.com/search/results/people/?k=1"}
+PROFILE = "linkedin-extract-people"
+PROFILE_INPUT = {"linkedin_profile_url": "https://www.linkedin.com/in/ada"}
+
+
+class Scripted:
+    """Answers requests in order from a list of (status, headers, body bytes)."""
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.seen = []  # (time, method, path)
+        scripted = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                scripted.seen.append((time.monotonic(), self.command, self.path))
+                status, headers, body = scripted.answers.pop(0)
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v4"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def scripted():
+    servers = []
+
+    def start(answers):
+        s = Scripted(answers)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+def page(n, next_header):
+    items = [{"linkedin_profile_url": f"https://www.linkedin.com/in/p{n}-{i}"} for i in range(10)]
+    headers = {"Content-Type": "application/json"}
+    if next_header is not None:
+        headers["X-Pagination-Next"] = next_header
+    return (200, headers, json.dumps(items).encode())
+
+
+def client_for(server, **kw):
+    kw.setdefault("backoff_base_s", 0.01)
+    return CaptainDataClient("corner-key", server.base_url, **kw)
+
+
+@pytest.mark.parametrize("end", ["null", "", "  ", None])
+def test_pagination_ends_on_null_empty_or_absent_next(scripted, end):
+    s = scripted([])
+    s.answers += [page(1, f"{s.base_url}/actions/{SEARCH}/run/live?page=2"), page(2, end)]
+    results = list(client_for(s).iter_results(SEARCH, SEARCH_INPUT))
+    assert len(results) == 20 and len(s.seen) == 2
+    assert s.seen[1][2].endswith("page=2")
+
+
+def test_next_url_on_another_host_is_followed_on_our_own(scripted):
+    s = scripted([])
+    s.answers += [page(1, "https://evil.example.com/v4/actions/x/run/live?page=2"), page(2, None)]
+    results = list(client_for(s).iter_results(SEARCH, SEARCH_INPUT))
+    assert len(results) == 20
+    assert s.seen[1][2] == "/v4/actions/x/run/live?page=2"  # same path and query, our host
+
+
+def test_retry_after_as_an_http_date(scripted):
+    when = email.utils.formatdate(time.time() + 2, usegmt=True)
+    s = scripted(
+        [
+            (
+                429,
+                {"Retry-After": when, "Content-Type": "application/json"},
+                b'{"message": "slow"}',
+            ),
+            (200, {"Content-Type": "application/json"}, json.dumps(PROFILE_INPUT).encode()),
+        ]
+    )
+    res = client_for(s).run_action(PROFILE, PROFILE_INPUT)
+    assert res.attempts == 2 and res.rate_limited == 1
+    assert s.seen[1][0] - s.seen[0][0] >= 0.9  # the date is to the second: at least ~1 s waited
+
+
+def test_retry_after_is_capped(scripted):
+    s = scripted(
+        [
+            (429, {"Retry-After": "86400"}, b""),
+            (200, {"Content-Type": "application/json"}, b"{}"),
+        ]
+    )
+    res = client_for(s, max_retry_after_s=0.2).run_action(PROFILE, PROFILE_INPUT)
+    assert res.attempts == 2
+
+
+def test_rate_limit_reset_header_when_retry_after_is_missing(scripted):
+    s = scripted(
+        [
+            (429, {"X-RateLimit-Reset": str(time.time() + 1), "X-RateLimit-Type": "rps"}, b""),
+            (200, {"Content-Type": "application/json"}, b"{}"),
+        ]
+    )
+    client_for(s).run_action(PROFILE, PROFILE_INPUT)
+    assert s.seen[1][0] - s.seen[0][0] >= 0.5
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "cls", "label", "message"),
+    [
+        (400, b'{"message": "bad url"}', InvalidInputError, "INVALID_INPUT", "bad url"),
+        (424, b'{"error_label": "LK_ERROR", "message": null}', UpstreamError, "LK_ERROR", "HTTP 424"),
+        (401, b"<html><body><h1>401 Authorization Required</h1></body></html>", AuthenticationError, "UNAUTHORIZED", "401 Authorization Required"),
+        (502, b"", ServerError, "SERVER_ERROR", "HTTP 502"),
+        (503, b'{"error_label": null, "error_scope": "server", "params": "not-a-dict"}', ServerError, "SERVER_ERROR", "HTTP 503"),
+        (429, b"[1, 2]", RateLimitError, "STATUS_429", "HTTP 429"),
+    ],
+)  # fmt: skip
+def test_partial_and_non_json_error_bodies(scripted, status, body, cls, label, message):
+    s = scripted([(status, {"Content-Type": "text/html"}, body)])
+    with pytest.raises(cls) as info:
+        client_for(s, max_retries=0).run_action(PROFILE, PROFILE_INPUT)
+    err = info.value
+    assert err.status_code == status and err.error_label == label
+    assert message in err.message
+    assert isinstance(err.params, dict)
+
+
+def test_empty_success_body_is_no_result(scripted):
+    s = scripted([(200, {}, b"")])
+    assert client_for(s).run_action(PROFILE, PROFILE_INPUT).results == []
+
+
+def test_object_wrapped_page_is_kept(scripted):
+    s = scripted([(201, {"Content-Type": "application/json"}, b'{"full_name": "Ada"}')])
+    res = client_for(s).run_action(PROFILE, PROFILE_INPUT)
+    assert res.status_code == 201 and res.results == [{"full_name": "Ada"}]
