@@ -23,7 +23,29 @@ from .errors import (
     UpstreamError,
     ValidationError,
 )
-from .resource import CaptainDataResource
+
+# The Dagster layer is imported on first use, so `from captaindata_dagster import
+# CaptainDataClient` in a notebook (or the simulator's CLI) does not pay for importing Dagster.
+_DAGSTER_LAYER = {
+    "CaptainDataResource": ".resource",
+    "build_action_asset": ".assets",
+    "build_people_search_asset": ".assets",
+    "build_profile_extraction_asset": ".assets",
+    "build_company_extraction_asset": ".assets",
+    "build_action_op": ".ops",
+    "extract_profiles_job": ".ops",
+}
+
+
+def __getattr__(name: str):
+    if name in _DAGSTER_LAYER:
+        import importlib
+
+        value = getattr(importlib.import_module(_DAGSTER_LAYER[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Action",
@@ -45,5 +67,11 @@ __all__ = [
     "TransportError",
     "UpstreamError",
     "ValidationError",
+    "build_action_asset",
+    "build_action_op",
+    "build_company_extraction_asset",
+    "build_people_search_asset",
+    "build_profile_extraction_asset",
+    "extract_profiles_job",
     "load_catalog",
 ]

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from .catalog import CUSTOM_DATA, Action
-from .client import MANAGED_CREDIT_FACTOR, ActionResult, CaptainDataClient
+from .client import MANAGED_CREDIT_FACTOR, ActionResult, CaptainDataClient, check_parameters
 from .errors import SYSTEMIC_ERRORS, CaptainDataError, ValidationError
 from .ledger import Entry, Ledger, input_key
 
@@ -146,7 +146,8 @@ def run_batch(
     started = time.monotonic()
     logger = log if log is not None else _log
     act = client.action(action_id)
-    _check_parameters(client, act, parameters)
+    if client.validate:
+        check_parameters(act, parameters)
     if max_results is not None and (not isinstance(max_results, int) or max_results < 1):
         raise ValueError(f"max_results must be a positive integer or None, got {max_results!r}")
     if budget is not None and budget < 0:
@@ -570,25 +571,6 @@ def _iter_inputs(inputs: Any) -> Iterable[Any]:
     if isinstance(inputs, pd.DataFrame):
         return inputs.to_dict("records")
     return inputs
-
-
-def _check_parameters(
-    client: CaptainDataClient, act: Action, parameters: Mapping[str, Any] | None
-) -> None:
-    """Bad parameters fail every input alike: refuse the batch before any call."""
-    if not client.validate:
-        return
-    problems = act.parameter_problems(parameters)
-    if problems:
-        detail = "; ".join(str(p) for p in problems)
-        raise ValidationError(
-            f"{act.id}: {detail}. Nothing was sent; fix the parameters and run again.",
-            field=problems[0].field,
-            problems=problems,
-            error_label="BAD_PARAMETERS",
-            error_scope="param",
-            action_id=act.id,
-        )
 
 
 def _prepare(

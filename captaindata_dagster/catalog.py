@@ -76,10 +76,14 @@ class Action:
     input_fields: Mapping[str, InputField]
     required_any: tuple[tuple[str, ...], ...]
     parameters: Mapping[str, Mapping[str, Any]] | None
-    output_fields: tuple[str, ...]
+    output_types: Mapping[str, str]  # output field -> JSON type, in the spec's order
     uses_account: bool
     side_effects: bool
     _alias_to_field: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def output_fields(self) -> tuple[str, ...]:
+        return tuple(self.output_types)
 
     @property
     def is_list(self) -> bool:
@@ -266,7 +270,7 @@ def _action(aid: str, raw: Mapping[str, Any]) -> Action:
         input_fields=fields,
         required_any=tuple(tuple(g) for g in raw["input"].get("required_any", [])),
         parameters=raw["parameters"],
-        output_fields=tuple(raw["output_fields"]),
+        output_types=dict(raw["output_fields"]),
         uses_account=raw["uses_account"],
         side_effects=raw["side_effects"],
         _alias_to_field=alias_to_field,

@@ -154,17 +154,7 @@ class CaptainDataClient:
 
     def action(self, action_id: str) -> Action:
         """The catalog entry for `action_id`, or a `ValidationError` suggesting close ids."""
-        act = self.catalog.get(action_id)
-        if act is None:
-            problem = self.catalog.unknown_action_problem(action_id)
-            raise ValidationError(
-                problem.message,
-                field="action_id",
-                error_label="UNKNOWN_ACTION",
-                error_scope="action",
-                action_id=str(action_id),
-            )
-        return act
+        return resolve_action(action_id, self.catalog)
 
     def prepare(
         self,
@@ -184,9 +174,7 @@ class CaptainDataClient:
             problems = act.input_problems(input)
             if problems:
                 raise _validation_error(act, problems, "INVALID_INPUT", "input")
-            problems = act.parameter_problems(parameters)
-            if problems:
-                raise _validation_error(act, problems, "BAD_PARAMETERS", "param")
+            check_parameters(act, parameters)
         body: dict[str, Any] = {}
         canonical = act.canonical_input(input)
         if act.accepts_input:
@@ -654,6 +642,33 @@ class CaptainDataClient:
         cap = min(self.backoff_max_s, self.backoff_base_s * (2 ** (attempts - 1)))
         with self._rng_lock:
             return self._rng.uniform(cap / 2, cap)  # "equal jitter": never zero, never over cap
+
+
+def resolve_action(action_id: str, catalog: Catalog | None = None) -> Action:
+    """The catalog entry for `action_id`, or a `ValidationError` suggesting close ids."""
+    catalog = load_catalog() if catalog is None else catalog
+    act = catalog.get(action_id)
+    if act is None:
+        problem = catalog.unknown_action_problem(action_id)
+        raise ValidationError(
+            problem.message,
+            field="action_id",
+            problems=[problem],
+            error_label="UNKNOWN_ACTION",
+            error_scope="action",
+            action_id=str(action_id),
+        )
+    return act
+
+
+def check_parameters(act: Action, parameters: Mapping[str, Any] | None) -> None:
+    """Raise `ValidationError` (BAD_PARAMETERS) naming the first bad parameter, if any.
+
+    Bad parameters fail every input alike, so batches, assets and ops refuse them up front.
+    """
+    problems = act.parameter_problems(parameters)
+    if problems:
+        raise _validation_error(act, problems, "BAD_PARAMETERS", "param")
 
 
 def _validation_error(act: Action, problems: list[Any], label: str, scope: str) -> ValidationError:

@@ -1,58 +1,113 @@
-"""`make demo`: a people search and the profiles it found, through the client, on the simulator.
+"""`make demo`: the demo pipeline end to end, in sandbox mode, into a local DuckDB file.
 
-Runs with no key and no network: the bundled simulator serves synthetic data on loopback, and the
-output says so.
+Materializes every asset of `definitions.py` for every search partition against the bundled
+simulator (synthetic data, said loudly), then prints rows per table, credits spent and errors by
+label. Run it twice: the second run spends nothing on what is still fresh in the ledger.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
+import os
 import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
 
-from .client import CaptainDataClient
-from .simulator import run_simulator
+# Dagster's console logger at ERROR: the run's own events stay in the instance, the terminal
+# shows the summary (and anything that went wrong).
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
-SEARCH_URL = "https://www.linkedin.com/search/results/people/?keywords=data%20engineer&geoUrn=paris"
+
+def _load_definitions(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location("captaindata_demo_definitions", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def main() -> int:
-    with run_simulator(seed=42, latency_ms=20, rps=10) as sim:
-        print(f"captaindata demo: SYNTHETIC data from the bundled simulator at {sim.base_url}")
-        client = CaptainDataClient(sim.api_key, sim.base_url, requests_per_second=10)
-        people = list(
-            client.iter_results(
-                "linkedin-search-people",
-                {"linkedin_people_search_url": SEARCH_URL},
-                integration_users=["demo-user"],
-                max_results=12,
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--definitions", type=Path, default=Path("definitions.py"))
+    ap.add_argument(
+        "--warehouse", default=os.environ.get("CAPTAINDATA_WAREHOUSE", "warehouse.duckdb")
+    )
+    args = ap.parse_args(argv)
+
+    os.environ["CAPTAINDATA_SANDBOX"] = "1"  # the demo never spends real credits
+    os.environ["CAPTAINDATA_WAREHOUSE"] = args.warehouse
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve())))
+    home.mkdir(parents=True, exist_ok=True)
+    settings = home / "dagster.yaml"
+    if not settings.exists():
+        settings.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+
+    import dagster as dg
+    import duckdb
+
+    from .sandbox import sandbox_simulator
+
+    module = _load_definitions(args.definitions)
+    defs: dg.Definitions = module.defs
+    job = defs.resolve_job_def("refresh_linkedin")
+    keys = job.partitions_def.get_partition_keys() if job.partitions_def else [None]
+    sim = sandbox_simulator()
+    credits_before = sim.credits_used
+
+    spent: Counter[str] = Counter()
+    failed = []
+    with dg.DagsterInstance.get() as instance:
+        for key in keys:
+            result = job.execute_in_process(
+                partition_key=key, instance=instance, raise_on_error=False, run_config=QUIET
             )
-        )
-        print(f"\nlinkedin-search-people: {len(people)} people (max_results=12)\n")
-        rows = []
-        for person in people[:5]:
-            profile = client.run_action(
-                "linkedin-extract-people",
-                {"linkedin_profile_url": person["linkedin_profile_url"]},
-                parameters={"experiences": True},
-                integration_users=["demo-user"],
-            ).results[0]
-            rows.append(
-                (
-                    profile.get("full_name", ""),
-                    profile.get("job_title") or profile.get("headline", ""),
-                    profile.get("company_name", ""),
-                )
-            )
-        widths = [
-            max(len(str(r[i])) for r in rows + [("name", "title", "company")]) for i in range(3)
+            if not result.success:
+                failed.append(key)
+            for event in result.get_asset_materialization_events():
+                mat = event.materialization
+                credit = mat.metadata.get("captaindata/credits_spent")
+                if credit is not None:
+                    spent[mat.asset_key.to_user_string()] += float(credit.value)
+
+    print()
+    print("captaindata demo: SANDBOX, synthetic data from the bundled simulator")
+    print(f"  partitions: {', '.join(str(k) for k in keys)}")
+    print(f"  warehouse:  {Path(args.warehouse).resolve()} (schema linkedin)")
+    print(f"  ledger:     {defs.resources['captaindata'].get_ledger().path}")
+    print()
+    with duckdb.connect(args.warehouse, read_only=True) as con:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = 'linkedin' order by table_name"
+            ).fetchall()
         ]
-        line = "  ".join(f"{{:<{w}}}" for w in widths)
-        print(line.format("name", "title", "company"))
-        print(line.format(*("-" * w for w in widths)))
-        for row in rows:
-            print(line.format(*row))
-        ws = client.get_workspace()
-        print(f"\ncredits used: {ws['credits_used']}  calls: {len(sim.requests)}")
-        client.close()
+        print(f"  {'table':<28}{'rows':>8}{'credits this run':>20}")
+        for table in tables:
+            (rows,) = con.execute(f'select count(*) from linkedin."{table}"').fetchone()
+            credit = spent.get(table)
+            shown = f"{credit:g}" if credit is not None else ""
+            print(f"  {table:<28}{rows:>8}{shown:>20}")
+        labels: Counter[str] = Counter()
+        for table in tables:
+            if table.endswith("_errors"):
+                for label, n in con.execute(
+                    f'select error_label, count(*) from linkedin."{table}" group by 1'
+                ).fetchall():
+                    labels[str(label)] += n
+    print()
+    print(
+        f"  credits spent this run: {sum(spent.values()):g} (simulator counted {sim.credits_used - credits_before:g})"
+    )
+    print(f"  errors by label: {dict(labels) if labels else 'none'}")
+    if failed:
+        print(f"  FAILED partitions: {', '.join(map(str, failed))} (see the run logs)")
+        return 1
+    print("  run `make demo` again: fresh profiles and companies cost nothing the second time")
     return 0
 
 

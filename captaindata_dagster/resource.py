@@ -16,10 +16,11 @@ from pydantic import Field, PrivateAttr
 
 from .client import DEFAULT_BASE_URL, CaptainDataClient
 from .errors import ValidationError
+from .ledger import Ledger, default_ledger_path
+from .sandbox import SANDBOX_ENV, sandbox_enabled, sandbox_simulator
 
 API_KEY_ENV = "CAPTAINDATA_API_KEY"
 BASE_URL_ENV = "CAPTAINDATA_BASE_URL"
-SANDBOX_ENV = "CAPTAINDATA_SANDBOX"
 
 
 class CaptainDataResource(dg.ConfigurableResource):
@@ -60,8 +61,18 @@ class CaptainDataResource(dg.ConfigurableResource):
     identity_mode: str | None = Field(
         default=None, description="With account_form='identity_ids': direct, auto or managed."
     )
+    ledger_path: str | None = Field(
+        default=None,
+        description="SQLite ledger (cache and checkpoints). Unset: $CAPTAINDATA_LEDGER, else "
+        ".captaindata/ledger.sqlite under the working directory.",
+    )
+    sandbox: bool | None = Field(
+        default=None,
+        description=f"Use the bundled simulator (synthetic data). Unset: {SANDBOX_ENV}=1 turns it on.",
+    )
 
     _client: CaptainDataClient | None = PrivateAttr(default=None)
+    _ledger: Ledger | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __repr__(self) -> str:
@@ -78,6 +89,9 @@ class CaptainDataResource(dg.ConfigurableResource):
             if self._client is None:
                 api_key = self.api_key or os.environ.get(API_KEY_ENV)
                 base_url = self.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+                if self.is_sandbox:
+                    sim = sandbox_simulator()
+                    api_key, base_url = sim.api_key, sim.base_url
                 if not api_key:
                     raise ValidationError(
                         f"No Captain Data API key: set {API_KEY_ENV} (and optionally "
@@ -99,8 +113,23 @@ class CaptainDataResource(dg.ConfigurableResource):
                 )
             return self._client
 
+    @property
+    def is_sandbox(self) -> bool:
+        """True when calls go to the bundled simulator (synthetic data), never silently."""
+        return self.sandbox if self.sandbox is not None else sandbox_enabled()
+
+    def get_ledger(self) -> Ledger:
+        """The ledger for these settings (the file is created on first write)."""
+        with self._lock:
+            if self._ledger is None:
+                self._ledger = Ledger(self.ledger_path or default_ledger_path())
+            return self._ledger
+
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         with self._lock:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+            if self._ledger is not None:
+                self._ledger.close()
+                self._ledger = None

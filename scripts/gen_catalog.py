@@ -134,11 +134,17 @@ def _parameters(spec: dict[str, Any], schema: dict[str, Any] | None) -> dict[str
     return params
 
 
-def _output_fields(spec: dict[str, Any], schema: dict[str, Any] | None) -> list[str]:
+def _output_fields(spec: dict[str, Any], schema: dict[str, Any] | None) -> dict[str, str]:
+    """Output field name -> JSON type (string, integer, number, boolean, array, object)."""
     schema = _resolve(spec, schema or {})
     if schema.get("type") == "array":
         schema = _resolve(spec, schema.get("items", {}))
-    return list(schema.get("properties", {}).keys())
+    fields = {}
+    for name, prop in schema.get("properties", {}).items():
+        prop = _resolve(spec, prop)
+        kind = prop.get("type") or ("object" if "properties" in prop else "string")
+        fields[name] = kind if isinstance(kind, str) else next(k for k in kind if k != "null")
+    return fields
 
 
 def _live_action(
@@ -188,7 +194,7 @@ def _get_action(action_id: str, path: str, op: dict[str, Any]) -> dict[str, Any]
         "page_size": None,
         "input": {"accepted": True, "fields": fields},
         "parameters": None,
-        "output_fields": [],
+        "output_fields": {},
         "uses_account": uses_account,
         "side_effects": False,
     }

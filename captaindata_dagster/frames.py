@@ -1,0 +1,176 @@
+"""Warehouse-ready tables: one stable schema per action, whatever a partition happened to return.
+
+A warehouse table is written partition by partition, so every partition must bring the same columns
+with the same types, even when a field is missing or empty in this one. The schema comes from the
+catalog's output fields: integers, numbers and booleans keep nullable pandas types, strings stay
+strings, and nested arrays and objects are stored as JSON text. Fields the catalog does not know are
+dropped (they would change the table's shape from one run to the next).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from dagster_pandas import PandasColumn, create_dagster_pandas_dataframe_type
+
+from .batch import ERROR_COLUMNS
+from .catalog import Action
+
+META_COLUMNS = ("_input", "_input_key", "_fetched_at", "_from_cache")
+PROFILE_URL = "linkedin_profile_url"
+_DTYPES = {"integer": "Int64", "number": "Float64", "boolean": "boolean"}
+
+
+def _json_text(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and pd.isna(v)):
+        return pd.NA
+    if isinstance(v, (dict, list, tuple)):
+        return json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
+    if isinstance(v, (bytes, bytearray)):
+        return f"<{len(v)} bytes>"
+    return str(v)
+
+
+def _column(values: pd.Series, kind: str) -> pd.Series:
+    if kind in ("integer", "number"):
+        numeric = pd.to_numeric(
+            values.map(lambda v: v if not isinstance(v, bool) else int(v)), errors="coerce"
+        )
+        if kind == "integer":
+            numeric = numeric.where(numeric.isna() | (numeric == numeric.round()))
+        return numeric.astype(_DTYPES[kind])
+    if kind == "boolean":
+        return values.map(lambda v: pd.NA if v is None or v is pd.NA else bool(v)).astype("boolean")
+    return values.map(_json_text).astype("string")
+
+
+def partition_columns(
+    pdef: dg.PartitionsDefinition | None, key: str | dg.MultiPartitionKey | None
+) -> dict[str, Any]:
+    """The partition of this run as column values, named as `partition_expr` says."""
+    if pdef is None or key is None:
+        return {}
+    if isinstance(pdef, dg.MultiPartitionsDefinition):
+        by_dim = key.keys_by_dimension  # type: ignore[union-attr]
+        out = {}
+        for dim in pdef.partitions_defs:
+            value = by_dim[dim.name]
+            if isinstance(dim.partitions_def, dg.TimeWindowPartitionsDefinition):
+                out[dim.name] = _partition_time(dim.partitions_def, value)
+            else:
+                out[dim.name] = value
+        return out
+    if isinstance(pdef, dg.TimeWindowPartitionsDefinition):
+        return {"partition_date": _partition_time(pdef, key)}
+    return {"partition_key": key}
+
+
+def _partition_time(pdef: dg.TimeWindowPartitionsDefinition, key: str) -> pd.Timestamp:
+    start = pdef.time_window_for_partition_key(key).start
+    return pd.Timestamp(start.replace(tzinfo=None))
+
+
+def partition_expr(partitions_def: dg.PartitionsDefinition | None) -> str | dict[str, str] | None:
+    """The `partition_expr` metadata database IO managers need, naming our partition columns.
+
+    One dimension: `partition_key` (static or dynamic) or `partition_date` (time windows);
+    several: one column per dimension, named after it.
+    """
+    if partitions_def is None:
+        return None
+    if isinstance(partitions_def, dg.MultiPartitionsDefinition):
+        return {d.name: d.name for d in partitions_def.partitions_defs}
+    if isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
+        return "partition_date"
+    return "partition_key"
+
+
+def results_table(
+    action: Action, results: pd.DataFrame, partition: Mapping[str, Any]
+) -> pd.DataFrame:
+    """The batch's results in the action's stable schema, partition columns first."""
+    n = len(results)
+    data: dict[str, Any] = {name: [value] * n for name, value in partition.items()}
+    for name, kind in action.output_types.items():
+        src = results[name] if name in results.columns else pd.Series([None] * n, dtype=object)
+        data[name] = _column(src.reset_index(drop=True).astype(object), kind).array
+    data["_input"] = _column(_get(results, "_input", n), "string").array
+    data["_input_key"] = _column(_get(results, "_input_key", n), "string").array
+    fetched = _get(results, "_fetched_at", n)
+    data["_fetched_at"] = pd.to_datetime(fetched, utc=True).array
+    data["_from_cache"] = _column(_get(results, "_from_cache", n), "boolean").array
+    return pd.DataFrame(data)
+
+
+def errors_table(errors: pd.DataFrame, partition: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per failed input, with the partition columns first; same schema when empty."""
+    n = len(errors)
+    data: dict[str, Any] = {name: [value] * n for name, value in partition.items()}
+    for col in ERROR_COLUMNS:
+        src = _get(errors, col, n)
+        if col == "status_code":
+            data[col] = _column(src, "integer").array
+        elif col == "retryable":
+            data[col] = _column(src, "boolean").array
+        elif col == "at":
+            data[col] = pd.to_datetime(src, utc=True).array
+        else:
+            data[col] = _column(src, "string").array
+    return pd.DataFrame(data)
+
+
+def _get(df: pd.DataFrame, col: str, n: int) -> pd.Series:
+    if col in df.columns:
+        return df[col].reset_index(drop=True).astype(object)
+    return pd.Series([None] * n, dtype=object)
+
+
+def dedupe_people(table: pd.DataFrame, column: str = PROFILE_URL) -> tuple[pd.DataFrame, int]:
+    """One row per person: drop rows without a profile URL and repeats of one (first kept)."""
+    keep = table[table[column].notna()]
+    keep = keep.drop_duplicates(subset=[column], keep="first").reset_index(drop=True)
+    return keep, len(table) - len(keep)
+
+
+def frame_type(name: str, action: Action, *, key_column: str | None = None) -> dg.DagsterType:
+    """A dagster-pandas type: the action's columns all present; `key_column` non-null and unique."""
+    with _quiet_beta():
+        columns = [PandasColumn.exists(c, is_required=True) for c in META_COLUMNS]
+        for field in action.output_fields:
+            if field == key_column:
+                columns.append(PandasColumn.exists(field, non_nullable=True, unique=True))
+            else:
+                columns.append(PandasColumn.exists(field, is_required=True))
+        return create_dagster_pandas_dataframe_type(
+            name=name,
+            description=f"Results of Captain Data action `{action.id}`, one row per result.",
+            columns=columns,
+        )
+
+
+def errors_frame_type(name: str) -> dg.DagsterType:
+    """The errors table: every error column present, `error_label` never null."""
+    with _quiet_beta():
+        columns = [
+            PandasColumn.exists(c, non_nullable=(c in ("action_id", "error_label")))
+            for c in ERROR_COLUMNS
+        ]
+        return create_dagster_pandas_dataframe_type(
+            name=name,
+            description="Captain Data per-input errors, one row per failed input.",
+            columns=columns,
+        )
+
+
+@contextmanager
+def _quiet_beta() -> Iterator[None]:
+    """dagster-pandas marks its types beta; users of ours need not see that at every load."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        yield

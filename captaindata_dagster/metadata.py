@@ -1,0 +1,116 @@
+"""What the Dagster UI shows of a batch: materialization metadata, step failures and retries.
+
+Shared by the asset and op factories so both report the same figures under the same names, and so
+a systemic Captain Data error always fails a step with its label, scope and ref (never the key).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from .batch import BatchStats
+from .errors import SYSTEMIC_ERRORS, TRANSIENT_LABELS, CaptainDataError
+
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+DEFAULT_POOL = "captaindata"  # the Dagster concurrency pool every Captain Data step declares
+
+
+def default_retry_policy() -> dg.RetryPolicy:
+    """Re-run a step after a transient failure (a 5xx storm, 429s beyond the client's retries).
+
+    Systemic failures opt out through `Failure(allow_retries=False)`: retrying a bad key is futile.
+    """
+    return dg.RetryPolicy(
+        max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+    )
+
+
+def stats_metadata(stats: BatchStats, rows: int) -> dict[str, Any]:
+    """Materialization metadata for one batch: rows, credits, calls, retries, 429s, errors..."""
+    md: dict[str, Any] = {
+        "captaindata/action_id": stats.action_id,
+        "dagster/row_count": dg.MetadataValue.int(rows),
+        "captaindata/credits_spent": dg.MetadataValue.float(float(stats.credits)),
+        "captaindata/calls": dg.MetadataValue.int(stats.calls),
+        "captaindata/retries": dg.MetadataValue.int(stats.retries),
+        "captaindata/rate_limited_429": dg.MetadataValue.int(stats.rate_limited),
+        "captaindata/inputs": dg.MetadataValue.int(stats.unique_inputs),
+        "captaindata/skipped_fresh": dg.MetadataValue.int(stats.skipped_fresh),
+        "captaindata/errors": dg.MetadataValue.int(stats.errors),
+        "captaindata/errors_by_label": dg.MetadataValue.json(dict(stats.errors_by_label)),
+        "captaindata/budget_exhausted": dg.MetadataValue.bool(stats.budget_exhausted),
+        "captaindata/not_started": dg.MetadataValue.int(stats.not_started + stats.incomplete),
+    }
+    for name, value in (("p50", stats.latency_p50_s), ("p95", stats.latency_p95_s)):
+        if value is not None:
+            md[f"captaindata/latency_{name}_s"] = dg.MetadataValue.float(round(value, 4))
+    return md
+
+
+def error_metadata(err: CaptainDataError) -> dict[str, Any]:
+    """The envelope fields of an error, as step-failure metadata (the key is never in them)."""
+    md: dict[str, Any] = {
+        "error_label": err.error_label or "",
+        "error_scope": err.error_scope or "",
+        "error_ref": err.error_ref or "",
+        "status_code": err.status_code if err.status_code is not None else -1,
+        "error_class": type(err).__name__,
+    }
+    if err.action_id:
+        md["action_id"] = err.action_id
+    stats = getattr(err, "batch_stats", None)
+    if isinstance(stats, BatchStats):
+        md["credits_spent_before_failure"] = float(stats.credits)
+    return md
+
+
+def failure_for_error(err: CaptainDataError) -> dg.Failure:
+    """A step failure for a systemic error: retried by the RetryPolicy only when it may help."""
+    retry = bool(err.retryable) and not isinstance(err, SYSTEMIC_ERRORS)
+    return dg.Failure(
+        description=f"Captain Data {type(err).__name__}: {err}",
+        metadata=error_metadata(err),
+        allow_retries=retry,
+    )
+
+
+def error_rate_failure(
+    action_id: str, errors: pd.DataFrame, attempted: int, threshold: float
+) -> dg.Failure | None:
+    """A failure when more than `threshold` of the attempted inputs failed, else None.
+
+    Cached errors count: a partition whose inputs mostly fail is broken whether or not it was
+    re-fetched. Transient labels (429, 5xx, upstream timeouts) let the RetryPolicy try again.
+    """
+    if attempted <= 0 or errors.empty:
+        return None
+    rate = len(errors) / attempted
+    if rate <= threshold:
+        return None
+    labels = Counter(errors["error_label"].astype(str))
+    top_label, _ = labels.most_common(1)[0]
+    sample = errors[errors["error_label"].astype(str) == top_label].iloc[0]
+    status = sample.get("status_code")
+    status_code = int(status) if status is not None and not pd.isna(status) else -1
+    transient = top_label in TRANSIENT_LABELS or status_code in TRANSIENT_STATUSES
+    return dg.Failure(
+        description=(
+            f"Captain Data {action_id}: {len(errors)} of {attempted} inputs failed "
+            f"({rate:.0%} > {threshold:.0%}); most often {top_label}. The errors are kept in "
+            "the ledger; fix the cause and re-run."
+        ),
+        metadata={
+            "error_label": top_label,
+            "error_scope": str(sample.get("error_scope") or ""),
+            "error_ref": str(sample.get("error_ref") or ""),
+            "status_code": status_code,
+            "action_id": action_id,
+            "error_rate": float(round(rate, 4)),
+            "errors_by_label": dg.MetadataValue.json(dict(labels)),
+        },
+        allow_retries=transient,
+    )

@@ -1,0 +1,216 @@
+"""Ops for job-style users: run one Captain Data action over inputs given in the run config.
+
+`build_action_op(action_id, ...)` returns an op with two outputs, `results` and `errors` (pandas
+frames from the batch engine), that needs the `captaindata` resource. Per-input failures are rows of
+`errors` and never fail the step; a systemic error (bad key, no credits, no access) or an error rate
+over `max_error_rate` fails it with `dagster.Failure` carrying the error label, scope and ref.
+
+The example `extract_profiles_job` extracts LinkedIn profiles. In the launchpad, a run config is::
+
+    ops:
+      extract_profiles:
+        config:
+          inputs:                       # values of the action's primary field
+            - https://www.linkedin.com/in/ada-lovelace
+            - https://www.linkedin.com/in/grace-hopper
+          input_objects:                # optional: whole inputs, aliases and custom_data allowed
+            - linkedin_profile_url: https://www.linkedin.com/in/alan-turing
+              custom_data: {crm_id: 42}
+          parameters: {skills: true}    # optional: merged over the op's own; null removes one
+          max_age_days: 7               # optional: per-run overrides of the op's defaults
+          budget: 100
+
+Building an op or a job reads only the bundled catalog: no HTTP call until a step runs.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the op's parameter annotations as
+# objects to find its config class and resources.
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from .batch import run_batch
+from .client import check_parameters, resolve_action
+from .errors import CaptainDataError, ValidationError
+from .metadata import (
+    DEFAULT_POOL,
+    default_retry_policy,
+    error_rate_failure,
+    failure_for_error,
+    stats_metadata,
+)
+from .resource import CaptainDataResource
+
+
+class ActionOpConfig(dg.Config):
+    """Run config of an action op: what to fetch this run, and per-run overrides of its defaults.
+
+    Free-form objects are typed as plain `dict` on purpose: Dagster maps it to a permissive
+    config type that accepts nested values and nulls (`dict[str, Any]` rejects null members).
+    """
+
+    inputs: list[str] = Field(
+        default_factory=list,
+        description="Values of the action's primary input field, e.g. LinkedIn profile URLs.",
+    )
+    input_objects: list[dict] = Field(
+        default_factory=list,
+        description="Whole inputs as objects of fields (aliases and custom_data allowed).",
+    )
+    parameters: dict | None = Field(
+        default=None,
+        description="Action parameters merged over the op's own; a null value removes one.",
+    )
+    max_age_days: float | None = Field(
+        default=None,
+        description="Reuse ledger entries younger than this (0 refetches all). Unset: op default.",
+    )
+    max_results: int | None = Field(
+        default=None, description="Cap per search (list actions). Unset: the op's default."
+    )
+    budget: float | None = Field(
+        default=None, description="Most credits this run may spend. Unset: the op's default."
+    )
+
+
+def build_action_op(
+    action_id: str,
+    *,
+    name: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    max_age_days: float | None = None,
+    max_results: int | None = None,
+    budget: float | None = None,
+    max_error_rate: float | None = 0.5,
+    pool: str | None = DEFAULT_POOL,
+    retry_policy: dg.RetryPolicy | None = None,
+) -> dg.OpDefinition:
+    """An op running `action_id` over the run config's inputs, yielding `results` and `errors`.
+
+    Checked here, before any run, against the bundled catalog: the action id (a typo raises
+    `ValidationError` suggesting close ids), the parameters and the limits. `max_age_days=None`
+    reuses ledger entries forever; `max_error_rate=None` never fails on per-input errors. `pool`
+    is the Dagster concurrency pool capping steps that call the API at once across runs.
+    """
+    act = resolve_action(action_id)
+    base_parameters = dict(parameters or {})
+    _check_settings(act.id, base_parameters, max_age_days, max_results, budget)
+    if max_error_rate is not None and not 0 <= max_error_rate <= 1:
+        raise ValueError(f"max_error_rate must be between 0 and 1 or None, got {max_error_rate!r}")
+
+    @dg.op(
+        name=name or act.id.replace("-", "_"),
+        description=f"Run the Captain Data action `{act.id}` over the inputs in the run config.",
+        out={
+            "results": dg.Out(pd.DataFrame, description="One row per result item."),
+            "errors": dg.Out(pd.DataFrame, description="One row per failed input."),
+        },
+        pool=pool,
+        retry_policy=retry_policy if retry_policy is not None else default_retry_policy(),
+        tags={"captaindata/action_id": act.id},
+    )
+    def _action_op(
+        context: dg.OpExecutionContext, config: ActionOpConfig, captaindata: CaptainDataResource
+    ) -> Iterator[dg.Output]:
+        params = {**base_parameters, **(config.parameters or {})}
+        params = {k: v for k, v in params.items() if v is not None}
+        age_days = config.max_age_days if config.max_age_days is not None else max_age_days
+        cap = config.max_results if config.max_results is not None else max_results
+        limit = config.budget if config.budget is not None else budget
+        inputs: list[Any] = [*config.inputs, *config.input_objects]
+        if not inputs:
+            context.log.warning(f"{act.id}: no inputs in the run config; nothing to do.")
+        try:
+            _check_settings(act.id, params, age_days, cap, limit)
+            batch = run_batch(
+                captaindata.get_client(),
+                act.id,
+                inputs,
+                parameters=params or None,
+                integration_users=list(captaindata.integration_users) or None,
+                ledger=captaindata.get_ledger(),
+                max_age=timedelta(days=age_days) if age_days is not None else None,
+                max_results=cap,
+                budget=limit,
+                log=context.log,
+            )
+        except CaptainDataError as err:
+            raise failure_for_error(err) from err
+
+        stats = batch.stats
+        if max_error_rate is not None:
+            failure = error_rate_failure(
+                act.id, batch.errors, stats.succeeded + stats.errors, max_error_rate
+            )
+            if failure is not None:
+                raise failure
+        yield dg.Output(
+            batch.results,
+            output_name="results",
+            metadata=stats_metadata(stats, len(batch.results)),
+        )
+        yield dg.Output(
+            batch.errors,
+            output_name="errors",
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(len(batch.errors)),
+                "captaindata/errors": dg.MetadataValue.int(stats.errors),
+                "captaindata/errors_by_label": dg.MetadataValue.json(dict(stats.errors_by_label)),
+            },
+        )
+
+    return _action_op
+
+
+def _check_settings(
+    action_id: str,
+    parameters: Mapping[str, Any],
+    max_age_days: float | None,
+    max_results: int | None,
+    budget: float | None,
+) -> None:
+    """Refuse bad settings before any call, both when building and with a run's overrides."""
+    check_parameters(resolve_action(action_id), parameters)
+    for field, value, least in (
+        ("max_age_days", max_age_days, 0),
+        ("max_results", max_results, 1),
+        ("budget", budget, 0),
+    ):
+        if value is not None and value < least:
+            raise ValidationError(
+                f"{action_id}: {field} must be >= {least} or unset, got {value!r}",
+                field=field,
+                error_label="BAD_SETTING",
+                error_scope="config",
+                action_id=action_id,
+            )
+
+
+extract_profiles = build_action_op(
+    "linkedin-extract-people", name="extract_profiles", max_age_days=30
+)
+
+
+@dg.op
+def log_extraction_summary(
+    context: dg.OpExecutionContext, results: pd.DataFrame, errors: pd.DataFrame
+) -> None:
+    """Say in the run's logs what came back, so a job run reads well without opening frames."""
+    by_label = errors["error_label"].value_counts().to_dict() if not errors.empty else {}
+    cached = int(results["_from_cache"].sum()) if "_from_cache" in results else 0
+    context.log.info(
+        f"{len(results)} profiles ({cached} from the ledger), {len(errors)} errors {by_label}"
+    )
+
+
+# Its outputs go to the code location's `io_manager`: register it beside assets that land in a
+# warehouse and every op output would become a table named `results` or `errors`, so give such a
+# job an IO manager of its own (see the README's "Ops" section).
+@dg.job(description="Extract LinkedIn profiles listed in the run config (see the module doc).")
+def extract_profiles_job() -> None:
+    results, errors = extract_profiles()
+    log_extraction_summary(results, errors)

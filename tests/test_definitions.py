@@ -1,0 +1,46 @@
+"""The demo code location: loads without HTTP, schedules every search daily, lands in DuckDB."""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_definitions():
+    spec = importlib.util.spec_from_file_location("demo_definitions", ROOT / "definitions.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_demo_pipeline_shape(sim, monkeypatch):
+    monkeypatch.setenv("CAPTAINDATA_BASE_URL", sim.base_url)
+    module = load_definitions()
+    defs = module.defs
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {"linkedin_people", "linkedin_profiles", "linkedin_companies"} <= keys
+    assert {
+        "linkedin_people_errors",
+        "linkedin_profiles_errors",
+        "linkedin_companies_errors",
+    } <= keys
+    assert len(module.searches.get_partition_keys()) == 3
+    job = defs.resolve_job_def("refresh_linkedin")
+    assert job.partitions_def == module.searches
+    assert sim.requests == []  # loading and resolving made no HTTP call
+
+
+def test_daily_schedule_requests_one_run_per_search():
+    module = load_definitions()
+    when = datetime(2026, 11, 28, 5, tzinfo=timezone.utc)
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        requests = list(module.refresh_linkedin_daily(ctx))
+    assert sorted(r.partition_key for r in requests) == sorted(module.SEARCHES)
+    assert all(r.run_key.endswith(":2026-11-28") for r in requests)
