@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test demo lint format catalog simulator clean
+.PHONY: install test demo lint format catalog simulator screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ format: $(STAMP)
 
 catalog: $(STAMP)  ## regenerate captaindata_dagster/catalog.json from ../shared/captaindata-v4/openapi.json
 	$(BIN)/python scripts/gen_catalog.py
+
+screenshot: $(STAMP)  ## docs/ui-asset-*.png from a live webserver (needs Debian's chromium; not run by CI)
+	$(BIN)/python scripts/screenshot.py
 
 simulator: $(STAMP)  ## serve the simulator on 127.0.0.1:8765 until Ctrl-C
 	$(BIN)/captaindata-simulator --port 8765

@@ -18,6 +18,8 @@ from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from captaindata_dagster import (
     CaptainDataResource,
+    build_captaindata_error_sensor,
+    build_captaindata_run_failure_sensor,
     build_company_extraction_asset,
     build_people_search_asset,
     build_profile_extraction_asset,
@@ -47,6 +49,18 @@ companies = build_company_extraction_asset(
     name="linkedin_companies", upstream=profiles, max_age_days=90
 )
 
+# Both sensors run as soon as the code location is deployed: the on-call engineer sees every
+# error_label on the asset pages, and partitions hit by 429s or 5xx are re-run once an hour.
+captaindata_assets = [people, profiles, companies]
+error_sensor = build_captaindata_error_sensor(
+    assets=captaindata_assets,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+run_failure_sensor = build_captaindata_run_failure_sensor(
+    assets=captaindata_assets, default_status=dg.DefaultSensorStatus.RUNNING
+)
+
 refresh_linkedin = dg.define_asset_job(
     "refresh_linkedin", selection=[people, profiles, companies], partitions_def=searches
 )
@@ -69,8 +83,9 @@ def _users() -> list[str]:
 
 
 defs = dg.Definitions(
-    assets=[people, profiles, companies],
+    assets=captaindata_assets,
     jobs=[refresh_linkedin],
+    sensors=[error_sensor, run_failure_sensor],
     schedules=[refresh_linkedin_daily],
     resources={
         # The key is read from CAPTAINDATA_API_KEY when a step runs, never stored in the config.

@@ -33,6 +33,8 @@ _DAGSTER_LAYER = {
     "build_profile_extraction_asset": ".assets",
     "build_company_extraction_asset": ".assets",
     "build_action_op": ".ops",
+    "build_captaindata_error_sensor": ".sensors",
+    "build_captaindata_run_failure_sensor": ".sensors",
     "extract_profiles_job": ".ops",
 }
 
@@ -69,6 +71,8 @@ __all__ = [
     "ValidationError",
     "build_action_asset",
     "build_action_op",
+    "build_captaindata_error_sensor",
+    "build_captaindata_run_failure_sensor",
     "build_company_extraction_asset",
     "build_people_search_asset",
     "build_profile_extraction_asset",

@@ -26,6 +26,14 @@ from dagster import AssetExecutionContext
 
 from .batch import run_batch
 from .catalog import Action
+from .checks import (
+    DEFAULT_FAIL_ERROR_RATE,
+    DEFAULT_WARN_ERROR_RATE,
+    check_specs,
+    error_rate_check,
+    required_columns_check,
+    unique_key_check,
+)
 from .client import check_parameters, resolve_action
 from .errors import CaptainDataError, ValidationError
 from .frames import (
@@ -42,6 +50,7 @@ from .metadata import (
     DEFAULT_POOL,
     default_retry_policy,
     error_rate_failure,
+    errors_output_metadata,
     failure_for_error,
     stats_metadata,
 )
@@ -72,6 +81,8 @@ def build_action_asset(
     retry_policy: dg.RetryPolicy | None = None,
     group_name: str | None = DEFAULT_GROUP,
     key_prefix: Sequence[str] | None = None,
+    warn_error_rate: float = DEFAULT_WARN_ERROR_RATE,
+    fail_error_rate: float = DEFAULT_FAIL_ERROR_RATE,
     description: str | None = None,
 ) -> dg.AssetsDefinition:
     """An asset running any catalog action over an upstream column or a static list of inputs.
@@ -120,6 +131,8 @@ def build_action_asset(
         group_name=group_name,
         key_prefix=key_prefix,
         description=description,
+        warn_error_rate=warn_error_rate,
+        fail_error_rate=fail_error_rate,
     )
 
 
@@ -139,6 +152,8 @@ def build_people_search_asset(
     retry_policy: dg.RetryPolicy | None = None,
     group_name: str | None = DEFAULT_GROUP,
     key_prefix: Sequence[str] | None = None,
+    warn_error_rate: float = DEFAULT_WARN_ERROR_RATE,
+    fail_error_rate: float = DEFAULT_FAIL_ERROR_RATE,
 ) -> dg.AssetsDefinition:
     """People found by LinkedIn searches, one partition per search, one row per person.
 
@@ -202,6 +217,8 @@ def build_people_search_asset(
         retry_policy=retry_policy,
         group_name=group_name,
         key_prefix=key_prefix,
+        warn_error_rate=warn_error_rate,
+        fail_error_rate=fail_error_rate,
         unique_people=True,
         description=f"People found by `{action_id}`, one partition per search.",
     )
@@ -280,6 +297,8 @@ def _batch_asset(
     group_name: str | None,
     key_prefix: Sequence[str] | None,
     description: str | None,
+    warn_error_rate: float,
+    fail_error_rate: float,
     unique_people: bool = False,
 ) -> dg.AssetsDefinition:
     check_parameters(action, parameters)
@@ -312,6 +331,8 @@ def _batch_asset(
             kinds={"captaindata", "pandas"},
         ),
     }
+    unique = _key_column(action, unique_people)
+    required = ["_input"] + ([unique] if unique and unique != "_input" else [])
     ins = {"upstream": dg.AssetIn(key=upstream_key)} if upstream_key is not None else {}
     params = dict(parameters or {})
 
@@ -319,7 +340,7 @@ def _batch_asset(
         context: AssetExecutionContext,
         captaindata: CaptainDataResource,
         upstream_df: pd.DataFrame | None,
-    ) -> Iterator[dg.Output]:
+    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
         batch_inputs = inputs_for(context, upstream_df)
         if captaindata.is_sandbox:
             context.log.warning("%s: SANDBOX mode, the results are synthetic", name)
@@ -351,18 +372,26 @@ def _batch_asset(
         if unique_people:
             table, dropped = dedupe_people(table)
         errors = errors_table(batch.errors, partition)
+        checks = [
+            error_rate_check(
+                batch.errors,
+                stats.unique_inputs,
+                asset_key=key,
+                warn_above=warn_error_rate,
+                fail_above=fail_error_rate,
+            ),
+            required_columns_check(table, required, asset_key=key),
+        ]
+        if unique:
+            checks.append(unique_key_check(table, unique, asset_key=key))
         md = stats_metadata(stats, len(table))
         if unique_people:
             md["captaindata/duplicates_dropped"] = dg.MetadataValue.int(dropped)
         yield dg.Output(table, output_name="results", metadata=md)
         yield dg.Output(
-            errors,
-            output_name="errors",
-            metadata={
-                "dagster/row_count": dg.MetadataValue.int(len(errors)),
-                "captaindata/errors_by_label": dg.MetadataValue.json(dict(stats.errors_by_label)),
-            },
+            errors, output_name="errors", metadata=errors_output_metadata(stats, errors)
         )
+        yield from checks
 
     decorate = dg.multi_asset(
         name=name if not prefix else "__".join([*prefix, name]),
@@ -373,6 +402,7 @@ def _batch_asset(
         pool=pool,
         retry_policy=retry_policy or default_retry_policy(),
         op_tags={"captaindata/action_id": action.id},
+        check_specs=check_specs(key, required, unique),
     )
     if upstream_key is None:
 
@@ -390,6 +420,20 @@ def _batch_asset(
 
 
 # ---------------------------------------------------------------------------------- helpers
+
+
+def _key_column(action: Action, unique_people: bool) -> str | None:
+    """What identifies a row: the person for searches, the input for enrichments.
+
+    Enrichments return one object per input: keyed by the input field when the output echoes it
+    (`linkedin_profile_url`, `linkedin_company_url`), else by `_input_key`. Other lists have none.
+    """
+    if unique_people:
+        return PROFILE_URL
+    if action.is_list:
+        return None
+    field = action.primary_field
+    return field if field in action.output_types else "_input_key"
 
 
 def _days(days: float | None) -> timedelta | None:

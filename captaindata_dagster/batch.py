@@ -43,6 +43,7 @@ ERROR_COLUMNS = (
     "status_code",
     "retryable",
     "at",
+    "from_cache",  # True: recorded by an earlier run (a permanent error still fresh in the ledger)
 )
 
 
@@ -708,13 +709,20 @@ def _results_frame(outcomes: list[_Outcome]) -> pd.DataFrame:
 
 def _errors_frame(action_id: str, outcomes: list[_Outcome]) -> pd.DataFrame:
     rows = [
-        {"action_id": action_id, "input": o.item.label, **(o.error or {}), "at": o.at}
+        {
+            "action_id": action_id,
+            "input": o.item.label,
+            **(o.error or {}),
+            "at": o.at,
+            "from_cache": o.from_cache,
+        }
         for o in sorted(outcomes, key=lambda o: o.item.index)
         if o.error is not None
     ]
     frame = pd.DataFrame.from_records(rows, columns=list(ERROR_COLUMNS))
     frame["status_code"] = frame["status_code"].astype("Int64")
     frame["retryable"] = frame["retryable"].astype(bool)
+    frame["from_cache"] = frame["from_cache"].astype(bool)
     frame["at"] = pd.to_datetime(frame["at"], utc=True)
     return frame
 

@@ -116,7 +116,7 @@ def errors_table(errors: pd.DataFrame, partition: Mapping[str, Any]) -> pd.DataF
         src = _get(errors, col, n)
         if col == "status_code":
             data[col] = _column(src, "integer").array
-        elif col == "retryable":
+        elif col in ("retryable", "from_cache"):
             data[col] = _column(src, "boolean").array
         elif col == "at":
             data[col] = pd.to_datetime(src, utc=True).array

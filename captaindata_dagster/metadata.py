@@ -114,3 +114,43 @@ def error_rate_failure(
         },
         allow_retries=transient,
     )
+
+
+NEW_ERRORS_KEY = "captaindata/new_errors"  # on each errors-table materialization, read by sensors
+SAMPLES = 3
+
+
+def new_errors_summary(errors: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per label, the errors this run met for the first time (not served from the ledger).
+
+    count, scope, status, a few error_refs and inputs as samples, first/last seen: what the error
+    sensor surfaces without reading the warehouse or the ledger.
+    """
+    if errors.empty:
+        return {}
+    fresh = errors[~errors["from_cache"].astype(bool)] if "from_cache" in errors else errors
+    summary: dict[str, dict[str, Any]] = {}
+    for label, group in fresh.groupby(fresh["error_label"].astype(str), sort=True):
+        refs = [str(r) for r in group["error_ref"].dropna().unique()[:SAMPLES]]
+        status = group["status_code"].dropna()
+        scope = group["error_scope"].dropna()
+        summary[str(label)] = {
+            "count": int(len(group)),
+            "error_scope": str(scope.iloc[0]) if len(scope) else None,
+            "status_code": int(status.iloc[0]) if len(status) else None,
+            "error_refs": refs,
+            "inputs": [str(i) for i in group["input"].head(SAMPLES)],
+            "first_seen": pd.Timestamp(group["at"].min()).isoformat(),
+            "last_seen": pd.Timestamp(group["at"].max()).isoformat(),
+        }
+    return summary
+
+
+def errors_output_metadata(stats: BatchStats, errors: pd.DataFrame) -> dict[str, Any]:
+    """Metadata of an errors-table output: its size, the labels, and this run's new errors."""
+    return {
+        "dagster/row_count": dg.MetadataValue.int(len(errors)),
+        "captaindata/errors": dg.MetadataValue.int(stats.errors),
+        "captaindata/errors_by_label": dg.MetadataValue.json(dict(stats.errors_by_label)),
+        NEW_ERRORS_KEY: dg.MetadataValue.json(new_errors_summary(errors)),
+    }

@@ -40,6 +40,7 @@ from .metadata import (
     DEFAULT_POOL,
     default_retry_policy,
     error_rate_failure,
+    errors_output_metadata,
     failure_for_error,
     stats_metadata,
 )
@@ -154,13 +155,7 @@ def build_action_op(
             metadata=stats_metadata(stats, len(batch.results)),
         )
         yield dg.Output(
-            batch.errors,
-            output_name="errors",
-            metadata={
-                "dagster/row_count": dg.MetadataValue.int(len(batch.errors)),
-                "captaindata/errors": dg.MetadataValue.int(stats.errors),
-                "captaindata/errors_by_label": dg.MetadataValue.json(dict(stats.errors_by_label)),
-            },
+            batch.errors, output_name="errors", metadata=errors_output_metadata(stats, batch.errors)
         )
 
     return _action_op

@@ -1,0 +1,146 @@
+"""Asset checks for Captain Data tables: error rate by label, required columns, unique keys.
+
+Each check is a plain function of a frame, so it is easy to test and to reuse; the asset factories
+evaluate them on every materialization (the frames are in memory there, partition by partition) and
+the Dagster UI shows the results on the asset's Checks tab, with the labels in their metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dagster as dg
+import pandas as pd
+
+ERROR_RATE = "captaindata_error_rate"
+REQUIRED_COLUMNS = "captaindata_required_columns"
+UNIQUE_KEY = "captaindata_unique_key"
+
+DEFAULT_WARN_ERROR_RATE = 0.05
+DEFAULT_FAIL_ERROR_RATE = 0.20
+
+
+def check_specs(
+    asset_key: dg.AssetKey, required: Sequence[str], unique: str | None
+) -> list[dg.AssetCheckSpec]:
+    """The checks one results table declares."""
+    specs = [
+        dg.AssetCheckSpec(
+            ERROR_RATE,
+            asset=asset_key,
+            description="Share of inputs that failed, by error_label (WARN and ERROR thresholds).",
+        ),
+        dg.AssetCheckSpec(
+            REQUIRED_COLUMNS,
+            asset=asset_key,
+            description=f"Required columns present and non-null: {', '.join(required)}.",
+        ),
+    ]
+    if unique:
+        specs.append(
+            dg.AssetCheckSpec(
+                UNIQUE_KEY, asset=asset_key, description=f"`{unique}` is unique in the partition."
+            )
+        )
+    return specs
+
+
+def error_rate_check(
+    errors: pd.DataFrame,
+    inputs: int,
+    *,
+    asset_key: dg.AssetKey | None = None,
+    warn_above: float = DEFAULT_WARN_ERROR_RATE,
+    fail_above: float = DEFAULT_FAIL_ERROR_RATE,
+) -> dg.AssetCheckResult:
+    """Passes while the share of failed inputs is at most `warn_above`.
+
+    Above it the check fails with severity WARN, above `fail_above` with ERROR. The metadata gives
+    the count and rate of each error_label, so the UI says which labels pushed it over.
+    """
+    labels = (
+        errors["error_label"].astype(str).value_counts().sort_index().to_dict()
+        if not errors.empty
+        else {}
+    )
+    total = int(sum(labels.values()))
+    rate = total / inputs if inputs else 0.0
+    rates = {label: round(n / inputs, 4) for label, n in labels.items()} if inputs else {}
+    worst = max(labels, key=lambda k: labels[k]) if labels else ""
+    severity = dg.AssetCheckSeverity.ERROR if rate > fail_above else dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckResult(
+        check_name=ERROR_RATE,
+        asset_key=asset_key,
+        passed=rate <= warn_above,
+        severity=severity,
+        description=(
+            f"{total} of {inputs} inputs failed ({rate:.1%})"
+            + (f"; most often {worst}" if worst else "")
+        ),
+        metadata={
+            "error_rate": dg.MetadataValue.float(round(rate, 4)),
+            "errors": dg.MetadataValue.int(total),
+            "inputs": dg.MetadataValue.int(int(inputs)),
+            "errors_by_label": dg.MetadataValue.json(labels),
+            "error_rate_by_label": dg.MetadataValue.json(rates),
+            "labels": dg.MetadataValue.text(", ".join(f"{k}={v}" for k, v in labels.items())),
+            "warn_above": dg.MetadataValue.float(warn_above),
+            "fail_above": dg.MetadataValue.float(fail_above),
+        },
+    )
+
+
+def required_columns_check(
+    table: pd.DataFrame, columns: Sequence[str], *, asset_key: dg.AssetKey | None = None
+) -> dg.AssetCheckResult:
+    """Every column in `columns` exists and holds no null."""
+    missing = [c for c in columns if c not in table.columns]
+    nulls = {c: int(table[c].isna().sum()) for c in columns if c in table.columns}
+    bad = {c: n for c, n in nulls.items() if n}
+    return dg.AssetCheckResult(
+        check_name=REQUIRED_COLUMNS,
+        asset_key=asset_key,
+        passed=not missing and not bad,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            "all required columns are filled"
+            if not missing and not bad
+            else f"missing: {missing or 'none'}; nulls: {bad or 'none'}"
+        ),
+        metadata={
+            "rows": dg.MetadataValue.int(len(table)),
+            "missing_columns": dg.MetadataValue.json(missing),
+            "null_counts": dg.MetadataValue.json(nulls),
+        },
+    )
+
+
+def unique_key_check(
+    table: pd.DataFrame, column: str, *, asset_key: dg.AssetKey | None = None
+) -> dg.AssetCheckResult:
+    """`column` exists and no non-null value repeats."""
+    if column not in table.columns:
+        return dg.AssetCheckResult(
+            check_name=UNIQUE_KEY,
+            asset_key=asset_key,
+            passed=False,
+            description=f"column {column!r} is missing",
+            metadata={"column": dg.MetadataValue.text(column)},
+        )
+    values = table[column].dropna()
+    dupes = values[values.duplicated(keep=False)]
+    sample = [str(v) for v in dupes.unique()[:5]]
+    return dg.AssetCheckResult(
+        check_name=UNIQUE_KEY,
+        asset_key=asset_key,
+        passed=dupes.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{column} is unique" if dupes.empty else f"{dupes.nunique()} {column} values repeat"
+        ),
+        metadata={
+            "column": dg.MetadataValue.text(column),
+            "duplicated_values": dg.MetadataValue.int(int(dupes.nunique())),
+            "sample": dg.MetadataValue.json(sample),
+        },
+    )

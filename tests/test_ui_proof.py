@@ -1,0 +1,61 @@
+"""The real UI path: faults -> assets -> daemon-ticked sensors -> dagster-webserver's GraphQL API.
+
+Runs `scripts/ui_proof.py` against a temporary DAGSTER_HOME and reads what an on-call engineer
+would: the error sensor's tick, the observations on the asset, the check results.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_proof():
+    spec = importlib.util.spec_from_file_location("ui_proof", ROOT / "scripts" / "ui_proof.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_labels_and_counts_reach_the_ui(tmp_path):
+    proof = load_proof()
+    facts = proof.run(tmp_path / "home", tmp_path, proof.free_port())
+    injected, ui = facts["injected"], facts["ui"]
+    n_cookie, n_429 = len(injected["LK_BAD_COOKIE"]), len(injected["STATUS_429"])
+    assert (n_cookie, n_429) == (proof.BAD_COOKIE, proof.RATE_LIMITED)
+
+    # the error sensor's tick: a message with the labels and counts, and one re-run requested
+    [tick] = [t for t in ui["ticks"] if t["status"] == "SUCCESS"][-1:]
+    message = " ".join(tick["log"])
+    assert (
+        f"linkedin_profiles / {proof.FAULTED}: LK_BAD_COOKIE x{n_cookie} (needs a person" in message
+    )
+    assert f"linkedin_profiles / {proof.FAULTED}: STATUS_429 x{n_429} (re-run requested)" in message
+    assert f"linkedin_people / {proof.BROKEN}: UNAUTHORIZED x1 (needs a person" in message
+    assert len(tick["run_ids"]) == 1
+
+    # observations on the asset page, one per (partition, label)
+    by_label = {o["error_label"]: o for o in ui["observations"]}
+    assert set(by_label) == {"LK_BAD_COOKIE", "STATUS_429"}
+    cookie, limited = by_label["LK_BAD_COOKIE"], by_label["STATUS_429"]
+    assert cookie["partition"] == proof.FAULTED and cookie["count"] == n_cookie
+    assert set(cookie["sample_inputs"]) <= set(injected["LK_BAD_COOKIE"])
+    assert all(ref.startswith("ERR-") for ref in cookie["error_refs"])
+    assert cookie["rerun_requested"] is False and "reconnect" in cookie["needs_a_person"]
+    assert limited["count"] == n_429 and limited["rerun_requested"] is True
+    [auth] = ui["people_observations"]
+    assert (auth["error_label"], auth["status_code"]) == ("UNAUTHORIZED", 401)
+    assert auth["partition"] == proof.BROKEN
+
+    # the error-rate check failed on the faulted partition and names the labels; after the
+    # sensor's re-run (newest first) the 429s are gone and only the bad cookies remain
+    rates = [x for x in ui["checks"]["captaindata_error_rate"] if x["status"] == "FAILED"]
+    both = {"LK_BAD_COOKIE": n_cookie, "STATUS_429": n_429}
+    [first] = [x for x in rates if x["errors_by_label"] == both]
+    assert first["severity"] == "ERROR" and "STATUS_429" in first["labels"]
+    assert rates[0]["errors_by_label"] == {"LK_BAD_COOKIE": n_cookie}
+    assert rates[0]["severity"] == "WARN"
+    passed = [x for x in ui["checks"]["captaindata_unique_key"] if x["status"] == "SUCCEEDED"]
+    assert passed and passed[0]["column"] == "linkedin_profile_url"
