@@ -23,6 +23,7 @@ from .errors import (
     UpstreamError,
     ValidationError,
 )
+from .idempotency import OutreachStore
 
 # The Dagster layer is imported on first use, so `from captaindata_dagster import
 # CaptainDataClient` in a notebook (or the simulator's CLI) does not pay for importing Dagster.
@@ -36,6 +37,9 @@ _DAGSTER_LAYER = {
     "build_captaindata_error_sensor": ".sensors",
     "build_captaindata_run_failure_sensor": ".sensors",
     "extract_profiles_job": ".ops",
+    "build_outreach_asset": ".outreach",
+    "build_outreach_op": ".outreach",
+    "run_outreach": ".outreach",
 }
 
 
@@ -62,6 +66,7 @@ __all__ = [
     "InvalidInputError",
     "MalformedResponseError",
     "NotFoundError",
+    "OutreachStore",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTimeoutError",
@@ -74,8 +79,11 @@ __all__ = [
     "build_captaindata_error_sensor",
     "build_captaindata_run_failure_sensor",
     "build_company_extraction_asset",
+    "build_outreach_asset",
+    "build_outreach_op",
     "build_people_search_asset",
     "build_profile_extraction_asset",
     "extract_profiles_job",
     "load_catalog",
+    "run_outreach",
 ]

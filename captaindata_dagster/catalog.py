@@ -121,6 +121,9 @@ class Action:
                 )
             return problems
         for key, v in data.items():
+            if not _is_text(v):
+                problems.append(Problem(key, _NOT_TEXT))
+                continue
             if key == CUSTOM_DATA:
                 if v is not None and not isinstance(v, Mapping):
                     problems.append(Problem(key, "must be an object (it is echoed back as is)"))
@@ -161,6 +164,9 @@ class Action:
                 continue
             if v is None:
                 continue
+            if not _is_text(v):
+                problems.append(Problem(name, _NOT_TEXT, "param"))
+                continue
             type_decl = spec.get("type", "")
             names = type_decl if isinstance(type_decl, list) else [type_decl]
             if not any(_is_type(v, t) for t in names):
@@ -182,6 +188,24 @@ def _is_type(v: Any, type_name: str) -> bool:
     if types is None:
         return True  # a type the catalog does not know: let the API judge
     return isinstance(v, types) and (bool in types) is isinstance(v, bool)
+
+
+_NOT_TEXT = "holds text that is not valid Unicode (a lone surrogate); it cannot be sent"
+
+
+def _is_text(v: Any) -> bool:
+    """False when a string in `v` (keys of nested objects included) cannot be encoded as UTF-8."""
+    if isinstance(v, str):
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(v, Mapping):
+        return all(_is_text(k) and _is_text(x) for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return all(_is_text(x) for x in v)
+    return True
 
 
 def _missing(v: Any) -> bool:

@@ -312,7 +312,13 @@ class CaptainDataClient:
         next_url = next_url.strip()
         if not next_url or next_url.lower() in ("null", "none", "undefined"):
             return None
-        parts = urlsplit(next_url)
+        try:
+            parts = urlsplit(next_url)
+        except ValueError:  # e.g. "http://[": not a URL
+            raise MalformedResponseError(
+                "X-Pagination-Next is not a URL: "
+                + repr(next_url[:100]).replace(self._api_key, "***")
+            ) from None
         if not parts.scheme and not parts.netloc:
             base = urlsplit(self.base_url)
             if not parts.path.startswith("/"):
@@ -409,10 +415,10 @@ class CaptainDataClient:
             if err is None:
                 resp = att.response
                 assert resp is not None
-                if resp.status_code < 300:
+                if 200 <= resp.status_code < 300:
                     try:
                         return resp.json() if resp.content else None
-                    except ValueError:
+                    except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
                         err = MalformedResponseError(
                             f"{method} {path}: HTTP {resp.status_code} with a body that is not JSON",
                             status_code=resp.status_code,
@@ -451,7 +457,7 @@ class CaptainDataClient:
             if err is None:
                 resp = att.response
                 assert resp is not None
-                if resp.status_code < 300:
+                if 200 <= resp.status_code < 300:
                     try:
                         return self._result(act, resp, body, page, started, attempts, rate_limited)
                     except MalformedResponseError as exc:
@@ -463,6 +469,7 @@ class CaptainDataClient:
                 rate_limited += 1
             if not self._may_retry(err, att.maybe_sent, act.side_effects, attempts):
                 err.rate_limited = rate_limited
+                err.maybe_sent = att.maybe_sent  # False: no connection opened, nothing was done
                 raise err
             self._wait_before_retry(err, attempts)
 
@@ -502,6 +509,8 @@ class CaptainDataClient:
                 data=data,
                 headers=headers,
                 timeout=(self.connect_timeout, self.timeout),
+                # The API does not redirect; following one would send X-API-Key to its host.
+                allow_redirects=False,
             )
         except requests.exceptions.ConnectTimeout as exc:
             return _Attempt(
@@ -514,6 +523,8 @@ class CaptainDataClient:
             err = self._transport(ConnectionFailedError, exc, action)
             return _Attempt(error=err, maybe_sent=not never_connected)
         except requests.exceptions.RequestException as exc:
+            return _Attempt(error=self._transport(TransportError, exc, action))
+        except ValueError as exc:  # requests parses a 3xx's Location even when not following it
             return _Attempt(error=self._transport(TransportError, exc, action))
         log.debug(
             "%s %s -> %s in %.3fs",
@@ -563,7 +574,7 @@ class CaptainDataClient:
                                 rate_limited, None, 0.0, headers)  # fmt: skip
         try:
             data = resp.json() if resp.content.strip() else None
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
             raise MalformedResponseError(
                 f"{act.id}: HTTP {resp.status_code} with a body that is not valid JSON",
                 status_code=resp.status_code,

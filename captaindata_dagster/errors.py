@@ -251,7 +251,7 @@ def error_from_response(
     envelope: dict[str, Any] = {}
     try:
         parsed = json.loads(text) if text.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
         parsed = None
     if isinstance(parsed, dict):
         envelope = parsed

@@ -1,0 +1,602 @@
+"""Idempotency records for actions with side effects: each invitation or message sent at most once.
+
+A message sent twice cannot be taken back, so every send goes through a record keyed by
+(campaign, action, profile) in a SQLite file (WAL, busy timeout, short transactions, safe for
+several processes):
+
+    (none) --reserve--> pending --answer 2xx--------------------> sent
+                           |  --the API said no (4xx, 429,
+                           |    no connection opened)----------> failed (retryable or not)
+                           |  --answer lost (timeout, dropped,
+                           |    5xx, ambiguous upstream)-------> unknown
+                           '--process died-----------------------> stays pending
+
+`reserve` commits the `pending` record *before* the call, in the same transaction that checks the
+record and the account's rolling 24 h cap, so two runs (or processes) never both send. `pending`
+left behind by a dead process and `unknown` both need a person: they are reported, never re-sent
+blindly. A person resolves one with `mark_sent` (it went out: never send it) or `mark_retry` (it
+did not: the next run sends it), from Python, from the outreach op's run config, or from a shell::
+
+    python -m captaindata_dagster.idempotency list --store .captaindata/outreach.sqlite
+    python -m captaindata_dagster.idempotency mark-sent --campaign spring --action \
+        linkedin-connect-profile https://www.linkedin.com/in/ada-lovelace
+
+This is a module of its own, in a file of its own, on purpose: the ledger is a cache a user may
+delete to refetch; deleting it must never make a campaign send again. The store never sees the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+STORE_ENV = "CAPTAINDATA_OUTREACH_STORE"
+STORE_FILENAME = "outreach.sqlite"
+DEFAULT_STORE_PATH = Path(".captaindata") / STORE_FILENAME
+CAP_WINDOW = timedelta(hours=24)
+
+PENDING = "pending"  # committed before the call; the answer is not recorded (yet)
+SENT = "sent"  # the API answered 2xx, or a person said it went out
+FAILED = "failed"  # the API said it did not act; `retryable` says whether a later run tries again
+UNKNOWN = "unknown"  # the request may have reached the API and its answer was lost
+RETRY = "retry"  # a person checked: it did not go out, the next run may send it
+STATES = (PENDING, SENT, FAILED, UNKNOWN, RETRY)
+REVIEW_STATES = (PENDING, UNKNOWN)
+CAP_STATES = (PENDING, SENT, UNKNOWN)  # what may have been sent counts toward the daily cap
+
+RESERVED = "reserved"
+TAKEN = "taken"
+OVER_CAP = "over_cap"
+
+
+def default_store_path(ledger_path: str | os.PathLike[str] | None = None) -> Path:
+    """`$CAPTAINDATA_OUTREACH_STORE`, else `outreach.sqlite` beside the ledger file."""
+    env = os.environ.get(STORE_ENV, "").strip()
+    if env:
+        return Path(env)
+    if ledger_path is not None:
+        return Path(ledger_path).with_name(STORE_FILENAME)
+    return DEFAULT_STORE_PATH
+
+
+_SUBDOMAIN = re.compile(r"^(?:www|[a-z]{2})\.")
+
+
+def profile_key(url: str) -> str:
+    """One key per person whatever the URL's spelling: host without `www.`, no query, no slash.
+
+    `/in/` and `/pub/` slugs are case-insensitive on LinkedIn and are lowered; other paths (Sales
+    Navigator ids) keep their case.
+    """
+    text = str(url).strip()
+    parts = urlsplit(text) if "://" in text else urlsplit("https://" + text)
+    host = _SUBDOMAIN.sub("", parts.netloc.lower())
+    path = unquote(parts.path).rstrip("/")
+    if re.match(r"^/(in|pub)/", path, re.IGNORECASE):
+        path = path.lower()
+    return f"{host}{path}" if host else text
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class SendRecord:
+    """The state of one (campaign, action, profile): what was done, when, from which account."""
+
+    campaign: str
+    action_id: str
+    profile_key: str
+    profile_url: str
+    state: str
+    account: str | None
+    message: str | None
+    attempts: int
+    created_at: datetime
+    attempted_at: datetime | None
+    settled_at: datetime | None
+    run_id: str | None
+    error_label: str | None = None
+    error_scope: str | None = None
+    error_ref: str | None = None
+    error_message: str | None = None
+    status_code: int | None = None
+    retryable: bool | None = None
+    result: Any = None
+    resolved_by: str | None = None
+    note: str | None = None
+
+    @property
+    def needs_review(self) -> bool:
+        """Unsettled: it may have gone out, only a person can tell."""
+        return self.state in REVIEW_STATES
+
+    @property
+    def may_send(self) -> bool:
+        """True when a run may (re)send it: a person said retry, or the API refused it retryably."""
+        return self.state == RETRY or (self.state == FAILED and bool(self.retryable))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What `reserve` decided: `reserved` (send it now, then settle `attempt`), `taken` (the record
+    says not to send: see `record`), or `over_cap` (the account used its day: `used` sends)."""
+
+    outcome: str
+    record: SendRecord | None
+    attempt: int = 0
+    used: int = 0
+
+
+_COLUMNS = (
+    "campaign, action_id, profile_key, profile_url, state, account, message, attempts, "
+    "created_at, attempted_at, settled_at, run_id, error_label, error_scope, error_ref, "
+    "error_message, status_code, retryable, result_json, resolved_by, note"
+)
+
+
+class OutreachStore:
+    """The idempotency records of outreach actions, in one SQLite file.
+
+    Nothing touches the disk until the first call. One connection per process, shared by threads
+    under a lock; SQLite's locking (`BEGIN IMMEDIATE`, `busy_timeout`) arbitrates between processes.
+    """
+
+    _SCHEMA = (
+        """CREATE TABLE IF NOT EXISTS sends (
+            campaign TEXT NOT NULL,
+            action_id TEXT NOT NULL,
+            profile_key TEXT NOT NULL,
+            profile_url TEXT NOT NULL,
+            state TEXT NOT NULL,
+            account TEXT,
+            message TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            attempted_at TEXT,
+            settled_at TEXT,
+            run_id TEXT,
+            error_label TEXT,
+            error_scope TEXT,
+            error_ref TEXT,
+            error_message TEXT,
+            status_code INTEGER,
+            retryable INTEGER,
+            result_json TEXT,
+            resolved_by TEXT,
+            note TEXT,
+            PRIMARY KEY (campaign, action_id, profile_key)
+        )""",
+        """CREATE INDEX IF NOT EXISTS sends_cap ON sends (action_id, account, attempted_at)""",
+        """CREATE INDEX IF NOT EXISTS sends_state ON sends (state)""",
+    )
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout_s: float = 30.0):
+        self.path = Path(path) if path is not None else default_store_path()
+        self.timeout_s = float(timeout_s)
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid: int | None = None
+
+    def __repr__(self) -> str:
+        return f"OutreachStore({str(self.path)!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "timeout_s": self.timeout_s}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"], timeout_s=state["timeout_s"])  # type: ignore[misc]
+
+    def __enter__(self) -> OutreachStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+            self._pid = None
+
+    # ------------------------------------------------------------------ connection
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            str(self.path), timeout=self.timeout_s, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+        deadline = time.monotonic() + self.timeout_s
+        while True:  # WAL can answer "locked" while another process creates the file
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                # FULL, not NORMAL: a reservation must survive a power cut, not only a killed process
+                conn.execute("PRAGMA synchronous = FULL")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for stmt in self._SCHEMA:
+                        conn.execute(stmt)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    conn.close()
+                    raise
+                time.sleep(0.05)
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._connection()
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, campaign: str, action_id: str, profile: str) -> SendRecord | None:
+        """The record of one profile (any spelling of its URL), or None."""
+        with self._read() as conn:
+            return _one(conn, campaign, action_id, profile_key(profile))
+
+    def records(
+        self,
+        campaign: str | None = None,
+        action_id: str | None = None,
+        states: Iterable[str] | None = None,
+    ) -> list[SendRecord]:
+        """Records, oldest first, optionally of one campaign, one action, some states."""
+        clauses, args = [], []
+        for column, value in (("campaign", campaign), ("action_id", action_id)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                args.append(value)
+        if states is not None:
+            wanted = list(states)
+            clauses.append(f"state IN ({','.join('?' * len(wanted))})")
+            args.extend(wanted)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM sends{where} ORDER BY created_at, profile_key", args
+            ).fetchall()
+        return [_record(r) for r in rows]
+
+    def needs_review(
+        self, campaign: str | None = None, action_id: str | None = None
+    ) -> list[SendRecord]:
+        """Unsettled records (`pending` left by a dead run, `unknown`): for a person to check."""
+        return self.records(campaign, action_id, REVIEW_STATES)
+
+    def used(self, action_id: str, account: str | None, *, now: datetime | None = None) -> int:
+        """Sends that may have gone out from `account` for `action_id` in the last 24 h."""
+        with self._read() as conn:
+            return _used(conn, action_id, account, now or utcnow())
+
+    def integrity_ok(self) -> bool:
+        with self._read() as conn:
+            return [tuple(r) for r in conn.execute("PRAGMA integrity_check")] == [("ok",)]
+
+    # ------------------------------------------------------------------ the send protocol
+
+    def reserve(
+        self,
+        campaign: str,
+        action_id: str,
+        profile_url: str,
+        *,
+        account: str | None,
+        message: str | None = None,
+        daily_cap: int | None = None,
+        run_id: str | None = None,
+        now: datetime | None = None,
+    ) -> Reservation:
+        """Commit a `pending` record before the call, if this profile may be sent to now.
+
+        In one transaction: a record that is sent, unsettled or permanently failed is `taken`; an
+        account that already used `daily_cap` sends for this action in the last 24 h is
+        `over_cap`; else the record becomes `pending` with its attempt number, and is committed
+        (synchronously, to disk) before this returns.
+        """
+        key = profile_key(profile_url)
+        at = now or utcnow()
+        with self._write() as conn:
+            existing = _one(conn, campaign, action_id, key)
+            if existing is not None and not existing.may_send:
+                return Reservation(TAKEN, existing)
+            used = 0
+            if daily_cap is not None:
+                used = _used(conn, action_id, account, at)
+                if used >= daily_cap:
+                    return Reservation(OVER_CAP, existing, used=used)
+            attempt = (existing.attempts if existing else 0) + 1
+            created = _iso(existing.created_at) if existing else _iso(at)
+            conn.execute(
+                f"INSERT OR REPLACE INTO sends ({_COLUMNS}) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, NULL, NULL, NULL, NULL, NULL, "
+                "NULL, ?, ?)",
+                (
+                    campaign,
+                    action_id,
+                    key,
+                    str(profile_url).strip(),
+                    PENDING,
+                    account,
+                    message,
+                    attempt,
+                    created,
+                    _iso(at),
+                    run_id,
+                    existing.resolved_by if existing else None,
+                    existing.note if existing else None,
+                ),
+            )
+            record = _one(conn, campaign, action_id, key)
+        return Reservation(RESERVED, record, attempt, used)
+
+    def settle(
+        self,
+        campaign: str,
+        action_id: str,
+        profile: str,
+        attempt: int,
+        state: str,
+        *,
+        result: Any = None,
+        error: dict[str, Any] | None = None,
+        retryable: bool | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Record the outcome of the call made under `attempt`: `sent`, `failed` or `unknown`.
+
+        Only that attempt's record changes (a `retry` a person set meanwhile included); a person's
+        `sent` stays. Returns False when nothing matched (the record moved on meanwhile).
+        """
+        if state not in (SENT, FAILED, UNKNOWN):
+            raise ValueError(f"settle to sent, failed or unknown, not {state!r}")
+        err = error or {}
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE sends SET state = ?, settled_at = ?, error_label = ?, error_scope = ?, "
+                "error_ref = ?, error_message = ?, status_code = ?, retryable = ?, "
+                "result_json = ? WHERE campaign = ? AND action_id = ? AND profile_key = ? "
+                "AND attempts = ? AND state IN (?, ?)",
+                (
+                    state,
+                    _iso(now or utcnow()),
+                    err.get("error_label"),
+                    err.get("error_scope"),
+                    err.get("error_ref"),
+                    err.get("message"),
+                    err.get("status_code"),
+                    None if retryable is None else int(bool(retryable)),
+                    _dump(result),
+                    campaign,
+                    action_id,
+                    profile_key(profile),
+                    int(attempt),
+                    PENDING,
+                    RETRY,
+                ),
+            )
+            return cur.rowcount == 1
+
+    # ------------------------------------------------------------------ a person's decisions
+
+    def mark_sent(
+        self,
+        campaign: str,
+        action_id: str,
+        profile_url: str,
+        *,
+        note: str | None = None,
+        by: str = "person",
+        now: datetime | None = None,
+    ) -> SendRecord:
+        """A person checked: it went out (or must never go out). No run will send it again.
+
+        Creates the record when there is none (e.g. sent by hand outside the campaign).
+        """
+        key = profile_key(profile_url)
+        at = _iso(now or utcnow())
+        with self._write() as conn:
+            existing = _one(conn, campaign, action_id, key)
+            if existing is None:
+                conn.execute(
+                    "INSERT INTO sends (campaign, action_id, profile_key, profile_url, state, "
+                    "attempts, created_at, settled_at, resolved_by, note) "
+                    "VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                    (campaign, action_id, key, str(profile_url).strip(), SENT, at, at, by, note),
+                )
+            else:
+                conn.execute(
+                    "UPDATE sends SET state = ?, settled_at = ?, resolved_by = ?, "
+                    "note = COALESCE(?, note) "
+                    "WHERE campaign = ? AND action_id = ? AND profile_key = ?",
+                    (SENT, at, by, note, campaign, action_id, key),
+                )
+            record = _one(conn, campaign, action_id, key)
+        assert record is not None
+        return record
+
+    def mark_retry(
+        self,
+        campaign: str,
+        action_id: str,
+        profile_url: str,
+        *,
+        note: str | None = None,
+        by: str = "person",
+        now: datetime | None = None,
+    ) -> SendRecord | None:
+        """A person checked: it did not go out, the next run may send it. None if no record.
+
+        Refused (ValueError) for a record already `sent`: un-sending is not a thing.
+        """
+        key = profile_key(profile_url)
+        with self._write() as conn:
+            existing = _one(conn, campaign, action_id, key)
+            if existing is None:
+                return None
+            if existing.state == SENT:
+                raise ValueError(
+                    f"{existing.profile_url} is recorded as sent in campaign {campaign!r}; "
+                    "it will not be sent again"
+                )
+            conn.execute(
+                "UPDATE sends SET state = ?, settled_at = ?, resolved_by = ?, "
+                "note = COALESCE(?, note) WHERE campaign = ? AND action_id = ? AND profile_key = ?",
+                (RETRY, _iso(now or utcnow()), by, note, campaign, action_id, key),
+            )
+            return _one(conn, campaign, action_id, key)
+
+
+# ---------------------------------------------------------------------- rows
+
+
+def _one(conn: sqlite3.Connection, campaign: str, action_id: str, key: str) -> SendRecord | None:
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM sends WHERE campaign = ? AND action_id = ? AND profile_key = ?",
+        (campaign, action_id, key),
+    ).fetchone()
+    return None if row is None else _record(row)
+
+
+def _used(conn: sqlite3.Connection, action_id: str, account: str | None, now: datetime) -> int:
+    since = _iso(now - CAP_WINDOW)
+    (n,) = conn.execute(
+        "SELECT COUNT(*) FROM sends WHERE action_id = ? AND account IS ? AND attempted_at >= ? "
+        f"AND state IN ({','.join('?' * len(CAP_STATES))})",
+        (action_id, account, since, *CAP_STATES),
+    ).fetchone()
+    return int(n)
+
+
+def _record(row: Sequence[Any]) -> SendRecord:
+    (campaign, action_id, key, url, state, account, message, attempts, created, attempted,
+     settled, run_id, label, scope, ref, err_message, status, retryable, result_json,
+     resolved_by, note) = row  # fmt: skip
+    return SendRecord(
+        campaign=campaign,
+        action_id=action_id,
+        profile_key=key,
+        profile_url=url,
+        state=state,
+        account=account,
+        message=message,
+        attempts=int(attempts),
+        created_at=datetime.fromisoformat(created),
+        attempted_at=datetime.fromisoformat(attempted) if attempted else None,
+        settled_at=datetime.fromisoformat(settled) if settled else None,
+        run_id=run_id,
+        error_label=label,
+        error_scope=scope,
+        error_ref=ref,
+        error_message=err_message,
+        status_code=status,
+        retryable=None if retryable is None else bool(retryable),
+        result=None if result_json is None else json.loads(result_json),
+        resolved_by=resolved_by,
+        note=note,
+    )
+
+
+def _iso(d: datetime) -> str:
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=timezone.utc)
+    return d.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _dump(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=True, default=str)
+
+
+# ---------------------------------------------------------------------- a person's shell
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m captaindata_dagster.idempotency list | mark-sent | mark-retry ...`."""
+    ap = argparse.ArgumentParser(
+        prog="python -m captaindata_dagster.idempotency",
+        description="Review and resolve outreach sends whose outcome is unknown.",
+    )
+    ap.add_argument("--store", default=None, help=f"store file (default: ${STORE_ENV} or "
+                    f"{DEFAULT_STORE_PATH})")  # fmt: skip
+    sub = ap.add_subparsers(dest="command", required=True)
+    ls = sub.add_parser("list", help="records to review (pending, unknown); --all for every one")
+    ls.add_argument("--campaign")
+    ls.add_argument("--all", action="store_true")
+    for name, help_ in (
+        ("mark-sent", "it went out: never send it again"),
+        ("mark-retry", "it did not go out: the next run sends it"),
+    ):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--campaign", required=True)
+        p.add_argument("--action", required=True, help="e.g. linkedin-connect-profile")
+        p.add_argument("--note")
+        p.add_argument("profiles", nargs="+", help="LinkedIn profile URLs")
+    args = ap.parse_args(argv)
+    store = OutreachStore(args.store)
+    if args.command == "list":
+        records = store.records(args.campaign) if args.all else store.needs_review(args.campaign)
+        for r in records:
+            when = r.attempted_at.isoformat() if r.attempted_at else "-"
+            print(
+                f"{r.state:8} {r.campaign} {r.action_id} {r.profile_url} account={r.account} "
+                f"attempted={when} label={r.error_label or '-'}"
+            )
+        print(f"{len(records)} record(s)", file=sys.stderr)
+        return 0
+    for url in args.profiles:
+        if args.command == "mark-sent":
+            store.mark_sent(args.campaign, args.action, url, note=args.note)
+            print(f"sent   {url}")
+        else:
+            try:
+                done = store.mark_retry(args.campaign, args.action, url, note=args.note)
+            except ValueError as exc:
+                print(f"refused {url}: {exc}", file=sys.stderr)
+                return 1
+            print(f"retry  {url}" if done else f"no record for {url}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

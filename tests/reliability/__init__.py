@@ -1,0 +1,1 @@
+"""Reliability and security: faults, kills, bad input and secrets, with nothing lost."""
