@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -194,6 +195,9 @@ def test_two_runs_at_once_share_one_rate_limit(make_sim, tmp_path, pool_limit):
             """
         )
     )
+    # create the instance's storage once: two processes doing it at the same moment collide
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.get_runs_count()
     procs = [
         subprocess.Popen(
             materialize_cmd(defs, partition),
