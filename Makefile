@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test demo lint format catalog simulator screenshot clean
+.PHONY: install test demo lint format catalog simulator screenshot clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ test: $(STAMP)  ## the whole test suite (starts its own simulators on loopback)
 
 demo: $(STAMP)  ## the main job against the bundled simulator
 	$(BIN)/python -m captaindata_dagster.demo
+
+bench: $(STAMP)  ## performance vs the plan's physical limit (minutes); writes bench/results.json and .md
+	$(BIN)/python -m bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -29,6 +30,8 @@ from .errors import SYSTEMIC_ERRORS, CaptainDataError, ValidationError
 from .ledger import Entry, Ledger, input_key
 
 DEFAULT_MAX_WORKERS = 16
+MAX_GROWN_WORKERS = 256  # the most workers an action without an account grows to
+GROW_EVERY_S = 0.5
 PROGRESS_EVERY_S = 10.0
 _log = logging.getLogger("captaindata_dagster.batch")
 
@@ -99,11 +102,131 @@ class _Item:
 
 @dataclass
 class _Outcome:
+    """A failed input (successes leave only their rows, in `_Rows`)."""
+
     item: _Item
     at: datetime
     from_cache: bool
-    results: list[dict[str, Any]] | None = None
-    error: dict[str, Any] | None = None
+    error: dict[str, Any]
+
+
+class _Rows:
+    """The results frame's rows, kept as they arrive in the compact form pandas builds from.
+
+    Each result becomes a tuple of its values (8 bytes per cell) and its parsed dict is dropped at
+    once: keeping every result dict until the end, plus the per-row copy `from_records` needed,
+    cost several times the frame's own size. `frame()` gives what `DataFrame.from_records` gives
+    for the same results as dicts in input order (same column order, NaN for missing fields, same
+    types), converting `CHUNK` rows at a time so the rows are freed as the frame is built.
+    """
+
+    CHUNK = 2048
+
+    def __init__(self) -> None:
+        self.columns: dict[str, int] = {}  # name -> position in the stored rows
+        self.shapes: dict[tuple[str, ...], tuple[list[int], bool]] = {}  # keys -> positions
+        self.first: dict[tuple[str, ...], tuple[int, int]] = {}  # keys -> first row with them
+        self.rows: list[tuple[Any, ...]] = []
+        self.order: list[tuple[int, int]] = []  # (input index, result position) per row
+
+    def add(self, item: _Item, results: Sequence[Any], at: datetime, from_cache: bool) -> None:
+        """Store one input's results; the caller holds the run's lock."""
+        meta = (item.label, item.key, at, from_cache)
+        for pos, r in enumerate(results):
+            fields = r if isinstance(r, Mapping) else {"value": r}
+            shape = tuple(fields)
+            where = (item.index, pos)
+            known = self.shapes.get(shape)
+            if known is None:
+                known = self.shapes[shape] = self._place((*shape, *RESULT_META_COLUMNS))
+                self.first[shape] = where
+            elif where < self.first[shape]:
+                self.first[shape] = where
+            cols, in_place = known
+            values = [_share_keys(v) if type(v) in _NESTED else v for v in fields.values()]
+            if in_place:  # the usual case: the same fields as the first result, in that order
+                self.rows.append((*values, *meta))
+            else:
+                row = [math.nan] * len(self.columns)
+                for col, value in zip(cols, (*values, *meta), strict=True):
+                    row[col] = value
+                self.rows.append(tuple(row))
+            self.order.append(where)
+
+    def _place(self, names: tuple[str, ...]) -> tuple[list[int], bool]:
+        cols = [self.columns.setdefault(n, len(self.columns)) for n in names]
+        return cols, cols == list(range(len(cols)))
+
+    def frame(self) -> pd.DataFrame:
+        """The results frame in input order; empties the store as it goes."""
+        if not self.rows:
+            frame = pd.DataFrame({c: pd.Series(dtype=object) for c in RESULT_META_COLUMNS})
+        else:
+            frame = self._convert()
+        frame["_fetched_at"] = pd.to_datetime(frame["_fetched_at"], utc=True)
+        frame["_from_cache"] = frame["_from_cache"].astype(bool)
+        return frame
+
+    def _convert(self) -> pd.DataFrame:
+        names: dict[str, None] = {}  # first appearance, scanning the rows in input order
+        for shape in sorted(self.shapes, key=self.first.__getitem__):
+            names.update(dict.fromkeys((*shape, *RESULT_META_COLUMNS)))
+        columns = list(names)
+        perm = [self.columns[n] for n in columns]
+        identity = perm == list(range(len(perm)))
+        width = len(perm)
+        rows, order = self.rows, self.order
+        self.rows, self.order = [], []
+        sequence = sorted(range(len(rows)), key=order.__getitem__)
+        del order
+
+        def chunk(start: int, free: bool) -> pd.DataFrame:
+            batch = []
+            for i in sequence[start : start + self.CHUNK]:
+                row = rows[i]
+                if free:
+                    rows[i] = ()  # freed as its chunk is converted
+                if len(row) < width:
+                    row = (*row, *[math.nan] * (width - len(row)))
+                batch.append(row if identity else tuple(row[j] for j in perm))
+            return pd.DataFrame.from_records(batch, columns=columns)
+
+        starts = range(0, len(sequence), self.CHUNK)
+        if len(starts) == 1:
+            return chunk(0, free=True)
+        # A chunk infers its column types alone: where chunks disagree (ints here, ints and None
+        # there) the column is inferred again over all its rows, as one `from_records` would.
+        kinds = [{c: str(t) for c, t in chunk(s, free=False).dtypes.items()} for s in starts]
+        mixed = [c for c in columns if len({k[c] for k in kinds}) > 1]
+        whole = {}
+        for name in mixed:
+            col = self.columns[name]
+            cells = [(rows[i][col] if col < len(rows[i]) else math.nan,) for i in sequence]
+            whole[name] = pd.DataFrame.from_records(cells, columns=[name])[name]
+            del cells
+        chunks = [chunk(s, free=True).drop(columns=mixed) for s in starts]
+        rows.clear()
+        frame = pd.concat(chunks, ignore_index=True)
+        del chunks
+        for name in mixed:
+            frame.insert(columns.index(name), name, whole.pop(name))
+        return frame
+
+
+_NESTED = (dict, list)
+
+
+def _share_keys(value: Any) -> Any:
+    """`value` with the keys of its nested objects interned.
+
+    JSON parsing makes new key strings for every response, so 50,000 profiles would hold 50,000
+    copies of "company_name" in their experiences; interned, they share one.
+    """
+    if type(value) is dict:
+        return {(sys.intern(k) if type(k) is str else k): _share_keys(v) for k, v in value.items()}
+    if type(value) is list and any(type(v) in _NESTED for v in value):
+        return [_share_keys(v) for v in value]
+    return value
 
 
 def run_batch(
@@ -131,8 +254,9 @@ def run_batch(
 
     Concurrency: actions that need a LinkedIn account run one call at a time per account, one
     worker pinned to each uid of `integration_users` (else the client's; none: a single worker);
-    `max_workers` caps the uids used. Other actions use `max_workers` (16) workers. The client's
-    pacing (requests per second) applies on top.
+    `max_workers` caps the uids used. Other actions use `max_workers` workers; left unset, 16 to
+    start with, more while the calls are too slow to fill the client's requests per second (see
+    `_grow`). The client's pacing (requests per second) applies on top.
 
     `max_results` caps each search (list actions; part of the ledger key). `budget` caps the credits
     this run may spend: each call reserves its maximum cost first (1 per object, a full page per
@@ -203,9 +327,14 @@ def run_batch(
     if todo:
         run.queue.extend(todo)
         run.total = len(todo)
-        with ThreadPoolExecutor(len(slots), thread_name_prefix="captaindata-batch") as pool:
+        pending.clear()  # the queue holds the inputs now: each is freed once it is done
+        todo.clear()
+        cap = _growth_cap(client, act, max_workers, len(slots))
+        with ThreadPoolExecutor(cap, thread_name_prefix="captaindata-batch") as pool:
             futures = [pool.submit(run.work, users) for users in slots]
             try:
+                if cap > len(slots):
+                    _grow(run, pool, futures, client.bucket.rate if client.bucket else 0.0, cap)
                 for f in futures:
                     f.result()
             except BaseException:
@@ -219,10 +348,10 @@ def run_batch(
     stats.latency_p50_s = _percentile(run.latencies, 50)
     stats.latency_p95_s = _percentile(run.latencies, 95)
     stats.credits = round(run.spent, 6)
-    result = BatchResult(_results_frame(run.outcomes), _errors_frame(act.id, run.outcomes), stats)
+    result = BatchResult(run.rows.frame(), _errors_frame(act.id, run.outcomes), stats)
     stats.errors = len(result.errors)
     stats.errors_by_label = dict(Counter(result.errors["error_label"].astype(str)))
-    stats.succeeded = sum(1 for o in run.outcomes if o.error is None)
+    stats.succeeded = run.succeeded
     logger.info(
         "%s: done in %.1fs: %d ok, %d errors%s (%d answered from the ledger), %d calls, "
         "%g credits%s%s",
@@ -280,7 +409,9 @@ class _Run:
         self.log = log
         self.lock = threading.Lock()
         self.queue: deque[_Item] = deque()
-        self.outcomes: list[_Outcome] = []
+        self.outcomes: list[_Outcome] = []  # failed inputs
+        self.rows = _Rows()  # the results of the others
+        self.succeeded = 0
         self.latencies: list[float] = []
         self.spent = 0.0
         self.reserved = 0.0
@@ -360,12 +491,17 @@ class _Run:
     def record_ok(
         self, item: _Item, results: list[dict[str, Any]], at: datetime, from_cache: bool
     ) -> None:
-        self._record(_Outcome(item, at, from_cache, results=results))
+        with self.lock:
+            self.rows.add(item, results, at, from_cache)
+            self.succeeded += 1
+        self._progress()
 
     def record_error(
         self, item: _Item, error: dict[str, Any], at: datetime, from_cache: bool
     ) -> None:
-        self._record(_Outcome(item, at, from_cache, error=error))
+        with self.lock:
+            self.outcomes.append(_Outcome(item, at, from_cache, error))
+        self._progress()
         if not from_cache and error.get("status_code") is not None:
             self.log.debug(
                 "%s: %s failed: %s %s",
@@ -375,9 +511,8 @@ class _Run:
                 error.get("error_label"),
             )
 
-    def _record(self, outcome: _Outcome) -> None:
+    def _progress(self) -> None:
         with self.lock:
-            self.outcomes.append(outcome)
             if not self.total:  # before the workers start: invalid or cached, not progress
                 return
             self.finished += 1
@@ -657,6 +792,45 @@ def _worker_slots(
     return [None] * max(1, min(n, todo))
 
 
+def _growth_cap(
+    client: CaptainDataClient, act: Action, max_workers: int | None, started: int
+) -> int:
+    """How many workers an action without an account may grow to; `started` means no growth.
+
+    Account actions are pinned one worker per account (the API's rule), and an explicit
+    `max_workers` is the caller's choice. Otherwise 16 workers make at most 16/L calls per
+    second: with calls of L = 2 s that is 8/s, a fifth of a 40/s plan. So the pool may grow to
+    what the plan's rate needs for calls of up to 10 s, and `_grow` adds workers only while
+    the calls made fall short of that rate.
+    """
+    if act.uses_account or max_workers is not None or client.bucket is None:
+        return started
+    return max(started, min(MAX_GROWN_WORKERS, math.ceil(client.bucket.rate * 10)))
+
+
+def _grow(
+    run: _Run, pool: ThreadPoolExecutor, futures: list[Future[None]], rate: float, cap: int
+) -> None:
+    """Add workers while the queue waits and the calls made stay under the plan's rate.
+
+    Little's law: W workers whose calls take L seconds make W / L calls per second, so a pool
+    making X calls per second under a rate R needs W * R / X workers; it at most doubles per
+    step so that a slow first answer does not spawn the whole cap at once.
+    """
+    last_t, last_calls = time.monotonic(), run.stats.calls
+    while not all(f.done() for f in futures):
+        wait(futures, timeout=GROW_EVERY_S, return_when=FIRST_EXCEPTION)
+        now, calls = time.monotonic(), run.stats.calls
+        seen = (calls - last_calls) / max(now - last_t, 1e-9)
+        last_t, last_calls = now, calls
+        workers, waiting = len(futures), len(run.queue)
+        if run.stopping or not waiting or workers >= cap or seen >= 0.9 * rate:
+            continue
+        need = math.ceil(workers * rate / max(seen, 1e-9) * 1.1)
+        target = min(cap, 2 * workers, need, workers + waiting)
+        futures.extend(pool.submit(run.work, None) for _ in range(target - workers))
+
+
 # ---------------------------------------------------------------------- errors and frames
 
 
@@ -684,27 +858,6 @@ def _entry_error(entry: Entry) -> dict[str, Any]:
 
 def _cap(results: list[dict[str, Any]], max_results: int | None) -> list[dict[str, Any]]:
     return results if max_results is None else results[:max_results]
-
-
-def _results_frame(outcomes: list[_Outcome]) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = []
-    for o in sorted(outcomes, key=lambda o: o.item.index):
-        if o.error is not None:
-            continue
-        for r in o.results or []:
-            row = dict(r) if isinstance(r, Mapping) else {"value": r}
-            row["_input"] = o.item.label
-            row["_input_key"] = o.item.key
-            row["_fetched_at"] = o.at
-            row["_from_cache"] = o.from_cache
-            rows.append(row)
-    if not rows:
-        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in RESULT_META_COLUMNS})
-    else:
-        frame = pd.DataFrame.from_records(rows)
-    frame["_fetched_at"] = pd.to_datetime(frame["_fetched_at"], utc=True)
-    frame["_from_cache"] = frame["_from_cache"].astype(bool)
-    return frame
 
 
 def _errors_frame(action_id: str, outcomes: list[_Outcome]) -> pd.DataFrame:
