@@ -33,15 +33,14 @@ import os
 import re
 import sqlite3
 import sys
-import threading
-import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from .sqlite_store import SQLiteStore
 
 STORE_ENV = "CAPTAINDATA_OUTREACH_STORE"
 STORE_FILENAME = "outreach.sqlite"
@@ -152,7 +151,7 @@ _COLUMNS = (
 )
 
 
-class OutreachStore:
+class OutreachStore(SQLiteStore):
     """The idempotency records of outreach actions, in one SQLite file.
 
     Nothing touches the disk until the first call. One connection per process, shared by threads
@@ -188,84 +187,11 @@ class OutreachStore:
         """CREATE INDEX IF NOT EXISTS sends_state ON sends (state)""",
     )
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout_s: float = 30.0):
-        self.path = Path(path) if path is not None else default_store_path()
-        self.timeout_s = float(timeout_s)
-        self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid: int | None = None
+    _SYNCHRONOUS = "FULL"  # a reservation must survive a power cut, not only a killed process
 
-    def __repr__(self) -> str:
-        return f"OutreachStore({str(self.path)!r})"
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "timeout_s": self.timeout_s}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"], timeout_s=state["timeout_s"])  # type: ignore[misc]
-
-    def __enter__(self) -> OutreachStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
-            self._pid = None
-
-    # ------------------------------------------------------------------ connection
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is not None and self._pid == os.getpid():
-            return self._conn
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            str(self.path), timeout=self.timeout_s, isolation_level=None, check_same_thread=False
-        )
-        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
-        deadline = time.monotonic() + self.timeout_s
-        while True:  # WAL can answer "locked" while another process creates the file
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                # FULL, not NORMAL: a reservation must survive a power cut, not only a killed process
-                conn.execute("PRAGMA synchronous = FULL")
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for stmt in self._SCHEMA:
-                        conn.execute(stmt)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    conn.close()
-                    raise
-                time.sleep(0.05)
-        self._conn, self._pid = conn, os.getpid()
-        return conn
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._connection()
+    @classmethod
+    def default_path(cls) -> Path:
+        return default_store_path()
 
     # ------------------------------------------------------------------ reads
 

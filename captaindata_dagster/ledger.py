@@ -17,16 +17,14 @@ import hashlib
 import json
 import os
 import sqlite3
-import threading
-import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from .catalog import CUSTOM_DATA, Action
+from .sqlite_store import SQLiteStore
 
 LEDGER_ENV = "CAPTAINDATA_LEDGER"
 DEFAULT_LEDGER_PATH = Path(".captaindata") / "ledger.sqlite"
@@ -145,7 +143,7 @@ _ENTRY_COLUMNS = (
 )
 
 
-class Ledger:
+class Ledger(SQLiteStore):
     """Checkpoint and cache store over one SQLite file (WAL, busy timeout, short transactions).
 
     Nothing touches the disk until the first call: the parent directory, the file and the schema
@@ -153,35 +151,9 @@ class Ledger:
     locking and `busy_timeout` arbitrate between processes); a forked child opens its own.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout_s: float = 30.0):
-        self.path = Path(path) if path is not None else default_ledger_path()
-        self.timeout_s = float(timeout_s)
-        self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid: int | None = None
-
-    def __repr__(self) -> str:
-        return f"Ledger({str(self.path)!r})"
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "timeout_s": self.timeout_s}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"], timeout_s=state["timeout_s"])  # type: ignore[misc]
-
-    def __enter__(self) -> Ledger:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close this process's connection; the next call opens a new one."""
-        with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
-            self._pid = None
+    @classmethod
+    def default_path(cls) -> Path:
+        return default_ledger_path()
 
     # ------------------------------------------------------------------ connection and schema
 
@@ -221,63 +193,8 @@ class Ledger:
             PRIMARY KEY (action_id, input_key, page)
         )""",
         """CREATE INDEX IF NOT EXISTS entries_status ON entries (action_id, status)""",
+        f"INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', '{SCHEMA_VERSION}')",
     )
-
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is not None and self._pid == os.getpid():
-            return self._conn
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            str(self.path),
-            timeout=self.timeout_s,
-            isolation_level=None,  # we issue BEGIN ourselves: short, explicit transactions
-            check_same_thread=False,  # shared by threads under self._lock
-        )
-        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
-        deadline = time.monotonic() + self.timeout_s
-        while True:  # switching to WAL can answer "locked" while another process creates the file
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for stmt in self._SCHEMA:
-                        conn.execute(stmt)
-                    conn.execute(
-                        "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', ?)",
-                        (str(SCHEMA_VERSION),),
-                    )
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    conn.close()
-                    raise
-                time.sleep(0.05)
-        self._conn = conn
-        self._pid = os.getpid()
-        return conn
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction, taken with BEGIN IMMEDIATE so it never deadlocks."""
-        with self._lock:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._connection()
 
     # ------------------------------------------------------------------ writes
 
