@@ -145,6 +145,14 @@ class CaptainDataClient:
         self._rng = random.Random()
         self._rng_lock = threading.Lock()
         origin = urlsplit(self.base_url)
+        if origin.scheme not in ("http", "https") or not origin.netloc:
+            raise ValidationError(
+                f"base_url {base_url!r} is not an http(s) URL; use e.g. {DEFAULT_BASE_URL} "
+                "(or the simulator's sim.base_url)",
+                field="base_url",
+                error_label="BAD_SETTING",
+                error_scope="config",
+            )
         self._origin = (origin.scheme, origin.netloc)
 
     def __repr__(self) -> str:

@@ -115,7 +115,10 @@ class CaptainDataResource(dg.ConfigurableResource):
 
     @property
     def is_sandbox(self) -> bool:
-        """True when calls go to the bundled simulator (synthetic data), never silently."""
+        """True when calls go to the bundled simulator (synthetic data), never silently.
+
+        An explicit sandbox (field or `CAPTAINDATA_SANDBOX=1`) wins over a configured key.
+        """
         return self.sandbox if self.sandbox is not None else sandbox_enabled()
 
     def get_ledger(self) -> Ledger:

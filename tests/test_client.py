@@ -184,6 +184,13 @@ def test_every_error_class_from_a_real_response(
         assert err.error_label == cls.default_label
 
 
+def test_a_malformed_base_url_is_refused_at_once():
+    for bad in ("api.captaindata.com/v4", "ftp://127.0.0.1/v4", "http:///v4", ""):
+        with pytest.raises(ValidationError) as info:
+            CaptainDataClient(TEST_KEY, bad)
+        assert info.value.field == "base_url" and TEST_KEY not in str(info.value)
+
+
 def test_wrong_key_is_an_authentication_error(sim):
     client = CaptainDataClient("wrong-key", sim.base_url, max_retries=3)
     with pytest.raises(AuthenticationError) as info:

@@ -28,7 +28,7 @@ STORMS = {
     "5xx bursts, JSON and HTML": {
         "faults": {"500": 0.08, "SERVICE_UNAVAILABLE": 0.05, "html_502": 0.05, "html_503": 0.05}
     },
-    "20% of calls time out": {"faults": {"timeout": 0.2}, "hang_s": 0.6},
+    "20% of calls time out": {"faults": {"timeout": 0.2}, "hang_s": 1.0},
     "connections dropped mid-response": {"faults": {"drop_mid_body": 0.1, "drop": 0.05}},
     "malformed JSON on 2xx": {"faults": {"malformed_json": 0.1}},
 }
@@ -42,8 +42,10 @@ def client_for(sim) -> CaptainDataClient:
     return CaptainDataClient(
         sim.api_key,
         sim.base_url,
-        timeout=0.3,
-        connect_timeout=0.3,
+        # long enough that a healthy answer on a loaded machine is never given up on (it would be
+        # paid twice: the client cannot know the API answered), short enough to keep storms quick
+        timeout=0.8,
+        connect_timeout=0.8,
         max_retries=8,
         backoff_base_s=0.01,
         backoff_max_s=0.1,
