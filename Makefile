@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test demo lint format catalog simulator screenshot clean bench
+.PHONY: install test demo lint format docs catalog simulator screenshot clean bench postgres postgres-stop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+docs: $(STAMP)  ## regenerate the README's configuration reference from the settings classes
+	$(BIN)/python scripts/gen_config_reference.py
+
 catalog: $(STAMP)  ## regenerate captaindata_dagster/catalog.json from ../shared/captaindata-v4/openapi.json
 	$(BIN)/python scripts/gen_catalog.py
 
@@ -39,5 +42,19 @@ screenshot: $(STAMP)  ## docs/ui-asset-*.png from a live webserver (needs Debian
 simulator: $(STAMP)  ## serve the simulator on 127.0.0.1:8765 until Ctrl-C
 	$(BIN)/captaindata-simulator --port 8765
 
+# outside the tree: as root the server runs as `postgres`, which must reach its directory
+PG_DIR ?= /tmp/captaindata-postgres-$(shell id -u)
+
+postgres:  ## a throwaway PostgreSQL on 127.0.0.1 for the ledger's tests; prints what to export
+	@url=$$($(PYTHON) scripts/postgres.py start --dir $(PG_DIR)) && \
+	  echo "export CAPTAINDATA_TEST_POSTGRES_URL='$$url'" && \
+	  echo "export CAPTAINDATA_TEST_POSTGRES_DIR='$(PG_DIR)'" && \
+	  echo "# stop it with: make postgres-stop"
+
+postgres-stop:  ## stop the server `make postgres` started
+	$(PYTHON) scripts/postgres.py stop --dir $(PG_DIR)
+
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+	-$(PYTHON) scripts/postgres.py stop --dir $(PG_DIR)
+	rm -rf $(PG_DIR)

@@ -14,7 +14,6 @@ HTTP call. Settings come from the environment when a step runs:
 import os
 
 import dagster as dg
-from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from captaindata_dagster import (
     CaptainDataResource,
@@ -25,6 +24,7 @@ from captaindata_dagster import (
     build_profile_extraction_asset,
 )
 from captaindata_dagster.sandbox import sandbox_enabled
+from captaindata_dagster.warehouse import DuckDBWarehouseIOManager
 
 SEARCHES = {
     "data-engineers-paris": "https://www.linkedin.com/search/results/people/?keywords=data%20engineer&geoUrn=%5B%22105015875%22%5D",
@@ -97,7 +97,8 @@ defs = dg.Definitions(
                 )
             ),
         ),
-        "io_manager": DuckDBPandasIOManager(
+        # DuckDB + pandas, imported only when a step writes or reads a table.
+        "io_manager": DuckDBWarehouseIOManager(
             database=os.environ.get("CAPTAINDATA_WAREHOUSE", "warehouse.duckdb"), schema="linkedin"
         ),
     },

@@ -5,6 +5,7 @@ asset, sensor and check factories) builds on it; `captaindata_dagster.simulator`
 on loopback for demos and tests.
 """
 
+from .accounts import connect_linkedin, connected_users, create_user, linkedin_status, list_users
 from .catalog import Action, Catalog, load_catalog
 from .client import ActionResult, CaptainDataClient
 from .errors import (
@@ -28,6 +29,7 @@ from .idempotency import OutreachStore
 # The Dagster layer is imported on first use, so `from captaindata_dagster import
 # CaptainDataClient` in a notebook (or the simulator's CLI) does not pay for importing Dagster.
 _DAGSTER_LAYER = {
+    "CaptainDataActionsComponent": ".components",
     "CaptainDataResource": ".resource",
     "build_action_asset": ".assets",
     "build_people_search_asset": ".assets",
@@ -40,6 +42,10 @@ _DAGSTER_LAYER = {
     "build_outreach_asset": ".outreach",
     "build_outreach_op": ".outreach",
     "run_outreach": ".outreach",
+    "create_captaindata_user_op": ".account_ops",
+    "connect_linkedin_op": ".account_ops",
+    "list_captaindata_users_op": ".account_ops",
+    "connect_linkedin_job": ".account_ops",
 }
 
 
@@ -53,10 +59,18 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    # dg lists this package (our `dagster_dg_cli.registry_modules` entry point) each time any dg
+    # project in the environment loads, importing every name listed: list the component it must
+    # find, not the whole lazy Dagster layer (that stays in __all__).
+    return sorted({*globals(), "CaptainDataActionsComponent"})
+
+
 __all__ = [
     "Action",
     "ActionResult",
     "AuthenticationError",
+    "CaptainDataActionsComponent",
     "CaptainDataClient",
     "CaptainDataError",
     "CaptainDataResource",
@@ -83,7 +97,16 @@ __all__ = [
     "build_outreach_op",
     "build_people_search_asset",
     "build_profile_extraction_asset",
+    "connect_linkedin",
+    "connect_linkedin_job",
+    "connect_linkedin_op",
+    "connected_users",
+    "create_captaindata_user_op",
+    "create_user",
     "extract_profiles_job",
+    "linkedin_status",
+    "list_captaindata_users_op",
+    "list_users",
     "load_catalog",
     "run_outreach",
 ]

@@ -18,10 +18,9 @@ metadata holds the `error_label`, `error_scope` and `error_ref`.
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
 from dagster import AssetExecutionContext
 
 from .batch import run_batch
@@ -56,6 +55,9 @@ from .metadata import (
 )
 from .resource import CaptainDataResource
 
+if TYPE_CHECKING:  # frames are pandas, imported by the steps that build them, not at load
+    import pandas as pd
+
 DEFAULT_GROUP = "captaindata"
 ROLE_KEY = "captaindata/role"  # "results" or "errors", so downstream factories find the table
 SEARCHES_DIMENSION = "search"
@@ -84,13 +86,14 @@ def build_action_asset(
     warn_error_rate: float = DEFAULT_WARN_ERROR_RATE,
     fail_error_rate: float = DEFAULT_FAIL_ERROR_RATE,
     description: str | None = None,
+    checks: bool = True,
 ) -> dg.AssetsDefinition:
     """An asset running any catalog action over an upstream column or a static list of inputs.
 
     With `upstream`, the inputs are the values of `input_column` (default: the column named after
     the action's primary input field) in the upstream partition; with `inputs`, that list.
     `max_age_days`: results younger than this come from the ledger at no cost (`None`: never
-    refetch). `budget`: credits one partition may spend. Example::
+    refetch). `budget`: credits one partition may spend. `checks=False`: no asset checks. Example::
 
         build_action_asset("linkedin-extract-company", name="companies", upstream=profiles,
                            input_column="linkedin_company_url", max_age_days=90)
@@ -110,7 +113,7 @@ def build_action_asset(
         )
     static_inputs = list(inputs) if inputs is not None else None
 
-    def inputs_for(context: AssetExecutionContext, upstream_df: pd.DataFrame | None) -> list:
+    def inputs_for(context: AssetExecutionContext, upstream_df: "pd.DataFrame | None") -> list:
         if static_inputs is not None:
             return static_inputs
         return _column_values(name, upstream_df, column)
@@ -133,6 +136,7 @@ def build_action_asset(
         description=description,
         warn_error_rate=warn_error_rate,
         fail_error_rate=fail_error_rate,
+        build_checks=checks,
     )
 
 
@@ -154,6 +158,7 @@ def build_people_search_asset(
     key_prefix: Sequence[str] | None = None,
     warn_error_rate: float = DEFAULT_WARN_ERROR_RATE,
     fail_error_rate: float = DEFAULT_FAIL_ERROR_RATE,
+    checks: bool = True,
 ) -> dg.AssetsDefinition:
     """People found by LinkedIn searches, one partition per search, one row per person.
 
@@ -198,7 +203,7 @@ def build_people_search_asset(
                     f"{name}: search {key!r}: {problems[0]}", field=f"searches[{key!r}]"
                 )
 
-    def inputs_for(context: AssetExecutionContext, upstream_df: pd.DataFrame | None) -> list:
+    def inputs_for(context: AssetExecutionContext, upstream_df: "pd.DataFrame | None") -> list:
         key = _search_key(context.partition_key, partitions_def)
         return [{field: _search_url(name, key, searches)}]
 
@@ -220,6 +225,7 @@ def build_people_search_asset(
         warn_error_rate=warn_error_rate,
         fail_error_rate=fail_error_rate,
         unique_people=True,
+        build_checks=checks,
         description=f"People found by `{action_id}`, one partition per search.",
     )
 
@@ -286,7 +292,7 @@ def _batch_asset(
     name: str,
     upstream: Upstream | None,
     partitions_def: dg.PartitionsDefinition | None,
-    inputs_for: Callable[[AssetExecutionContext, pd.DataFrame | None], list],
+    inputs_for: Callable[[AssetExecutionContext, "pd.DataFrame | None"], list],
     parameters: Mapping[str, Any] | None,
     max_age: timedelta | None,
     max_results: int | None,
@@ -300,6 +306,7 @@ def _batch_asset(
     warn_error_rate: float,
     fail_error_rate: float,
     unique_people: bool = False,
+    build_checks: bool = True,
 ) -> dg.AssetsDefinition:
     check_parameters(action, parameters)
     if not 0 <= max_error_rate <= 1:
@@ -339,7 +346,7 @@ def _batch_asset(
     def compute(
         context: AssetExecutionContext,
         captaindata: CaptainDataResource,
-        upstream_df: pd.DataFrame | None,
+        upstream_df: Any,  # a DataFrame or None; not annotated so pandas loads only in the run
     ) -> Iterator[dg.Output | dg.AssetCheckResult]:
         batch_inputs = inputs_for(context, upstream_df)
         if captaindata.is_sandbox:
@@ -350,7 +357,7 @@ def _batch_asset(
                 action.id,
                 batch_inputs,
                 parameters=params or None,
-                integration_users=captaindata.integration_users or None,
+                integration_users=captaindata.get_integration_users() or None,
                 ledger=captaindata.get_ledger(),
                 max_age=max_age,
                 max_results=max_results,
@@ -391,7 +398,8 @@ def _batch_asset(
         yield dg.Output(
             errors, output_name="errors", metadata=errors_output_metadata(stats, errors)
         )
-        yield from checks
+        if build_checks:
+            yield from checks
 
     decorate = dg.multi_asset(
         name=name if not prefix else "__".join([*prefix, name]),
@@ -402,7 +410,7 @@ def _batch_asset(
         pool=pool,
         retry_policy=retry_policy or default_retry_policy(),
         op_tags={"captaindata/action_id": action.id},
-        check_specs=check_specs(key, required, unique),
+        check_specs=check_specs(key, required, unique) if build_checks else None,
     )
     if upstream_key is None:
 
@@ -470,7 +478,7 @@ def _partitions_of(upstream: Upstream) -> dg.PartitionsDefinition | None:
     return None
 
 
-def _column_values(name: str, df: pd.DataFrame | None, column: str) -> list[str]:
+def _column_values(name: str, df: "pd.DataFrame | None", column: str) -> list[str]:
     if df is None:
         return []
     if column not in df.columns:

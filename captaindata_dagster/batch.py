@@ -20,19 +20,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
+from .accounts import account_hint
 from .catalog import CUSTOM_DATA, Action
 from .client import MANAGED_CREDIT_FACTOR, ActionResult, CaptainDataClient, check_parameters
-from .errors import SYSTEMIC_ERRORS, CaptainDataError, ValidationError
-from .ledger import Entry, Ledger, input_key
+from .errors import ACCOUNT_LABELS, SYSTEMIC_ERRORS, CaptainDataError, ValidationError
+from .ledger import CLAIMED, DONE, Entry, Ledger, ResumePoint, input_key
+
+if TYPE_CHECKING:  # pandas is imported where frames are built: loading a code location
+    import pandas as pd  # that only declares assets must not pay for it
 
 DEFAULT_MAX_WORKERS = 16
 MAX_GROWN_WORKERS = 256  # the most workers an action without an account grows to
 GROW_EVERY_S = 0.5
 PROGRESS_EVERY_S = 10.0
+CLAIM_POLL_S = 0.25  # how often an input another run is fetching is looked at again
+CLAIM_WAIT_S = 1800.0  # an input another run holds longer than this is left for a later run
 _log = logging.getLogger("captaindata_dagster.batch")
 
 RESULT_META_COLUMNS = ("_input", "_input_key", "_fetched_at", "_from_cache")
@@ -47,7 +51,10 @@ ERROR_COLUMNS = (
     "retryable",
     "at",
     "from_cache",  # True: recorded by an earlier run (a permanent error still fresh in the ledger)
+    "user_uid",  # the user whose connected account made the failed call (None: no account used;
+    # an input not sent because every account had failed: the account that failed last)
 )
+NO_USABLE_ACCOUNT = "NO_VALID_ACCOUNT_CONFIGURED"  # the API found no usable account at all
 
 
 @dataclass
@@ -59,6 +66,8 @@ class BatchStats:
     undone because the budget ran out or the batch stopped; `incomplete` searches were stopped
     midway (their pages are in the ledger and the next run resumes them). Neither appear in the
     results or errors frames. Latencies are per HTTP page/object call, `None` without calls.
+    `retired_users`: accounts that failed with an account label (`LK_BAD_COOKIE`...) and made no
+    more calls in this batch, in the order they failed.
     """
 
     action_id: str
@@ -78,6 +87,7 @@ class BatchStats:
     not_started: int = 0
     incomplete: int = 0
     succeeded: int = 0
+    retired_users: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -159,6 +169,8 @@ class _Rows:
 
     def frame(self) -> pd.DataFrame:
         """The results frame in input order; empties the store as it goes."""
+        import pandas as pd
+
         if not self.rows:
             frame = pd.DataFrame({c: pd.Series(dtype=object) for c in RESULT_META_COLUMNS})
         else:
@@ -168,6 +180,8 @@ class _Rows:
         return frame
 
     def _convert(self) -> pd.DataFrame:
+        import pandas as pd
+
         names: dict[str, None] = {}  # first appearance, scanning the rows in input order
         for shape in sorted(self.shapes, key=self.first.__getitem__):
             names.update(dict.fromkeys((*shape, *RESULT_META_COLUMNS)))
@@ -264,6 +278,13 @@ def run_batch(
     calls finish. Inputs left undone are counted in `stats.not_started` (or `stats.incomplete` for
     searches stopped midway) and listed in neither frame: they are simply not done yet.
 
+    Account errors (`ACCOUNT_LABELS`: an expired cookie, no connected account) are the account's,
+    not the input's: the worker pinned to that account retires for the rest of the batch (a
+    warning names the user and the fix) and its input goes back to the queue for the other
+    accounts. Once every account has retired, the inputs left are error rows with the last
+    account label and user, sent to no one (no call, no credit). These errors are kept in the
+    ledger but never answer for the input: the next run tries it again.
+
     Systemic errors (401, 402, 403) stop the batch the same way, then the original
     `CaptainDataError` is raised with `err.batch_stats` and `err.batch_result` (what was done).
     Every other failure is per-input data: saved and returned in the errors frame.
@@ -312,6 +333,7 @@ def run_batch(
 
     # 3. the rest, concurrently
     slots = _worker_slots(client, act, integration_users, max_workers, len(todo))
+    slots, spare = slots[: max(1, len(todo))], slots[max(1, len(todo)) :]
     logger.info(
         "%s: %d inputs, %d unique, %d invalid, %d fresh in the ledger, %d to fetch with %d "
         "worker(s)%s",
@@ -330,6 +352,8 @@ def run_batch(
         pending.clear()  # the queue holds the inputs now: each is freed once it is done
         todo.clear()
         cap = _growth_cap(client, act, max_workers, len(slots))
+        run.spare.extend(s for s in spare if s)  # a worker whose account fails moves to one
+        run.active = len(slots) + len(spare)  # the accounts still usable (grown workers use none)
         with ThreadPoolExecutor(cap, thread_name_prefix="captaindata-batch") as pool:
             futures = [pool.submit(run.work, users) for users in slots]
             try:
@@ -420,6 +444,15 @@ class _Run:
         self.total = 0
         self.finished = 0
         self._last_progress = time.monotonic()
+        self.began = datetime.now(timezone.utc)  # another run's error recorded since: its answer
+        self.waiting: dict[str, float] = {}  # inputs another run is fetching -> first seen
+        self.told_waiting = False
+        self.changed = threading.Condition(self.lock)  # an input came back, or one was finished
+        self.inflight = 0  # inputs taken off the queue and not finished: some may come back
+        self.active = 0  # accounts not failed: workers' and spare ones (set at the start)
+        self.spare: deque[list[str]] = deque()  # accounts no worker uses yet
+        self.account_errors: dict[str, tuple[dict[str, Any], datetime]] = {}  # key -> its error
+        self.walks: dict[str, ResumePoint] = {}  # searches an account stopped midway -> resume
         managed = (
             act.uses_account
             and client.account_form == "identity_ids"
@@ -430,10 +463,24 @@ class _Run:
     # -- queue, budget, stop
 
     def next_item(self) -> _Item | None:
+        """The next input. With an empty queue, a worker of an account action waits while inputs
+        are in flight: one may come back (its account failed) and need a healthy account."""
         with self.lock:
-            if self.stopping or not self.queue:
-                return None
-            return self.queue.popleft()
+            while True:
+                if self.stopping:
+                    return None
+                if self.queue:
+                    self.inflight += 1
+                    return self.queue.popleft()
+                if not self.inflight or not self.act.uses_account:
+                    return None
+                self.changed.wait(CLAIM_POLL_S)
+
+    def finished_with(self) -> None:
+        """An input taken by `next_item` is done with (answered, failed, or back in the queue)."""
+        with self.lock:
+            self.inflight -= 1
+            self.changed.notify_all()
 
     def reserve(self, cost: float) -> bool:
         """Claim `cost` credits of the budget before a call; False means start no new call."""
@@ -464,12 +511,14 @@ class _Run:
     def halt(self) -> None:
         with self.lock:
             self.stopping = True
+            self.changed.notify_all()
 
     def fail(self, exc: BaseException) -> None:
         with self.lock:
             self.stopping = True
             if self.failure is None:
                 self.failure = exc
+            self.changed.notify_all()
 
     def count(self, attempts: int, rate_limited: int, latency: float | None) -> None:
         with self.lock:
@@ -528,25 +577,163 @@ class _Run:
     # -- workers
 
     def work(self, users: list[str] | None) -> None:
-        """One worker: take inputs off the queue until it is empty or the batch stops."""
+        """One worker: take inputs off the queue until it is empty or the batch stops, or until
+        its account fails (it retires then: see `_retire`)."""
         while True:
             item = self.next_item()
             if item is None:
                 return
             try:
-                if self.act.is_list:
-                    self._walk(item, users)
-                else:
-                    self._fetch(item, users)
+                if not self._claim(item):
+                    continue
+                try:
+                    if self.act.is_list:
+                        failed = self._walk(item, users)
+                    else:
+                        failed = self._fetch(item, users)
+                finally:
+                    if self.ledger is not None:
+                        self.ledger.release(self.act.id, item.key)
+                if failed is not None:  # released first: another worker may claim it at once
+                    users = self._retire(item, *failed)
+                    if users is None:
+                        return
             except BaseException as exc:  # a ledger failure, a bug: stop cleanly, raise it later
                 self.fail(exc)
                 return
+            finally:
+                self.finished_with()
 
-    def _fetch(self, item: _Item, users: list[str] | None) -> None:
+    def _retires(self, label: str | None, users: list[str] | None) -> bool:
+        """Whether an error ends this worker: an account label on the account it is pinned to,
+        or the API saying that no account of the workspace is usable. Without a pinned account
+        the API picks one per call, so one bad answer says nothing of the next call."""
+        if not self.act.uses_account or label not in ACCOUNT_LABELS:
+            return False
+        return bool(users) or label == NO_USABLE_ACCOUNT
+
+    def _retire(self, item: _Item, fields: dict[str, Any], at: datetime) -> list[str] | None:
+        """Retire the account that failed on `item`: it makes no more calls in this batch, and
+        the input goes back to the queue for the other accounts. Returns the spare account the
+        worker moves to, or None: the worker stops. With no account left, the input and every
+        one still queued become error rows without another call (an input an account failed on
+        keeps that error)."""
+        label, uid = fields["error_label"], fields.get("user_uid")
+        moved: list[str] | None = None
+        with self.lock:
+            self.active -= 1
+            if uid:
+                self.stats.retired_users.append(uid)
+            retired = list(self.stats.retired_users)
+            left = self.active
+            if left > 0:
+                if self.spare:
+                    moved = self.spare.popleft()
+                self.account_errors[item.key] = (fields, at)
+                self.queue.appendleft(item)
+                self.changed.notify_all()
+                unsent: list[_Item] = []
+            else:
+                unsent = list(self.queue)
+                self.queue.clear()
+                self.waiting.clear()
+        who = f"user {uid}'s LinkedIn account" if uid else "the workspace's LinkedIn accounts"
+        last = f"last: user {uid}" if uid else "no account named"
+        if left > 0:
+            self.log.warning(
+                "%s: %s failed with %s: it makes no more calls in this batch, and %s goes back "
+                "to the %d other account(s)%s. Fix: %s",
+                self.act.id, who, label, item.label, left,
+                f" (this worker moves to user {moved[0]}'s)" if moved else "",
+                account_hint(label, [uid] if uid else []),
+            )  # fmt: skip
+            return moved
+        self.record_error(item, fields, at, False)
+        now = datetime.now(timezone.utc)
+        hint = account_hint(label, retired) or ""
+        for other in unsent:
+            own = self.account_errors.get(other.key)
+            if own is not None:  # an account failed on it earlier: that error is its answer
+                self.record_error(other, *own, False)
+                continue
+            self.record_error(
+                other,
+                {
+                    **fields,
+                    "error_ref": None,  # no call, so no API error of its own
+                    "message": f"not sent: every LinkedIn account of this batch had failed "
+                    f"({label}, {last}). {hint}",
+                    "status_code": None,
+                },
+                now,
+                False,
+            )
+        self.log.warning(
+            "%s: %s failed with %s and no account of this batch is left: %d input(s) not sent, "
+            "reported as %s errors (no call, no credit). Fix: %s",
+            self.act.id, who, label, len(unsent), label, hint,
+        )  # fmt: skip
+        return None
+
+    def _claim(self, item: _Item) -> bool:
+        """Take the input in the ledger before paying for it (see `Ledger.claim`); False when
+        this run must not call: another run answered it meanwhile (its answer is recorded, as
+        from the ledger), or is fetching it now (the input goes back to the end of the queue)."""
+        if self.ledger is None:
+            return True
+        claim = self.ledger.claim(self.act.id, item.key, max_age=self.max_age, since=self.began)
+        if claim.state == CLAIMED:
+            with self.lock:
+                self.waiting.pop(item.key, None)
+            return True
+        if claim.state == DONE and claim.entry is not None:
+            entry = claim.entry
+            with self.lock:
+                self.waiting.pop(item.key, None)
+                self.stats.skipped_fresh += 1
+            if entry.is_error:
+                self.record_error(item, _entry_error(entry), entry.fetched_at, True)
+            else:
+                results = _cap(entry.results or [], self.max_results)
+                self.record_ok(item, results, entry.fetched_at, True)
+            return False
+        now = time.monotonic()
+        with self.lock:
+            first = self.waiting.setdefault(item.key, now)
+            give_up = now - first > CLAIM_WAIT_S
+            if give_up:
+                del self.waiting[item.key]
+            else:
+                self.queue.append(item)
+            idle = len(self.waiting) >= len(self.queue)  # only inputs held elsewhere are left
+        if give_up:
+            self.log.warning(
+                "%s: %s is still being fetched by another run after %gs; left for a later run",
+                self.act.id,
+                item.label,
+                CLAIM_WAIT_S,
+            )
+            self.not_done(started=False)
+        elif not self.told_waiting:
+            self.told_waiting = True
+            self.log.info(
+                "%s: %s (and maybe more) is being fetched by another run at the same time; "
+                "this run takes its answer when it is done",
+                self.act.id,
+                item.label,
+            )
+        if idle and not give_up:
+            time.sleep(CLAIM_POLL_S)
+        return False
+
+    def _fetch(
+        self, item: _Item, users: list[str] | None
+    ) -> tuple[dict[str, Any], datetime] | None:
+        """Call an object action for one input; not None: the account failed (see `_failed`)."""
         cost = 1.0 * self.factor
         if not self.reserve(cost):
             self.not_done(started=False)
-            return
+            return None
         t0 = time.monotonic()
         try:
             res = self.client.run_action(
@@ -554,8 +741,7 @@ class _Run:
             )
         except CaptainDataError as err:
             self.settle(cost, 0.0)
-            self._failed(item, err, time.monotonic() - t0)
-            return
+            return self._failed(item, err, time.monotonic() - t0, users)
         self.settle(cost, res.credits)
         self._counted(res)
         at = datetime.now(timezone.utc)
@@ -572,11 +758,14 @@ class _Run:
                 at=at,
             )
         self.record_ok(item, res.results, at, False)
+        return None
 
-    def _walk(self, item: _Item, users: list[str] | None) -> None:
-        """Walk a search page by page, saving each page; resume after pages a past run stored."""
-        resume = None
-        if self.ledger is not None:
+    def _walk(self, item: _Item, users: list[str] | None) -> tuple[dict[str, Any], datetime] | None:
+        """Walk a search page by page, saving each page; resume after pages a past run stored
+        (or, without a ledger, that a failed account fetched in this run). Not None: the
+        account failed (see `_failed`)."""
+        resume = self.walks.pop(item.key, None)
+        if resume is None and self.ledger is not None:
             resume = self.ledger.resume_point(self.act.id, item.key, self.max_age)
         collected: list[dict[str, Any]] = list(resume.results) if resume else []
         page = resume.pages_done + 1 if resume else 1
@@ -599,13 +788,14 @@ class _Run:
             start_page=page,
         )
         fetched = 0
+        next_url = resume.next_url if resume else None
         at = datetime.now(timezone.utc)
         try:
             while True:
                 cost = self._page_cost(len(collected))
                 if not self.reserve(cost):
                     self.not_done(started=fetched > 0)
-                    return
+                    return None
                 t0 = time.monotonic()
                 try:
                     res = next(pages)
@@ -617,11 +807,14 @@ class _Run:
                     break
                 except CaptainDataError as err:
                     self.settle(cost, 0.0)
-                    self._failed(item, err, time.monotonic() - t0)
-                    return
+                    failed = self._failed(item, err, time.monotonic() - t0, users)
+                    if failed is not None and page > 1:  # another account resumes, paying once
+                        self.walks[item.key] = ResumePoint(page - 1, collected, next_url, 0.0)
+                    return failed
                 self.settle(cost, res.credits)
                 self._counted(res)
                 fetched += 1
+                next_url = res.next_url
                 collected.extend(res.results)
                 over = self._walk_over(res, len(collected))
                 at = datetime.now(timezone.utc)
@@ -646,6 +839,7 @@ class _Run:
         finally:
             pages.close()
         self.record_ok(item, _cap(collected, self.max_results), at, False)
+        return None
 
     def _walk_over(self, res: ActionResult, seen: int) -> bool:
         """The client's own stop rules, known before asking for (and reserving) another page."""
@@ -670,13 +864,19 @@ class _Run:
     def _counted(self, res: ActionResult) -> None:
         self.count(res.attempts, res.rate_limited, res.elapsed_s)
 
-    def _failed(self, item: _Item, err: CaptainDataError, elapsed: float) -> None:
+    def _failed(
+        self, item: _Item, err: CaptainDataError, elapsed: float, users: list[str] | None
+    ) -> tuple[dict[str, Any], datetime] | None:
+        """Save a failed call in the ledger and record its error row; or, when the account
+        failed (see `_retires`), save it and return (fields, at) for the worker to retire."""
         self.count(err.attempts, getattr(err, "rate_limited", 0), elapsed)
         if isinstance(err, SYSTEMIC_ERRORS):
+            if users:  # a 403 may be the account's: the step failure names it
+                err.user_uid = ",".join(users)  # type: ignore[attr-defined]
             self.fail(err)  # not about this input: not saved, not an error row
-            return
+            return None
         at = datetime.now(timezone.utc)
-        fields = _error_fields(err)
+        fields = _error_fields(err, ",".join(users) if users else None)
         if self.ledger is not None:
             self.ledger.save_error(
                 self.act.id,
@@ -692,8 +892,12 @@ class _Run:
                 max_results=self.max_results,
                 attempts=err.attempts,
                 at=at,
+                user_uid=fields["user_uid"],
             )
+        if self._retires(err.error_label, users):
+            return fields, at
         self.record_error(item, fields, at, False)
+        return None
 
 
 # ---------------------------------------------------------------------- inputs
@@ -704,7 +908,8 @@ def _iter_inputs(inputs: Any) -> Iterable[Any]:
         raise TypeError(
             "inputs must be an iterable of inputs (dicts or strings); wrap a single one in a list"
         )
-    if isinstance(inputs, pd.DataFrame):
+    pandas = sys.modules.get("pandas")  # not imported yet: inputs cannot be a DataFrame
+    if pandas is not None and isinstance(inputs, pandas.DataFrame):
         return inputs.to_dict("records")
     return inputs
 
@@ -773,7 +978,11 @@ def _worker_slots(
     max_workers: int | None,
     todo: int,
 ) -> list[list[str] | None]:
-    """One entry per worker: the account it is pinned to (as `integration_users`), or None."""
+    """One entry per worker: the account it is pinned to (as `integration_users`), or None.
+
+    Every usable account is listed, even beyond one per input: `run_batch` starts `todo` of
+    them and keeps the others in reserve for workers whose account fails.
+    """
     if act.uses_account:
         users = client.integration_users if integration_users is None else integration_users
         if isinstance(users, str) or not all(isinstance(u, str) and u for u in users):
@@ -787,7 +996,7 @@ def _worker_slots(
             uids = uids[:max_workers]
         if not uids:
             return [None]
-        return [[u] for u in uids][: max(1, todo)]
+        return [[u] for u in uids]
     n = max_workers or DEFAULT_MAX_WORKERS
     return [None] * max(1, min(n, todo))
 
@@ -834,7 +1043,8 @@ def _grow(
 # ---------------------------------------------------------------------- errors and frames
 
 
-def _error_fields(err: CaptainDataError) -> dict[str, Any]:
+def _error_fields(err: CaptainDataError, user_uid: str | None = None) -> dict[str, Any]:
+    """An error row's envelope fields; `user_uid`: whose account made the call (None: none)."""
     return {
         "error_label": err.error_label,
         "error_scope": err.error_scope,
@@ -842,6 +1052,7 @@ def _error_fields(err: CaptainDataError) -> dict[str, Any]:
         "message": err.message,
         "status_code": err.status_code,
         "retryable": bool(err.retryable),
+        "user_uid": user_uid,
     }
 
 
@@ -853,6 +1064,7 @@ def _entry_error(entry: Entry) -> dict[str, Any]:
         "message": entry.message,
         "status_code": entry.status_code,
         "retryable": bool(entry.retryable),
+        "user_uid": entry.user_uid,
     }
 
 
@@ -861,6 +1073,8 @@ def _cap(results: list[dict[str, Any]], max_results: int | None) -> list[dict[st
 
 
 def _errors_frame(action_id: str, outcomes: list[_Outcome]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = [
         {
             "action_id": action_id,

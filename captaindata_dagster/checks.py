@@ -8,9 +8,12 @@ the Dagster UI shows the results on the asset's Checks tab, with the labels in t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ERROR_RATE = "captaindata_error_rate"
 REQUIRED_COLUMNS = "captaindata_required_columns"

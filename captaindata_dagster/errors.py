@@ -17,6 +17,9 @@ from typing import Any
 TRANSIENT_LABELS = frozenset(
     {"LK_524", "PROXY_ERROR", "API_TIMEOUT_ERROR", "API_MAX_RETRY", "STATUS_429", "LIMIT_REACHED"}
 )
+# Labels about the user's LinkedIn account that made the call, not about the input: a person must
+# (re)connect the account, and the same input may well succeed on another account.
+ACCOUNT_LABELS = frozenset({"LK_BAD_COOKIE", "NOT_CONNECTED", "NO_VALID_ACCOUNT_CONFIGURED"})
 
 
 class CaptainDataError(Exception):

@@ -10,14 +10,13 @@ dropped (they would change the table's shape from one run to the next).
 from __future__ import annotations
 
 import json
+import threading
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
-from dagster_pandas import PandasColumn, create_dagster_pandas_dataframe_type
 
 from .batch import ERROR_COLUMNS
 from .catalog import Action
@@ -26,10 +25,15 @@ META_COLUMNS = ("_input", "_input_key", "_fetched_at", "_from_cache")
 PROFILE_URL = "linkedin_profile_url"
 _DTYPES = {"integer": "Int64", "number": "Float64", "boolean": "boolean"}
 
+# pandas and dagster-pandas are imported inside the functions that build or check frames, which run
+# in a step: loading a code location (webserver, daemon, every run worker) must not pay for them.
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 def _json_text(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and pd.isna(v)):
-        return pd.NA
+    if v is None or (isinstance(v, float) and v != v):  # None and NaN: missing (NA once typed)
+        return None
     if isinstance(v, (dict, list, tuple)):
         return json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
     if isinstance(v, (bytes, bytearray)):
@@ -38,6 +42,8 @@ def _json_text(v: Any) -> Any:
 
 
 def _column(values: pd.Series, kind: str) -> pd.Series:
+    import pandas as pd
+
     if kind in ("integer", "number"):
         numeric = pd.to_numeric(
             values.map(lambda v: v if not isinstance(v, bool) else int(v)), errors="coerce"
@@ -72,6 +78,8 @@ def partition_columns(
 
 
 def _partition_time(pdef: dg.TimeWindowPartitionsDefinition, key: str) -> pd.Timestamp:
+    import pandas as pd
+
     start = pdef.time_window_for_partition_key(key).start
     return pd.Timestamp(start.replace(tzinfo=None))
 
@@ -95,8 +103,10 @@ def results_table(
     action: Action, results: pd.DataFrame, partition: Mapping[str, Any]
 ) -> pd.DataFrame:
     """The batch's results in the action's stable schema, partition columns first."""
+    import pandas as pd
+
     n = len(results)
-    data: dict[str, Any] = {name: [value] * n for name, value in partition.items()}
+    data: dict[str, Any] = {k: _partition_column(v, n) for k, v in partition.items()}
     for name, kind in action.output_types.items():
         src = results[name] if name in results.columns else pd.Series([None] * n, dtype=object)
         data[name] = _column(src.reset_index(drop=True).astype(object), kind).array
@@ -110,8 +120,10 @@ def results_table(
 
 def errors_table(errors: pd.DataFrame, partition: Mapping[str, Any]) -> pd.DataFrame:
     """One row per failed input, with the partition columns first; same schema when empty."""
+    import pandas as pd
+
     n = len(errors)
-    data: dict[str, Any] = {name: [value] * n for name, value in partition.items()}
+    data: dict[str, Any] = {k: _partition_column(v, n) for k, v in partition.items()}
     for col in ERROR_COLUMNS:
         src = _get(errors, col, n)
         if col == "status_code":
@@ -125,7 +137,18 @@ def errors_table(errors: pd.DataFrame, partition: Mapping[str, Any]) -> pd.DataF
     return pd.DataFrame(data)
 
 
+def _partition_column(value: Any, n: int) -> pd.Series:
+    """A partition column typed by its value even with no rows (an empty list would be float)."""
+    import pandas as pd
+
+    if isinstance(value, pd.Timestamp):
+        return pd.Series([value] * n, dtype="datetime64[ns]")
+    return pd.Series([value] * n, dtype=object)
+
+
 def _get(df: pd.DataFrame, col: str, n: int) -> pd.Series:
+    import pandas as pd
+
     if col in df.columns:
         return df[col].reset_index(drop=True).astype(object)
     return pd.Series([None] * n, dtype=object)
@@ -140,32 +163,60 @@ def dedupe_people(table: pd.DataFrame, column: str = PROFILE_URL) -> tuple[pd.Da
 
 def frame_type(name: str, action: Action, *, key_column: str | None = None) -> dg.DagsterType:
     """A dagster-pandas type: the action's columns all present; `key_column` non-null and unique."""
-    with _quiet_beta():
-        columns = [PandasColumn.exists(c, is_required=True) for c in META_COLUMNS]
+
+    def columns() -> list:
+        from dagster_pandas import PandasColumn
+
+        cols = [PandasColumn.exists(c, is_required=True) for c in META_COLUMNS]
         for field in action.output_fields:
             if field == key_column:
-                columns.append(PandasColumn.exists(field, non_nullable=True, unique=True))
+                cols.append(PandasColumn.exists(field, non_nullable=True, unique=True))
             else:
-                columns.append(PandasColumn.exists(field, is_required=True))
-        return create_dagster_pandas_dataframe_type(
-            name=name,
-            description=f"Results of Captain Data action `{action.id}`, one row per result.",
-            columns=columns,
-        )
+                cols.append(PandasColumn.exists(field, is_required=True))
+        return cols
+
+    description = f"Results of Captain Data action `{action.id}`, one row per result."
+    return _lazy_pandas_type(name, description, columns)
 
 
 def errors_frame_type(name: str) -> dg.DagsterType:
     """The errors table: every error column present, `error_label` never null."""
-    with _quiet_beta():
-        columns = [
+
+    def columns() -> list:
+        from dagster_pandas import PandasColumn
+
+        return [
             PandasColumn.exists(c, non_nullable=(c in ("action_id", "error_label")))
             for c in ERROR_COLUMNS
         ]
-        return create_dagster_pandas_dataframe_type(
-            name=name,
-            description="Captain Data per-input errors, one row per failed input.",
-            columns=columns,
-        )
+
+    description = "Captain Data per-input errors, one row per failed input."
+    return _lazy_pandas_type(name, description, columns)
+
+
+def _lazy_pandas_type(name: str, description: str, columns: Callable[[], list]) -> dg.DagsterType:
+    """A dagster-pandas dataframe type built at its first check, inside a step, not at load.
+
+    Its checks, and the metadata they report, are dagster-pandas' own: the type it would build
+    does the checking. Only its construction (which imports pandas) waits for a frame to check.
+    """
+    built: list[dg.DagsterType] = []
+    lock = threading.Lock()
+
+    def type_check(context: dg.TypeCheckContext, value: Any) -> dg.TypeCheck:
+        with lock:
+            if not built:
+                from dagster_pandas import create_dagster_pandas_dataframe_type
+
+                with _quiet_beta():
+                    built.append(
+                        create_dagster_pandas_dataframe_type(
+                            name=name, description=description, columns=columns()
+                        )
+                    )
+        return built[0].type_check(context, value)
+
+    return dg.DagsterType(type_check_fn=type_check, name=name, description=description)
 
 
 @contextmanager

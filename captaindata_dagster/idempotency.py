@@ -2,7 +2,8 @@
 
 A message sent twice cannot be taken back, so every send goes through a record keyed by
 (campaign, action, profile) in a SQLite file (WAL, busy timeout, short transactions, safe for
-several processes):
+several processes), or in PostgreSQL for runs on several machines (a `postgresql://` URL; by
+default the ledger's own database when the ledger is there, see `default_store_path`):
 
     (none) --reserve--> pending --answer 2xx--------------------> sent
                            |  --the API said no (4xx, 429,
@@ -31,7 +32,6 @@ import argparse
 import json
 import os
 import re
-import sqlite3
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -40,9 +40,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .sqlite_store import SQLiteStore
+from .store import NULL_SAFE_EQ, Store, is_postgres_url, upsert_sql
 
 STORE_ENV = "CAPTAINDATA_OUTREACH_STORE"
+LEDGER_URL_ENV = "CAPTAINDATA_LEDGER_URL"  # the ledger's PostgreSQL URL (see ledger.py)
 STORE_FILENAME = "outreach.sqlite"
 DEFAULT_STORE_PATH = Path(".captaindata") / STORE_FILENAME
 CAP_WINDOW = timedelta(hours=24)
@@ -61,13 +62,20 @@ TAKEN = "taken"
 OVER_CAP = "over_cap"
 
 
-def default_store_path(ledger_path: str | os.PathLike[str] | None = None) -> Path:
-    """`$CAPTAINDATA_OUTREACH_STORE`, else `outreach.sqlite` beside the ledger file."""
+def default_store_path(ledger_path: str | os.PathLike[str] | None = None) -> str | Path:
+    """`$CAPTAINDATA_OUTREACH_STORE` (a path or a PostgreSQL URL), else beside the ledger: the
+    same PostgreSQL database when the ledger is one (given here, or `$CAPTAINDATA_LEDGER_URL`
+    without a ledger), else `outreach.sqlite` next to the ledger file."""
     env = os.environ.get(STORE_ENV, "").strip()
     if env:
-        return Path(env)
+        return env if is_postgres_url(env) else Path(env)
+    if is_postgres_url(ledger_path):
+        return str(ledger_path).strip()
     if ledger_path is not None:
         return Path(ledger_path).with_name(STORE_FILENAME)
+    url = os.environ.get(LEDGER_URL_ENV, "").strip()
+    if is_postgres_url(url):
+        return url
     return DEFAULT_STORE_PATH
 
 
@@ -151,11 +159,13 @@ _COLUMNS = (
 )
 
 
-class OutreachStore(SQLiteStore):
-    """The idempotency records of outreach actions, in one SQLite file.
+class OutreachStore(Store):
+    """The idempotency records of outreach actions, in one SQLite file or a PostgreSQL database.
 
-    Nothing touches the disk until the first call. One connection per process, shared by threads
-    under a lock; SQLite's locking (`BEGIN IMMEDIATE`, `busy_timeout`) arbitrates between processes.
+    Nothing is opened until the first call. One connection per process, shared by threads under
+    a lock. Between processes, SQLite's `BEGIN IMMEDIATE` admits one writer at a time; on
+    PostgreSQL each decision locks the records it reads (`_lock_keys`): the profile's record, and
+    the account's cap when there is one, so two machines never both reserve the same send.
     """
 
     _SCHEMA = (
@@ -190,7 +200,7 @@ class OutreachStore(SQLiteStore):
     _SYNCHRONOUS = "FULL"  # a reservation must survive a power cut, not only a killed process
 
     @classmethod
-    def default_path(cls) -> Path:
+    def default_location(cls) -> str | Path:
         return default_store_path()
 
     # ------------------------------------------------------------------ reads
@@ -234,10 +244,6 @@ class OutreachStore(SQLiteStore):
         with self._read() as conn:
             return _used(conn, action_id, account, now or utcnow())
 
-    def integrity_ok(self) -> bool:
-        with self._read() as conn:
-            return [tuple(r) for r in conn.execute("PRAGMA integrity_check")] == [("ok",)]
-
     # ------------------------------------------------------------------ the send protocol
 
     def reserve(
@@ -262,6 +268,10 @@ class OutreachStore(SQLiteStore):
         key = profile_key(profile_url)
         at = now or utcnow()
         with self._write() as conn:
+            locks = [_record_lock(campaign, action_id, key)]
+            if daily_cap is not None:
+                locks.append(f"captaindata:outreach-cap:{action_id}:{account}")
+            self._lock_keys(conn, *locks)
             existing = _one(conn, campaign, action_id, key)
             if existing is not None and not existing.may_send:
                 return Reservation(TAKEN, existing)
@@ -273,9 +283,13 @@ class OutreachStore(SQLiteStore):
             attempt = (existing.attempts if existing else 0) + 1
             created = _iso(existing.created_at) if existing else _iso(at)
             conn.execute(
-                f"INSERT OR REPLACE INTO sends ({_COLUMNS}) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, NULL, NULL, NULL, NULL, NULL, "
-                "NULL, ?, ?)",
+                upsert_sql(
+                    "sends",
+                    _COLUMNS,
+                    ("campaign", "action_id", "profile_key"),
+                    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL, NULL, NULL, NULL, NULL, NULL, "
+                    "NULL, ?, ?",
+                ),
                 (
                     campaign,
                     action_id,
@@ -361,6 +375,7 @@ class OutreachStore(SQLiteStore):
         key = profile_key(profile_url)
         at = _iso(now or utcnow())
         with self._write() as conn:
+            self._lock_keys(conn, _record_lock(campaign, action_id, key))
             existing = _one(conn, campaign, action_id, key)
             if existing is None:
                 conn.execute(
@@ -396,6 +411,7 @@ class OutreachStore(SQLiteStore):
         """
         key = profile_key(profile_url)
         with self._write() as conn:
+            self._lock_keys(conn, _record_lock(campaign, action_id, key))
             existing = _one(conn, campaign, action_id, key)
             if existing is None:
                 return None
@@ -415,7 +431,11 @@ class OutreachStore(SQLiteStore):
 # ---------------------------------------------------------------------- rows
 
 
-def _one(conn: sqlite3.Connection, campaign: str, action_id: str, key: str) -> SendRecord | None:
+def _record_lock(campaign: str, action_id: str, key: str) -> str:
+    return f"captaindata:outreach:{campaign}:{action_id}:{key}"
+
+
+def _one(conn: Any, campaign: str, action_id: str, key: str) -> SendRecord | None:
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM sends WHERE campaign = ? AND action_id = ? AND profile_key = ?",
         (campaign, action_id, key),
@@ -423,10 +443,11 @@ def _one(conn: sqlite3.Connection, campaign: str, action_id: str, key: str) -> S
     return None if row is None else _record(row)
 
 
-def _used(conn: sqlite3.Connection, action_id: str, account: str | None, now: datetime) -> int:
+def _used(conn: Any, action_id: str, account: str | None, now: datetime) -> int:
     since = _iso(now - CAP_WINDOW)
     (n,) = conn.execute(
-        "SELECT COUNT(*) FROM sends WHERE action_id = ? AND account IS ? AND attempted_at >= ? "
+        f"SELECT COUNT(*) FROM sends WHERE action_id = ? AND account {NULL_SAFE_EQ[conn.dialect]} ? "
+        "AND attempted_at >= ? "
         f"AND state IN ({','.join('?' * len(CAP_STATES))})",
         (action_id, account, since, *CAP_STATES),
     ).fetchone()
@@ -483,8 +504,8 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m captaindata_dagster.idempotency",
         description="Review and resolve outreach sends whose outcome is unknown.",
     )
-    ap.add_argument("--store", default=None, help=f"store file (default: ${STORE_ENV} or "
-                    f"{DEFAULT_STORE_PATH})")  # fmt: skip
+    ap.add_argument("--store", default=None, help=f"store file or postgresql:// URL (default: "
+                    f"${STORE_ENV}, else ${LEDGER_URL_ENV}, else {DEFAULT_STORE_PATH})")  # fmt: skip
     sub = ap.add_subparsers(dest="command", required=True)
     ls = sub.add_parser("list", help="records to review (pending, unknown); --all for every one")
     ls.add_argument("--campaign")

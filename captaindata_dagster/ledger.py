@@ -6,8 +6,11 @@ what is missing. A search stores each page as it comes, so an interrupted walk r
 page instead of paying for the first ones again.
 
 The default store is one SQLite file in WAL mode with a busy timeout, safe for several threads and
-processes at once. All SQL lives in `Ledger` so a server database (PostgreSQL) can take its place
-later. The ledger never sees the API key: it stores inputs, parameters, results and error envelopes.
+processes at once; a `postgresql://` URL puts it on a PostgreSQL server shared by runs on several
+machines (`store.py`). All SQL lives in `Ledger`, written once for both. Before a run calls the API
+for an input it `claim`s it, so two runs at once never pay for the same input twice: one fetches,
+the other waits and takes the answer. The ledger never sees the API key: it stores inputs,
+parameters, results and error envelopes.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import base64
 import hashlib
 import json
 import os
-import sqlite3
+import socket
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -24,15 +28,22 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import CUSTOM_DATA, Action
-from .sqlite_store import SQLiteStore
+from .errors import ACCOUNT_LABELS, ValidationError
+from .store import POSTGRES, Store, is_postgres_url, redact_url, upsert_sql
 
 LEDGER_ENV = "CAPTAINDATA_LEDGER"
+LEDGER_URL_ENV = "CAPTAINDATA_LEDGER_URL"
 DEFAULT_LEDGER_PATH = Path(".captaindata") / "ledger.sqlite"
 SCHEMA_VERSION = 1
 
 STATUS_OK = "ok"  # a complete result (an object, or a search walked to its end)
 STATUS_PARTIAL = "partial"  # a search with some pages stored, not yet walked to its end
 STATUS_ERROR = "error"  # the last attempt failed; `retryable` says whether to try again
+
+CLAIMED = "claimed"  # this ledger holds the input now: call the API for it, then `release` it
+DONE = "done"  # an answer is stored (another run's, meanwhile): use `Claim.entry`, no call
+BUSY = "busy"  # another live process is fetching it now: come back later
+CLAIM_TTL = timedelta(hours=6)  # SQLite: a claim of another machine's process, older, is stale
 
 
 def input_key(
@@ -76,6 +87,35 @@ def default_ledger_path() -> Path:
     return Path(env) if env else DEFAULT_LEDGER_PATH
 
 
+def resolve_ledger_location(
+    ledger_url: str | None = None, ledger_path: str | os.PathLike[str] | None = None
+) -> str | Path:
+    """Where the ledger lives: `ledger_url`, else `ledger_path`, else `$CAPTAINDATA_LEDGER_URL`,
+    else `$CAPTAINDATA_LEDGER`, else `.captaindata/ledger.sqlite`. Settings given in code win
+    over the environment; a URL that is not PostgreSQL's is refused naming where it came from."""
+    url = (ledger_url or "").strip() or None
+    if url is not None and ledger_path:
+        raise ValidationError(
+            "Both ledger_url and ledger_path are set: keep ledger_url for a PostgreSQL ledger "
+            "shared by several machines, or ledger_path for a SQLite file, not both.",
+            field="ledger_url",
+        )
+    source = "ledger_url"
+    if url is None and not ledger_path:
+        url = os.environ.get(LEDGER_URL_ENV, "").strip() or None
+        source = LEDGER_URL_ENV
+    if url is not None:
+        if not is_postgres_url(url):
+            raise ValidationError(
+                f"{source} must be a PostgreSQL URL such as "
+                f"postgresql://user@host:5432/database, got {redact_url(url)!r}; "
+                "for a SQLite file use ledger_path (or CAPTAINDATA_LEDGER).",
+                field=source,
+            )
+        return url
+    return Path(ledger_path) if ledger_path else default_ledger_path()
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -111,6 +151,7 @@ class Entry:
     message: str | None = None
     status_code: int | None = None
     retryable: bool | None = None
+    user_uid: str | None = None  # errors only: the user whose connected account made the call
 
     @property
     def ok(self) -> bool:
@@ -124,6 +165,15 @@ class Entry:
         """How old the data is: from `started_at` for results, from `fetched_at` for errors."""
         ref = self.fetched_at if self.is_error else self.started_at
         return (now or utcnow()) - ref
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What `Ledger.claim` decided: `claimed` (fetch it, then `release`), `done` (`entry` holds
+    an answer stored meanwhile: use it) or `busy` (another live process is fetching it)."""
+
+    state: str
+    entry: Entry | None = None
 
 
 @dataclass(frozen=True)
@@ -143,17 +193,25 @@ _ENTRY_COLUMNS = (
 )
 
 
-class Ledger(SQLiteStore):
-    """Checkpoint and cache store over one SQLite file (WAL, busy timeout, short transactions).
+class Ledger(Store):
+    """Checkpoint and cache store: one SQLite file (WAL, busy timeout, short transactions), or a
+    PostgreSQL database when given a `postgresql://` URL.
 
-    Nothing touches the disk until the first call: the parent directory, the file and the schema
-    are created then. One connection per process, shared by threads under a lock (SQLite's own
-    locking and `busy_timeout` arbitrate between processes); a forked child opens its own.
+    Nothing is opened until the first call: the file (or the schema) is created then. One
+    connection per process, shared by threads under a lock; a forked child opens its own.
     """
 
+    def __init__(
+        self, location: str | os.PathLike[str] | None = None, *, timeout_s: float = 30.0
+    ) -> None:
+        super().__init__(location, timeout_s=timeout_s)
+        self._token = uuid.uuid4().hex[:12]  # tells this ledger's claims from other instances'
+        self._held: set[tuple[str, str]] = set()  # claims this process holds through this ledger
+        self._held_pid = os.getpid()
+
     @classmethod
-    def default_path(cls) -> Path:
-        return default_ledger_path()
+    def default_location(cls) -> str | Path:
+        return resolve_ledger_location()
 
     # ------------------------------------------------------------------ connection and schema
 
@@ -172,7 +230,7 @@ class Ledger(SQLiteStore):
             next_url TEXT,
             started_at TEXT NOT NULL,
             fetched_at TEXT NOT NULL,
-            credits REAL NOT NULL DEFAULT 0,
+            credits DOUBLE PRECISION NOT NULL DEFAULT 0,
             attempts INTEGER NOT NULL DEFAULT 0,
             error_label TEXT,
             error_scope TEXT,
@@ -189,11 +247,34 @@ class Ledger(SQLiteStore):
             results_json TEXT NOT NULL,
             next_url TEXT,
             fetched_at TEXT NOT NULL,
-            credits REAL NOT NULL DEFAULT 0,
+            credits DOUBLE PRECISION NOT NULL DEFAULT 0,
             PRIMARY KEY (action_id, input_key, page)
         )""",
         """CREATE INDEX IF NOT EXISTS entries_status ON entries (action_id, status)""",
-        f"INSERT OR IGNORE INTO meta (name, value) VALUES ('schema_version', '{SCHEMA_VERSION}')",
+        # Which account failed (LK_BAD_COOKIE names a person to call): a table of its own, so
+        # ledgers written before it need no migration. Read only while the entry is an error.
+        """CREATE TABLE IF NOT EXISTS error_users (
+            action_id TEXT NOT NULL,
+            input_key TEXT NOT NULL,
+            user_uid TEXT NOT NULL,
+            PRIMARY KEY (action_id, input_key)
+        )""",
+        f"INSERT INTO meta (name, value) VALUES ('schema_version', '{SCHEMA_VERSION}') "
+        "ON CONFLICT (name) DO NOTHING",
+    )
+    # Claims: on SQLite a row naming the process that holds the input; on PostgreSQL a session
+    # advisory lock instead (freed by the server the moment its holder's session ends).
+    _SQLITE_SCHEMA = (
+        """CREATE TABLE IF NOT EXISTS claims (
+            action_id TEXT NOT NULL,
+            input_key TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            pid_start TEXT,
+            claimed_at TEXT NOT NULL,
+            PRIMARY KEY (action_id, input_key)
+        )""",
     )
 
     # ------------------------------------------------------------------ writes
@@ -217,13 +298,14 @@ class Ledger(SQLiteStore):
         """
         now = _iso(at or utcnow())
         with self._write() as conn:
+            self._lock_keys(conn, _key_lock(action_id, key))
             conn.execute(
                 "DELETE FROM pages WHERE action_id = ? AND input_key = ?", (action_id, key)
             )
             conn.execute(
-                f"INSERT OR REPLACE INTO entries ({_ENTRY_COLUMNS}) "
-                "VALUES (?, ?, ?, 1, ?, ?, ?, ?, 1, NULL, ?, ?, ?, ?, "
-                "NULL, NULL, NULL, NULL, NULL, NULL)",
+                _UPSERT_ENTRY.format(
+                    "?, ?, ?, 1, ?, ?, ?, ?, 1, NULL, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, NULL"
+                ),
                 (
                     action_id,
                     key,
@@ -264,6 +346,7 @@ class Ledger(SQLiteStore):
             raise ValueError(f"page must be >= 1, got {page!r}")
         now = _iso(at or utcnow())
         with self._write() as conn:
+            self._lock_keys(conn, _key_lock(action_id, key))
             row = conn.execute(
                 "SELECT credits, attempts, started_at FROM entries "
                 "WHERE action_id = ? AND input_key = ?",
@@ -279,15 +362,18 @@ class Ledger(SQLiteStore):
                 total_attempts = int(row[1]) + int(attempts)
                 started = row[2]
             conn.execute(
-                "INSERT OR REPLACE INTO pages "
-                "(action_id, input_key, page, results_json, next_url, fetched_at, credits) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                upsert_sql(
+                    "pages",
+                    "action_id, input_key, page, results_json, next_url, fetched_at, credits",
+                    ("action_id", "input_key", "page"),
+                    "?, ?, ?, ?, ?, ?, ?",
+                ),
                 (action_id, key, page, _dump(list(results)), next_url, now, float(credits)),
             )
             conn.execute(
-                f"INSERT OR REPLACE INTO entries ({_ENTRY_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, "
-                "NULL, NULL, NULL, NULL, NULL, NULL)",
+                _UPSERT_ENTRY.format(
+                    "?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, NULL, NULL"
+                ),
                 (
                     action_id,
                     key,
@@ -331,14 +417,18 @@ class Ledger(SQLiteStore):
         max_results: int | None = None,
         attempts: int = 1,
         at: datetime | None = None,
+        user_uid: str | None = None,
     ) -> None:
         """Record that the call failed for this input (after the client's retries).
 
         A search that failed midway keeps its stored pages, so a retry resumes after them; an
-        error on a key whose earlier result was complete replaces that result.
+        error on a key whose earlier result was complete replaces that result. `user_uid` is the
+        user whose connected account made the call, if one did. An account error
+        (`ACCOUNT_LABELS`) is stored like any other but is never `fresh`: the next run retries.
         """
         now = _iso(at or utcnow())
         with self._write() as conn:
+            self._lock_keys(conn, _key_lock(action_id, key))
             row = conn.execute(
                 "SELECT complete, pages_done, next_url, started_at, credits, attempts "
                 "FROM entries WHERE action_id = ? AND input_key = ?",
@@ -354,8 +444,9 @@ class Ledger(SQLiteStore):
                 )
                 pages_done, next_url, started, spent, total_attempts = 0, None, now, 0.0, attempts
             conn.execute(
-                f"INSERT OR REPLACE INTO entries ({_ENTRY_COLUMNS}) "
-                "VALUES (?, ?, ?, 0, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                _UPSERT_ENTRY.format(
+                    "?, ?, ?, 0, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                ),
                 (
                     action_id,
                     key,
@@ -377,6 +468,21 @@ class Ledger(SQLiteStore):
                     None if retryable is None else int(bool(retryable)),
                 ),
             )
+            if user_uid:
+                conn.execute(
+                    upsert_sql(
+                        "error_users",
+                        "action_id, input_key, user_uid",
+                        ("action_id", "input_key"),
+                        "?, ?, ?",
+                    ),
+                    (action_id, key, str(user_uid)),
+                )
+            else:
+                conn.execute(
+                    "DELETE FROM error_users WHERE action_id = ? AND input_key = ?",
+                    (action_id, key),
+                )
 
     def delete(self, action_id: str, key: str | None = None) -> int:
         """Forget one key (or every key of an action); returns the entries removed."""
@@ -385,6 +491,7 @@ class Ledger(SQLiteStore):
             where, args = where + " AND input_key = ?", [*args, key]
         with self._write() as conn:
             conn.execute(f"DELETE FROM pages WHERE {where}", args)
+            conn.execute(f"DELETE FROM error_users WHERE {where}", args)
             return conn.execute(f"DELETE FROM entries WHERE {where}", args).rowcount
 
     # ------------------------------------------------------------------ reads
@@ -405,19 +512,12 @@ class Ledger(SQLiteStore):
 
         Fresh means: a complete result younger than `max_age`, or a permanent (non-retryable)
         error younger than `max_age`, so an input the API refused is not paid for again every run.
-        Retryable errors and unfinished searches are never fresh. `max_age=None` means entries
-        never expire; `timedelta(0)` means nothing is fresh (always refetch).
+        Retryable errors, account errors (`ACCOUNT_LABELS`: the account failed, not the input; it
+        may work once reconnected or on another account) and unfinished searches are never
+        fresh. `max_age=None` means entries never expire; `timedelta(0)` means nothing is fresh.
         """
         entry = self.get(action_id, key, results=False)
-        if entry is None:
-            return None
-        if entry.ok:
-            usable = True
-        elif entry.is_error:
-            usable = entry.retryable is False
-        else:
-            usable = False
-        if not usable or (max_age is not None and entry.age() >= max_age):
+        if entry is None or not _is_fresh(entry, max_age):
             return None
         return self.get(action_id, key) if entry.ok else entry
 
@@ -470,14 +570,12 @@ class Ledger(SQLiteStore):
         """Entries whose last attempt failed, with the input that failed."""
         return self.entries(action_id, status=STATUS_ERROR, results=False)
 
-    def integrity_ok(self) -> bool:
-        """True when SQLite's `PRAGMA integrity_check` finds nothing wrong."""
-        with self._read() as conn:
-            rows = conn.execute("PRAGMA integrity_check").fetchall()
-        return [tuple(r) for r in rows] == [("ok",)]
-
     def stats(self) -> dict[str, Any]:
-        """Counts for a dashboard: entries by status, stored pages, credits recorded, file size."""
+        """Counts for a dashboard: entries by status, stored pages, credits recorded, size.
+
+        `path` is the file, or the URL with its password redacted; `size_bytes` the file's size,
+        or the tables' on the server.
+        """
         with self._read() as conn:
             by_status = dict(
                 conn.execute("SELECT status, COUNT(*) FROM entries GROUP BY status").fetchall()
@@ -492,8 +590,17 @@ class Ledger(SQLiteStore):
                     (STATUS_ERROR,),
                 ).fetchall()
             )
+            if conn.dialect == POSTGRES:
+                size = conn.execute(
+                    "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                    "WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace"
+                ).fetchone()[0]
+            elif self.path is not None and self.path.exists():
+                size = self.path.stat().st_size
+            else:
+                size = 0
         return {
-            "path": str(self.path),
+            "path": self.describe(),
             "entries": sum(by_status.values()),
             "ok": by_status.get(STATUS_OK, 0),
             "partial": by_status.get(STATUS_PARTIAL, 0),
@@ -502,12 +609,132 @@ class Ledger(SQLiteStore):
             "actions": actions,
             "pages": pages,
             "credits": float(spent),
-            "size_bytes": self.path.stat().st_size if self.path.exists() else 0,
+            "size_bytes": int(size),
         }
+
+    # ------------------------------------------------------------------ claims
+
+    def claim(
+        self,
+        action_id: str,
+        key: str,
+        *,
+        max_age: timedelta | None = None,
+        since: datetime | None = None,
+    ) -> Claim:
+        """Take an input before calling the API for it, so two runs never pay for it twice.
+
+        `done`: an answer is stored that this run can use instead of a call (fresh as `fresh`
+        says, or an error recorded since `since`: another run tried it during this one; not an
+        account error, which says nothing of the input: this run tries it on its own accounts).
+        `busy`: another live process holds it (this one too, through another ledger instance).
+        `claimed`: it is this ledger's until `release` (or this process's end): call the API.
+        A claim dies with its holder: on PostgreSQL it is a session advisory lock, freed by the
+        server when the session ends (a vanished machine: within about a minute); on SQLite a
+        row naming the process, stale once that process is gone.
+        """
+        token = (action_id, key)
+        with self._session() as conn:
+            held = self._held_claims()
+            if token in held:
+                return Claim(BUSY)
+            if not self._take(conn, action_id, key):
+                return Claim(BUSY)
+            try:
+                row = conn.execute(
+                    f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE action_id = ? AND input_key = ?",
+                    (action_id, key),
+                ).fetchone()
+                entry = None if row is None else self._entry(conn, row, results=False)
+                if entry is not None and (
+                    _is_fresh(entry, max_age)
+                    or (
+                        entry.is_error
+                        and entry.error_label not in ACCOUNT_LABELS
+                        and since is not None
+                        and entry.fetched_at >= since
+                    )
+                ):
+                    self._give_back(conn, action_id, key)
+                    return Claim(DONE, self._entry(conn, row, results=True) if entry.ok else entry)
+            except BaseException:
+                if conn.dialect == POSTGRES:  # a session lock outlives a failed statement
+                    try:
+                        self._give_back(conn, action_id, key)
+                    except Exception:  # the session is gone, and its locks with it
+                        pass
+                raise
+            held.add(token)
+            return Claim(CLAIMED)
+
+    def release(self, action_id: str, key: str) -> None:
+        """Give back a claim taken by `claim` (after the answer is saved, or when giving up)."""
+        token = (action_id, key)
+        with self._session() as conn:
+            held = self._held_claims()
+            if token not in held:
+                return
+            held.discard(token)
+            self._give_back(conn, action_id, key)
+
+    def close(self) -> None:
+        """Close this process's connection, giving back the claims it still holds."""
+        held = self._held_claims()
+        if held and self.dialect != POSTGRES:  # on PostgreSQL closing the session frees them
+            with self._write() as conn:
+                conn.execute("DELETE FROM claims WHERE owner = ?", (self._owner(),))
+        held.clear()
+        super().close()
+
+    def _held_claims(self) -> set[tuple[str, str]]:
+        if self._held_pid != os.getpid():  # a forked child holds none of its parent's claims
+            self._held, self._held_pid = set(), os.getpid()
+        return self._held
+
+    def _owner(self) -> str:
+        host, pid, _ = _this_process()
+        return f"{host}:{pid}:{self._token}"
+
+    def _take(self, conn: Any, action_id: str, key: str) -> bool:
+        if conn.dialect == POSTGRES:
+            return bool(
+                conn.execute(
+                    "SELECT pg_try_advisory_lock(hashtextextended(?, 0))",
+                    (_claim_lock(action_id, key),),
+                ).fetchone()[0]
+            )
+        row = conn.execute(
+            "SELECT owner, host, pid, pid_start, claimed_at FROM claims "
+            "WHERE action_id = ? AND input_key = ?",
+            (action_id, key),
+        ).fetchone()
+        if row is not None and row[0] != self._owner() and _claim_alive(*row[1:]):
+            return False
+        conn.execute(
+            upsert_sql(
+                "claims",
+                "action_id, input_key, owner, host, pid, pid_start, claimed_at",
+                ("action_id", "input_key"),
+                "?, ?, ?, ?, ?, ?, ?",
+            ),
+            (action_id, key, self._owner(), *_this_process(), _iso(utcnow())),
+        )
+        return True
+
+    def _give_back(self, conn: Any, action_id: str, key: str) -> None:
+        if conn.dialect == POSTGRES:
+            conn.execute(
+                "SELECT pg_advisory_unlock(hashtextextended(?, 0))", (_claim_lock(action_id, key),)
+            ).fetchone()
+        else:
+            conn.execute(
+                "DELETE FROM claims WHERE action_id = ? AND input_key = ? AND owner = ?",
+                (action_id, key, self._owner()),
+            )
 
     # ------------------------------------------------------------------ rows to entries
 
-    def _entry(self, conn: sqlite3.Connection, row: tuple[Any, ...], results: bool) -> Entry:
+    def _entry(self, conn: Any, row: tuple[Any, ...], results: bool) -> Entry:
         (action_id, key, status, complete, input_json, parameters_json, max_results,
          results_json, pages_done, next_url, started_at, fetched_at, spent, attempts,
          label, scope, ref, message, status_code, retryable) = row  # fmt: skip
@@ -523,6 +750,13 @@ class Ledger(SQLiteStore):
                     (action_id, key),
                 ):
                     items.extend(_load(page_json))
+        user_uid = None
+        if status == STATUS_ERROR:
+            found = conn.execute(
+                "SELECT user_uid FROM error_users WHERE action_id = ? AND input_key = ?",
+                (action_id, key),
+            ).fetchone()
+            user_uid = found[0] if found else None
         return Entry(
             action_id=action_id,
             input_key=key,
@@ -544,7 +778,69 @@ class Ledger(SQLiteStore):
             message=message,
             status_code=status_code,
             retryable=None if retryable is None else bool(retryable),
+            user_uid=user_uid,
         )
+
+
+_UPSERT_ENTRY = upsert_sql("entries", _ENTRY_COLUMNS, ("action_id", "input_key"), "{}")
+
+
+def _is_fresh(entry: Entry, max_age: timedelta | None) -> bool:
+    """Usable instead of a call: a complete result, or a permanent error, younger than max_age.
+
+    An account error is kept (it names the user to call) but never answers for the input.
+    """
+    if entry.ok:
+        usable = True
+    elif entry.is_error:
+        usable = entry.retryable is False and entry.error_label not in ACCOUNT_LABELS
+    else:
+        usable = False
+    return usable and (max_age is None or entry.age() < max_age)
+
+
+def _key_lock(action_id: str, key: str) -> str:
+    return f"captaindata:ledger:{action_id}:{key}"
+
+
+def _claim_lock(action_id: str, key: str) -> str:
+    return f"captaindata:claim:{action_id}:{key}"
+
+
+def _process_start(pid: int) -> str | None:
+    """When a process started (Linux: clock ticks since boot), so a reused pid is not taken for
+    the process that held a claim; None where /proc is not there."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+_PROCESS: tuple[str, int, str | None] | None = None
+
+
+def _this_process() -> tuple[str, int, str | None]:
+    """(host, pid, start) of this process, as a SQLite claim records its holder."""
+    global _PROCESS
+    if _PROCESS is None or _PROCESS[1] != os.getpid():
+        _PROCESS = (socket.gethostname(), os.getpid(), _process_start(os.getpid()))
+    return _PROCESS
+
+
+def _claim_alive(host: str, pid: int, pid_start: str | None, claimed_at: str) -> bool:
+    """Whether the process that took a SQLite claim may still be working on it."""
+    if host != socket.gethostname():  # another machine's process: trust it for CLAIM_TTL
+        return utcnow() - datetime.fromisoformat(claimed_at) < CLAIM_TTL
+    if pid_start is not None:
+        return _process_start(pid) == pid_start
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _iso(d: datetime) -> str:

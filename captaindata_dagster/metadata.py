@@ -7,13 +7,15 @@ a systemic Captain Data error always fails a step with its label, scope and ref 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
 
 from .batch import BatchStats
 from .errors import SYSTEMIC_ERRORS, TRANSIENT_LABELS, CaptainDataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_POOL = "captaindata"  # the Dagster concurrency pool every Captain Data step declares
@@ -48,6 +50,8 @@ def stats_metadata(stats: BatchStats, rows: int) -> dict[str, Any]:
     for name, value in (("p50", stats.latency_p50_s), ("p95", stats.latency_p95_s)):
         if value is not None:
             md[f"captaindata/latency_{name}_s"] = dg.MetadataValue.float(round(value, 4))
+    if stats.retired_users:  # accounts that failed (LK_BAD_COOKIE...): a person reconnects them
+        md["captaindata/retired_users"] = dg.MetadataValue.json(list(stats.retired_users))
     return md
 
 
@@ -62,6 +66,9 @@ def error_metadata(err: CaptainDataError) -> dict[str, Any]:
     }
     if err.action_id:
         md["action_id"] = err.action_id
+    user_uid = getattr(err, "user_uid", None)  # set by the batch engine: whose account failed
+    if user_uid:
+        md["user_uids"] = dg.MetadataValue.json([str(user_uid)])
     stats = getattr(err, "batch_stats", None)
     if isinstance(stats, BatchStats):
         md["credits_spent_before_failure"] = float(stats.credits)
@@ -86,6 +93,8 @@ def error_rate_failure(
     Cached errors count: a partition whose inputs mostly fail is broken whether or not it was
     re-fetched. Transient labels (429, 5xx, upstream timeouts) let the RetryPolicy try again.
     """
+    import pandas as pd
+
     if attempted <= 0 or errors.empty:
         return None
     rate = len(errors) / attempted
@@ -97,6 +106,7 @@ def error_rate_failure(
     status = sample.get("status_code")
     status_code = int(status) if status is not None and not pd.isna(status) else -1
     transient = top_label in TRANSIENT_LABELS or status_code in TRANSIENT_STATUSES
+    users = user_counts(errors[errors["error_label"].astype(str) == top_label])
     return dg.Failure(
         description=(
             f"Captain Data {action_id}: {len(errors)} of {attempted} inputs failed "
@@ -111,6 +121,7 @@ def error_rate_failure(
             "action_id": action_id,
             "error_rate": float(round(rate, 4)),
             "errors_by_label": dg.MetadataValue.json(dict(labels)),
+            **({"user_uids": dg.MetadataValue.json(sorted(users))} if users else {}),
         },
         allow_retries=transient,
     )
@@ -126,6 +137,8 @@ def new_errors_summary(errors: pd.DataFrame) -> dict[str, dict[str, Any]]:
     count, scope, status, a few error_refs and inputs as samples, first/last seen: what the error
     sensor surfaces without reading the warehouse or the ledger.
     """
+    import pandas as pd
+
     if errors.empty:
         return {}
     fresh = errors[~errors["from_cache"].astype(bool)] if "from_cache" in errors else errors
@@ -143,7 +156,18 @@ def new_errors_summary(errors: pd.DataFrame) -> dict[str, dict[str, Any]]:
             "first_seen": pd.Timestamp(group["at"].min()).isoformat(),
             "last_seen": pd.Timestamp(group["at"].max()).isoformat(),
         }
+        users = user_counts(group)
+        if users:  # whose accounts failed: LK_BAD_COOKIE and the like name a person to call
+            summary[str(label)]["users"] = users
     return summary
+
+
+def user_counts(errors: pd.DataFrame) -> dict[str, int]:
+    """Failed inputs per user uid whose account made the call (rows without one left out)."""
+    if "user_uid" not in errors.columns:
+        return {}
+    uids = [str(u) for u in errors["user_uid"] if isinstance(u, str) and u]
+    return dict(sorted(Counter(uids).items()))
 
 
 def errors_output_metadata(stats: BatchStats, errors: pd.DataFrame) -> dict[str, Any]:

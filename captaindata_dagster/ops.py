@@ -132,7 +132,7 @@ def build_action_op(
                 act.id,
                 inputs,
                 parameters=params or None,
-                integration_users=list(captaindata.integration_users) or None,
+                integration_users=captaindata.get_integration_users() or None,
                 ledger=captaindata.get_ledger(),
                 max_age=timedelta(days=age_days) if age_days is not None else None,
                 max_results=cap,

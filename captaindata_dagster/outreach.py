@@ -674,8 +674,12 @@ class _Step:
         profiles = [*_frame_profiles(frame, self.column), *config.profiles]
         if not profiles:
             context.log.warning(f"{act.id}/{campaign}: no profiles given; nothing to send.")
-        users = config.accounts if config.accounts is not None else captaindata.integration_users
-        path = self.store_path or default_store_path(captaindata.get_ledger().path)
+        users = config.accounts
+        if users is None:  # rotating: none here, so the client's (the connected users) apply
+            rotating = captaindata.rotate_connected_users and not dry
+            users = [] if rotating else captaindata.integration_users
+        # beside the ledger: its database when it is on PostgreSQL, its folder when a file
+        path = self.store_path or default_store_path(captaindata.get_ledger().location)
         store = OutreachStore(path)
         try:
             client = None if dry else captaindata.get_client()
@@ -737,7 +741,8 @@ def build_outreach_op(
     action's profile field, e.g. `linkedin_profile_url`) and the run config's `profiles`. `message`
     is the note or message (required for messages and InMails); `parameters` other options.
     `daily_cap_per_account` defaults per action (`DEFAULT_DAILY_CAPS`). The records live in
-    `store_path`, else `$CAPTAINDATA_OUTREACH_STORE`, else `outreach.sqlite` beside the ledger.
+    `store_path` (a file or a postgresql:// URL), else `$CAPTAINDATA_OUTREACH_STORE`, else beside
+    the ledger (`outreach.sqlite` next to its file, or the ledger's own PostgreSQL database).
     A step retry is safe: what was sent is skipped.
     """
     step = _Step.build(action_id, campaign, message, parameters, daily_cap_per_account, dry_run,

@@ -16,7 +16,7 @@ from pydantic import Field, PrivateAttr
 
 from .client import DEFAULT_BASE_URL, CaptainDataClient
 from .errors import ValidationError
-from .ledger import Ledger, default_ledger_path
+from .ledger import LEDGER_URL_ENV, Ledger, resolve_ledger_location
 from .sandbox import SANDBOX_ENV, sandbox_enabled, sandbox_simulator
 
 API_KEY_ENV = "CAPTAINDATA_API_KEY"
@@ -44,7 +44,12 @@ class CaptainDataResource(dg.ConfigurableResource):
         default=None,
         description=f"API root. Unset: {BASE_URL_ENV}, else {DEFAULT_BASE_URL}.",
     )
-    timeout: float = Field(default=60.0, description="Seconds to wait for one live call.")
+    timeout: float = Field(
+        default=60.0,
+        description="Seconds to wait for one live call (live runs can take tens of seconds). "
+        "Below a healthy answer's time an input is paid twice: the API answered, the client gave "
+        "up and asked again.",
+    )
     max_retries: int = Field(default=5, description="Retries per call for 429, 5xx and timeouts.")
     requests_per_second: float | None = Field(
         default=None,
@@ -53,6 +58,12 @@ class CaptainDataResource(dg.ConfigurableResource):
     integration_users: list[str] = Field(
         default_factory=list,
         description="User uids whose connected accounts run LinkedIn actions, rotated by batches.",
+    )
+    rotate_connected_users: bool = Field(
+        default=False,
+        description="When a step first builds its client, list the workspace's users and rotate "
+        "LinkedIn actions over those whose LinkedIn account is connected without error. With "
+        "integration_users too, only those of them that are connected are used.",
     )
     account_form: Literal["integration_users", "identity_ids"] = Field(
         default="integration_users",
@@ -65,6 +76,13 @@ class CaptainDataResource(dg.ConfigurableResource):
         default=None,
         description="SQLite ledger (cache and checkpoints). Unset: $CAPTAINDATA_LEDGER, else "
         ".captaindata/ledger.sqlite under the working directory.",
+    )
+    ledger_url: str | None = Field(
+        default=None,
+        description="PostgreSQL ledger shared by runs on several machines (the outreach store "
+        "lives there too): postgresql://user@host:5432/database. Unset: "
+        f"${LEDGER_URL_ENV}, else the SQLite ledger_path. Give it as an EnvVar (or the password "
+        "through PGPASSWORD / ~/.pgpass) so the password stays out of the UI.",
     )
     sandbox: bool | None = Field(
         default=None,
@@ -101,7 +119,7 @@ class CaptainDataResource(dg.ConfigurableResource):
                         error_label="MISSING_API_KEY",
                         error_scope="auth",
                     )
-                self._client = CaptainDataClient(
+                client = CaptainDataClient(
                     api_key,
                     base_url,
                     timeout=self.timeout,
@@ -111,7 +129,57 @@ class CaptainDataResource(dg.ConfigurableResource):
                     account_form=self.account_form,
                     identity_mode=self.identity_mode,
                 )
+                if self.rotate_connected_users:
+                    try:
+                        client.integration_users = self._connected_users(client)
+                    except BaseException:
+                        client.close()
+                        raise
+                self._client = client
             return self._client
+
+    def get_integration_users(self) -> list[str]:
+        """The user uids LinkedIn actions rotate over in this step.
+
+        With `rotate_connected_users`, the connected ones (listed once, when the client is
+        built, so this needs the key); otherwise `integration_users` as configured.
+        """
+        if not self.rotate_connected_users:
+            return list(self.integration_users)
+        return list(self.get_client().integration_users)
+
+    def _connected_users(self, client: CaptainDataClient) -> list[str]:
+        """The users to rotate over: connected ones, restricted to `integration_users` if set."""
+        from .accounts import connected_users  # plain functions; loaded only when rotating
+
+        connected = connected_users(client)
+        explicit = list(dict.fromkeys(self.integration_users))
+        users = [u for u in explicit if u in connected] if explicit else connected
+        dropped = [u for u in explicit if u not in connected]
+        if dropped:
+            dg.get_dagster_logger().warning(
+                "rotate_connected_users: skipping integration_users without a connected LinkedIn "
+                "account: %s (reconnect with `captaindata-dagster users connect <uid>`)",
+                ", ".join(dropped),
+            )
+        if not users:
+            among = f" among integration_users {', '.join(explicit)}" if explicit else ""
+            raise ValidationError(
+                "rotate_connected_users is on but no user of the workspace has a LinkedIn "
+                f"account connected without error{among}. Connect one with `captaindata-dagster "
+                "users connect <user uid>` (li_at cookie from CAPTAINDATA_LI_AT; `users list` "
+                "shows each user's status), or set integration_users and turn "
+                "rotate_connected_users off.",
+                field="rotate_connected_users",
+                error_label="NO_VALID_ACCOUNT_CONFIGURED",
+                error_scope="config",
+            )
+        dg.get_dagster_logger().info(
+            "rotate_connected_users: %d user(s) with a connected LinkedIn account: %s",
+            len(users),
+            ", ".join(users),
+        )
+        return users
 
     @property
     def is_sandbox(self) -> bool:
@@ -122,10 +190,11 @@ class CaptainDataResource(dg.ConfigurableResource):
         return self.sandbox if self.sandbox is not None else sandbox_enabled()
 
     def get_ledger(self) -> Ledger:
-        """The ledger for these settings (the file is created on first write)."""
+        """The ledger for these settings: `ledger_url`, else `ledger_path`, else the environment
+        (see `resolve_ledger_location`); nothing is opened before the first read or write."""
         with self._lock:
             if self._ledger is None:
-                self._ledger = Ledger(self.ledger_path or default_ledger_path())
+                self._ledger = Ledger(resolve_ledger_location(self.ledger_url, self.ledger_path))
             return self._ledger
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:

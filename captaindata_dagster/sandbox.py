@@ -2,7 +2,9 @@
 
 One simulator per process, started on loopback on first use and stopped at exit. Its seed is fixed
 so every process (Dagster may run each step in its own) serves the same synthetic people. Faults can
-be injected with CAPTAINDATA_SANDBOX_FAULTS="LK_BAD_COOKIE=0.05,STATUS_429=0.02".
+be injected with CAPTAINDATA_SANDBOX_FAULTS="LK_BAD_COOKIE=0.05,STATUS_429=0.02". Its workspace has
+three users with a connected LinkedIn account (`SANDBOX_USERS`), so `rotate_connected_users` and
+`captaindata-dagster users list --sandbox` have something to show.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 SANDBOX_ENV = "CAPTAINDATA_SANDBOX"
 SANDBOX_FAULTS_ENV = "CAPTAINDATA_SANDBOX_FAULTS"
 SANDBOX_SEED = 42
+SANDBOX_USERS = (("ada@example.com", "Ada Lovelace"), ("grace@example.com", "Grace Hopper"),
+                 ("alan@example.com", "Alan Turing"))  # fmt: skip
 SANDBOX_BANNER = (
     "CAPTAINDATA SANDBOX: results are SYNTHETIC, served by the bundled simulator at {url}, "
     "not by Captain Data. Unset {env} and set CAPTAINDATA_API_KEY for real data."
@@ -53,6 +57,8 @@ def sandbox_simulator() -> Any:
 
             faults = parse_faults(os.environ.get(SANDBOX_FAULTS_ENV, ""))
             _sim = Simulator(seed=SANDBOX_SEED, latency_ms=5, faults=faults).start()
+            for email, full_name in SANDBOX_USERS:
+                _sim.add_user(email, full_name)  # connected: same uids in every process
             atexit.register(_sim.stop)
             log.warning(SANDBOX_BANNER.format(url=_sim.base_url, env=SANDBOX_ENV))
         return _sim

@@ -23,6 +23,7 @@ from typing import Any
 
 import dagster as dg
 
+from .accounts import account_hint
 from .metadata import NEW_ERRORS_KEY
 
 RETRY_LABELS = frozenset(
@@ -45,9 +46,11 @@ RETRY_LABELS = frozenset(
 """Labels of passing conditions: a re-run of the partition later is likely to succeed."""
 
 PERSON_HINTS = {
-    "LK_BAD_COOKIE": "reconnect the LinkedIn account (its session cookie expired)",
-    "NOT_CONNECTED": "connect a LinkedIn account for the integration user",
-    "NO_VALID_ACCOUNT_CONFIGURED": "connect a LinkedIn account for the integration user",
+    "LK_BAD_COOKIE": "reconnect the LinkedIn account (its session cookie expired): "
+    "captaindata-dagster users connect <user uid>",
+    "NOT_CONNECTED": "connect a LinkedIn account for the integration user: "
+    "captaindata-dagster users connect <user uid>",
+    "NO_VALID_ACCOUNT_CONFIGURED": account_hint("NO_VALID_ACCOUNT_CONFIGURED"),
     "INVALID_INPUT": "fix the inputs",
     "BAD_INPUT": "fix the inputs",
     "BAD_PARAMETERS": "fix the action parameters",
@@ -78,9 +81,14 @@ class _Group:
     run_ids: list[str] = field(default_factory=list)
     first_seen: str | None = None
     last_seen: str | None = None
+    users: dict[str, int] = field(default_factory=dict)  # failed inputs per user uid
 
     def add(self, info: dict[str, Any], run_id: str | None) -> None:
         self.count += int(info.get("count") or 1)
+        for uid, n in (info.get("users") or {}).items():
+            self.users[str(uid)] = self.users.get(str(uid), 0) + int(n or 0)
+        for uid in info.get("user_uids") or []:
+            self.users.setdefault(str(uid), 0)
         self.scope = self.scope or info.get("error_scope")
         self.status_code = self.status_code or info.get("status_code")
         for bucket, values in (
@@ -116,14 +124,29 @@ class _Group:
             md["status_code"] = dg.MetadataValue.int(int(self.status_code))
         if action:
             md["action_id"] = action
+        if self.users:
+            md["user_uids"] = dg.MetadataValue.json(sorted(self.users))
+            if any(self.users.values()):  # a failed run names users without counting inputs
+                md["failed_inputs_by_user"] = dg.MetadataValue.json(
+                    dict(sorted(self.users.items()))
+                )
         if hint:
             md["needs_a_person"] = hint
+        who = f" (user {', '.join(sorted(self.users))})" if self.users else ""
         return dg.AssetObservation(
             asset_key=self.asset_key,
             partition=self.partition,
-            description=f"Captain Data {self.label} x{self.count}",
+            description=f"Captain Data {self.label} x{self.count}{who}"
+            + (f": {hint}" if hint and self.users else ""),
             metadata=md,
         )
+
+    def hint(self, retry: frozenset[str] | None, default: str) -> str | None:
+        """What a person should do, naming the users for account labels; None if re-run."""
+        if retry is not None and self.label in retry:
+            return None
+        named = account_hint(self.label, sorted(self.users)) if self.users else None
+        return named or PERSON_HINTS.get(self.label, default)
 
 
 @dataclass
@@ -264,9 +287,7 @@ def build_captaindata_error_sensor(
                         g.label
                     )
                     rerun = True
-            hint = (
-                None if g.label in retry else PERSON_HINTS.get(g.label, "look at the errors table")
-            )
+            hint = g.hint(retry, "look at the errors table")
             observations.append(g.observation(target.action, rerun, hint))
             where = f"{g.asset_key.to_user_string()}" + (f" / {g.partition}" if g.partition else "")
             if rerun:
@@ -321,6 +342,7 @@ def _run_failures(
         at = datetime.fromtimestamp(event.timestamp, timezone.utc).isoformat()
         ref = getattr(md.get("error_ref"), "value", None)
         status = getattr(md.get("status_code"), "value", None)
+        users = getattr(md.get("user_uids"), "value", None)
         found.append(
             (
                 target,
@@ -329,6 +351,7 @@ def _run_failures(
                     "error_scope": getattr(md.get("error_scope"), "value", None),
                     "status_code": status if isinstance(status, int) and status >= 0 else None,
                     "error_refs": [ref] if ref else [],
+                    "user_uids": [str(u) for u in users] if isinstance(users, list) else [],
                     "count": 1,
                     "first_seen": at,
                     "last_seen": at,
@@ -370,11 +393,7 @@ def build_captaindata_run_failure_sensor(
         for target, info in failures:
             g = _Group(target.results, partition, info["error_label"])
             g.add(info, run.run_id)
-            hint = (
-                None
-                if g.label in RETRY_LABELS
-                else PERSON_HINTS.get(g.label, "look at the run's failure")
-            )
+            hint = g.hint(RETRY_LABELS, "look at the run's failure")
             context.instance.report_runless_asset_event(g.observation(target.action, False, hint))
             lines.append(
                 f"{target.results.to_user_string()}"

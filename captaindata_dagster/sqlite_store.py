@@ -1,4 +1,4 @@
-"""One SQLite file shared by threads and processes: the ledger's and the outreach store's base.
+"""The SQLite backend of `Store`: one file shared by threads and processes of one machine.
 
 Nothing touches the disk until the first call: the parent directory, the file (WAL mode, a busy
 timeout) and the schema are created then. One connection per process, shared by threads under a
@@ -12,53 +12,51 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+
+from .store import SQLITE
 
 
-class SQLiteStore:
-    """Subclasses give `_SCHEMA` (idempotent statements), `default_path()` and `_SYNCHRONOUS`."""
+class SQLiteConnection(sqlite3.Connection):
+    """A sqlite3 connection that says which dialect it speaks (`conn.dialect`)."""
 
-    _SCHEMA: tuple[str, ...] = ()
-    _SYNCHRONOUS = "NORMAL"  # survives a killed process; FULL also survives a power cut
+    dialect = SQLITE
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout_s: float = 30.0):
-        self.path = Path(path) if path is not None else self.default_path()
-        self.timeout_s = float(timeout_s)
+
+class SQLiteBackend:
+    """One SQLite file: a connection per process, WAL, `BEGIN IMMEDIATE` writes."""
+
+    dialect = SQLITE
+
+    def __init__(
+        self, path: Path, schema: tuple[str, ...], *, synchronous: str, timeout_s: float
+    ) -> None:
+        self.path = path
+        self.schema = schema
+        self.synchronous = synchronous
+        self.timeout_s = timeout_s
         self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = None
+        self._conn: SQLiteConnection | None = None
         self._pid: int | None = None
-
-    @classmethod
-    def default_path(cls) -> Path:
-        raise NotImplementedError
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self.path)!r})"
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "timeout_s": self.timeout_s}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"], timeout_s=state["timeout_s"])  # type: ignore[misc]
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        _LIVE.add(self)
 
     def close(self) -> None:
-        """Close this process's connection; the next call opens a new one."""
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
             self._conn = None
             self._pid = None
 
-    def _connection(self) -> sqlite3.Connection:
+    def _after_fork_in_child(self) -> None:
+        # a thread of the parent may have held the lock when it forked: the child starts afresh
+        self._lock = threading.RLock()
+        self._conn = None
+        self._pid = None
+
+    def _connection(self) -> SQLiteConnection:
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,16 +65,17 @@ class SQLiteStore:
             timeout=self.timeout_s,
             isolation_level=None,  # we issue BEGIN ourselves: short, explicit transactions
             check_same_thread=False,  # shared by threads under self._lock
+            factory=SQLiteConnection,
         )
         conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
         deadline = time.monotonic() + self.timeout_s
         while True:  # switching to WAL can answer "locked" while another process creates the file
             try:
                 conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute(f"PRAGMA synchronous = {self._SYNCHRONOUS}")
+                conn.execute(f"PRAGMA synchronous = {self.synchronous}")
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for stmt in self._SCHEMA:
+                    for stmt in self.schema:
                         conn.execute(stmt)
                     conn.execute("COMMIT")
                 except BaseException:
@@ -92,7 +91,7 @@ class SQLiteStore:
         return conn
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> Iterator[SQLiteConnection]:
         """One short write transaction, taken with BEGIN IMMEDIATE so it never deadlocks."""
         with self._lock:
             conn = self._connection()
@@ -104,7 +103,26 @@ class SQLiteStore:
                 raise
             conn.execute("COMMIT")
 
+    def session(self):
+        """What PostgreSQL runs outside a transaction is a write transaction here."""
+        return self.write()
+
     @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
+    def read(self) -> Iterator[SQLiteConnection]:
         with self._lock:
             yield self._connection()
+
+    def lock_keys(self, conn: SQLiteConnection, names: tuple[str, ...]) -> None:
+        """Nothing to do: BEGIN IMMEDIATE already admits a single writer to the whole file."""
+
+
+_LIVE: weakref.WeakSet[SQLiteBackend] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for backend in list(_LIVE):
+        backend._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

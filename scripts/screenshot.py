@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -42,6 +43,16 @@ def shoot(browser: str, url: str, out: Path, profile: Path) -> None:
     print(f"wrote {out.relative_to(ROOT)} from {url}")
 
 
+def _observation_time(proof: Any, base: str) -> str:
+    """Timestamp (ms) of the error sensor's latest observation on linkedin_profiles."""
+    query = """
+    query Times($key: AssetKeyInput!) {
+      assetOrError(assetKey: $key) { ... on Asset { assetObservations(limit: 1) { timestamp } } }
+    }"""
+    data = proof.graphql(f"{base}/graphql", query, {"key": {"path": ["linkedin_profiles"]}})
+    return data["assetOrError"]["assetObservations"][0]["timestamp"]
+
+
 def main() -> int:
     browser = chromium()
     spec = importlib.util.spec_from_file_location("ui_proof", ROOT / "scripts" / "ui_proof.py")
@@ -54,6 +65,8 @@ def main() -> int:
 
         def take(base: str) -> None:
             for name, page in PAGES.items():
+                if name == "ui-asset-events.png":  # the sensor's observation, not the newest event
+                    page += f"&partition={proof.FAULTED}&time={_observation_time(proof, base)}"
                 shoot(browser, base + page, DOCS / name, work / "chromium")
 
         proof.run(work / "home", work, proof.free_port(), take)

@@ -7,6 +7,8 @@ import pytest
 from captaindata_dagster import CaptainDataClient
 from captaindata_dagster.simulator import run_simulator
 
+from .postgres_fixtures import pg_url, postgres_server  # noqa: F401 - PostgreSQL fixtures
+
 TEST_KEY = "cd-test-key-5f0c2a9e-DO-NOT-LEAK"  # distinctive, so a leak is easy to grep for
 
 

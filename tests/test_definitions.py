@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,6 +36,19 @@ def test_demo_pipeline_shape(sim, monkeypatch):
     job = defs.resolve_job_def("refresh_linkedin")
     assert job.partitions_def == module.searches
     assert sim.requests == []  # loading and resolving made no HTTP call
+
+
+def test_loading_imports_neither_pandas_nor_duckdb():
+    """Webserver, daemon and every run worker load the location: the heavy libraries wait for a step."""
+    code = (
+        "import sys, runpy; ns = runpy.run_path('definitions.py'); "
+        "ns['defs'].get_repository_def(); "
+        "print(sorted(m for m in ('pandas', 'numpy', 'duckdb', 'dagster_pandas') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_daily_schedule_requests_one_run_per_search():

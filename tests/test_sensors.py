@@ -117,10 +117,16 @@ def test_new_failures_are_reported_once_and_transient_ones_rerun_once(
     assert third.asset_events == [] and third.run_requests == []
 
     # the partition fails again with 429s: reported, but no second re-run within the window;
-    # the bad cookies come from the ledger now (a permanent error), so they are not new
+    # a bad cookie is the account's fault, not the input's: the ledger does not answer for it, so
+    # it was tried again, failed again, and is reported again (still no re-run: a person must act)
     result = run_profiles(sim, tmp_path, instance, [people, profiles], max_retries=0)
     fourth = tick(sensor, instance, third.cursor)
-    assert set(observed(fourth)) == {("linkedin_profiles", "paris", "STATUS_429")}
+    assert set(observed(fourth)) == {
+        ("linkedin_profiles", "paris", "STATUS_429"),
+        ("linkedin_profiles", "paris", "LK_BAD_COOKIE"),
+    }
+    again = observed(fourth)[("linkedin_profiles", "paris", "LK_BAD_COOKIE")]
+    assert again.metadata["rerun_requested"].value is False
     assert fourth.run_requests == []
     assert "already requested" in fourth.skip_reason.skip_message
 

@@ -173,6 +173,31 @@ def test_every_action_answers_its_shape(shared, action):
         assert len(payload) <= (action.page_size or 10)
         for item in payload:
             assert set(action.output_fields) <= set(item)
+    for item in [payload] if isinstance(payload, dict) else payload:
+        lost = {
+            name: item[name]
+            for name, kind in action.output_types.items()
+            if item.get(name) is not None and not _lands_as(item[name], kind)
+        }
+        assert lost == {}, f"values the warehouse tables would lose (declared type): {lost}"
+
+
+def _lands_as(value, kind: str) -> bool:
+    """Would `frames` keep this value in a column of the declared type? (Text keeps anything.)"""
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind in ("integer", "number"):
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                return False
+        if not isinstance(value, (int, float)):
+            return False
+        return kind == "number" or float(value).is_integer()
+    return True
 
 
 def test_people_extraction_is_realistic_and_chains_to_company(shared):

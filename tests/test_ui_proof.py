@@ -49,13 +49,14 @@ def test_labels_and_counts_reach_the_ui(tmp_path):
     assert (auth["error_label"], auth["status_code"]) == ("UNAUTHORIZED", 401)
     assert auth["partition"] == proof.BROKEN
 
-    # the error-rate check failed on the faulted partition and names the labels; after the
-    # sensor's re-run (newest first) the 429s are gone and only the bad cookies remain
-    rates = [x for x in ui["checks"]["captaindata_error_rate"] if x["status"] == "FAILED"]
+    # the error-rate check failed on the faulted partition and names the labels; the sensor's
+    # re-run (newest first) fetched the 429s and the bad cookies again (an account's failure never
+    # answers for its input in the ledger), and the sandbox's account being fine, it passed
+    rates = ui["checks"]["captaindata_error_rate"]  # newest first
     both = {"LK_BAD_COOKIE": n_cookie, "STATUS_429": n_429}
-    [first] = [x for x in rates if x["errors_by_label"] == both]
+    [first] = [x for x in rates if x["status"] == "FAILED"]
+    assert first["errors_by_label"] == both
     assert first["severity"] == "ERROR" and "STATUS_429" in first["labels"]
-    assert rates[0]["errors_by_label"] == {"LK_BAD_COOKIE": n_cookie}
-    assert rates[0]["severity"] == "WARN"
+    assert rates[0]["status"] == "SUCCEEDED" and rates[0]["errors"] == 0
     passed = [x for x in ui["checks"]["captaindata_unique_key"] if x["status"] == "SUCCEEDED"]
     assert passed and passed[0]["column"] == "linkedin_profile_url"

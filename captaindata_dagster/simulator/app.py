@@ -14,7 +14,7 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
@@ -96,10 +96,6 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def _parse_body(raw: bytes) -> tuple[Any, str | None]:
     if not raw.strip():
         return {}, None
@@ -107,6 +103,11 @@ def _parse_body(raw: bytes) -> tuple[Any, str | None]:
         return json.loads(raw), None
     except (ValueError, UnicodeDecodeError) as e:
         return None, f"request body is not valid JSON: {e}"
+
+
+def _linkedin(user: dict[str, Any]) -> dict[str, Any] | None:
+    """The user's LinkedIn account (an entry of its `integrations`), or None."""
+    return next((a for a in user["integrations"] if a.get("integration") == "linkedin"), None)
 
 
 def _token(action_id: str, page: int) -> str:
@@ -206,7 +207,9 @@ class Routes:
                 return self.list_users(call)
         m = _USER.match(path)
         if m and method == "GET":
-            user = self.sim.state.users.get(m.group(1))
+            with self.sim.state.lock:
+                user = self.sim.state.users.get(m.group(1))
+                user = self.view_user(user) if user else None
             return self.ok(call, user) if user else self.not_found(call, f"user {m.group(1)}")
         m = _INTEGRATION.match(path)
         if m and method in ("POST", "PUT"):
@@ -286,10 +289,57 @@ class Routes:
                     headers=self.limit_headers(1.0, "account"),
                 )
         try:
+            if action.uses_account:
+                given = body.get("integration_users") or body.get("identity_ids")
+                refused = self.account_refusal(call, cfg, account, bool(given))
+                if refused is not None:
+                    return refused
             return self.perform(call, action, cfg, body, page)
         finally:
             if account is not None:
                 st.release_account(account)
+
+    def account_refusal(
+        self, call: Call, cfg: SimulatorConfig, uid: str | None, given: bool
+    ) -> Reply | None:
+        """The API's answer when the account cannot run a LinkedIn action, else None.
+
+        Enforced only for users this simulator created (uids such as "u1" that never went
+        through `POST /v4/users` always work): NOT_CONNECTED without a LinkedIn account,
+        LK_BAD_COOKIE for `bad_cookie_users`; with no user given while the workspace has users
+        and none is usable, NO_VALID_ACCOUNT_CONFIGURED.
+        """
+        st = self.sim.state
+        bad = set(cfg.bad_cookie_users)
+        with st.lock:
+            user = st.users.get(uid) if uid else None
+            linked = _linkedin(user) if user is not None else None
+            has_users = bool(st.users)
+            usable = any(
+                _linkedin(u) is not None and u["uid"] not in bad for u in st.users.values()
+            )
+        if not given:
+            if has_users and not usable:
+                return self.error(
+                    call, 424, "NO_VALID_ACCOUNT_CONFIGURED", "integ",
+                    "no user of this workspace has a usable LinkedIn account: connect one",
+                )  # fmt: skip
+            return None
+        if user is None:
+            return None
+        if linked is None:
+            return self.error(
+                call, 424, "NOT_CONNECTED", "integ",
+                f"user {uid} has no LinkedIn account connected",
+                {"user_uid": str(uid), "integration": "linkedin"},
+            )  # fmt: skip
+        if uid in bad:
+            return self.error(
+                call, 424, "LK_BAD_COOKIE", "integ",
+                f"the LinkedIn session of user {uid} is invalid or expired: reconnect it",
+                {"user_uid": str(uid), "integration": "linkedin"},
+            )  # fmt: skip
+        return None
 
     def body_problem(self, action: Action, body: dict[str, Any]) -> tuple[str, str] | None:
         """(field, message) for a body of the wrong shape, else None."""
@@ -513,21 +563,7 @@ class Routes:
                 call, 400, "INVALID_INPUT", "input", "full_name must be a string",
                 {"field": "full_name"},
             )  # fmt: skip
-        first, _, last = full_name.strip().partition(" ")
-        st = self.sim.state
-        user = {
-            "uid": st.new_uid(),
-            "created_at": _now_iso(),
-            "workspace_uid": st.workspace_uid,
-            "first_name": first,
-            "last_name": last,
-            "full_name": full_name,
-            "email": email,
-            "timezone": body.get("timezone") or "UTC",
-            "integrations": [],
-        }
-        with st.lock:
-            st.users[user["uid"]] = user
+        user = self.sim.state.add_user(email, full_name, body.get("timezone") or "UTC")
         return self.ok(call, user, 201)
 
     def list_users(self, call: Call) -> Reply:
@@ -539,9 +575,7 @@ class Routes:
                 call, 400, "BAD_PARAMETERS", "param", "page must be an integer", {"field": "page"}
             )
         with self.sim.state.lock:
-            users = [
-                dict(u, integrations=list(u["integrations"])) for u in self.sim.state.users.values()
-            ]
+            users = [self.view_user(u) for u in self.sim.state.users.values()]
         if query:
             users = [
                 u for u in users if query in u["email"].lower() or query in u["full_name"].lower()
@@ -567,29 +601,22 @@ class Routes:
                 "auth_data.cookies.li_at is required to connect a LinkedIn account",
                 {"field": "auth_data.cookies.li_at"},
             )  # fmt: skip
-        name = body.get("account_name") or user["full_name"]
-        new_uid = st.new_uid()
-        with st.lock:
-            existing = next(
-                (a for a in user["integrations"] if a["integration"] == integration), None
-            )
-            if existing is not None:
-                existing["name"] = name
-                account, status = dict(existing), 200
-            else:
-                account = {
-                    "uid": new_uid,
-                    "auth_type": "cookies",
-                    "name": name,
-                    "user_uid": user_uid,
-                    "error": None,
-                    "checkpoint": None,
-                    "integration": integration,
-                    "created_at": _now_iso(),
-                }
-                user["integrations"].append(account)
-                account, status = dict(account), 201
-        return self.ok(call, account, status)
+        account, created = self.sim.link(user_uid, integration, body.get("account_name"))
+        return self.ok(call, account, 201 if created else 200)
+
+    def view_user(self, user: dict[str, Any]) -> dict[str, Any]:
+        """A user as the API shows it (a copy); an expired session shows on its account.
+
+        The caller holds the state's lock.
+        """
+        expired = user["uid"] in self.sim.config.bad_cookie_users
+        accounts = [
+            dict(a, error="LK_BAD_COOKIE")
+            if expired and a.get("integration") == "linkedin"
+            else dict(a)
+            for a in user["integrations"]
+        ]
+        return dict(user, integrations=accounts)
 
     # the simulator's own endpoints (no key, not logged)
 

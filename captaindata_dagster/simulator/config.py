@@ -7,7 +7,7 @@ while request threads keep reading a consistent snapshot.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 # label -> (HTTP status, error_scope). Labels are open-ended: unknown ones answer 424 "integ",
@@ -104,10 +104,18 @@ class SimulatorConfig:
     retry_after_s: float | None = None  # Retry-After of injected 429 faults (default 1)
     search_total: int | None = None  # results every paginated list has; None: 15..400 by input
     fault_after_effect: bool = False  # 5xx/timeout/drop on side-effect actions after acting
+    # Uids of created users whose LinkedIn session has expired: their calls answer LK_BAD_COOKIE
+    # (and their account shows the error) until they connect again, which removes them.
+    bad_cookie_users: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "faults", dict(self.faults or {}))
         object.__setattr__(self, "fail_inputs", dict(self.fail_inputs or {}))
+        if isinstance(self.bad_cookie_users, str) or not all(
+            isinstance(u, str) and u for u in self.bad_cookie_users or ()
+        ):
+            raise ValueError("bad_cookie_users must be a list of user uids (strings)")
+        object.__setattr__(self, "bad_cookie_users", tuple(self.bad_cookie_users or ()))
         for name, rate in self.faults.items():
             check_fault_name(name)
             if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:

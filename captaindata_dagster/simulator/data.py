@@ -805,7 +805,8 @@ def make_result(
     """
     inp = action.canonical_input(value)
     it = _Item(seed, action, inp, input_key(inp), index)
-    out = {name: _value(name, it) for name in action.output_fields}
+    types = action.output_types
+    out = {name: _as_declared(_value(name, it), types.get(name)) for name in action.output_fields}
     if isinstance(inp.get(CUSTOM_DATA), Mapping):
         out[CUSTOM_DATA] = inp[CUSTOM_DATA]
     return out
@@ -875,6 +876,19 @@ _SAMPLES: dict[str, str] = {
     "tripadvisor_search_url": _TA + "/Hotels-g187147-Paris-Hotels.html?n={n}",
     "thefork_reviews_url": "https://www.thefork.com/restaurant/sample-bistro-r{id}/reviews",
 }
+
+
+def _as_declared(value: Any, kind: str | None) -> Any:
+    """Where the spec declares an integer, say it as one: a degree "2nd" is 2 (Sales Navigator),
+    a time is epoch milliseconds. Other values are already what their name makes them."""
+    if kind != "integer" or not isinstance(value, str):
+        return value
+    if re.fullmatch(r"\d(st|nd|rd|th)", value):
+        return int(value[0])
+    try:
+        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return value
 
 
 def sample_value(field_name: str, n: int = 0, type_: str = "string") -> Any:

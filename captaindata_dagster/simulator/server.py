@@ -182,6 +182,26 @@ class Simulator:
         """Replace the fault rates (name -> probability per action call)."""
         self.configure(faults=dict(faults))
 
+    # users and accounts, without HTTP (not logged)
+
+    def add_user(
+        self, email: str, full_name: str, *, linkedin: bool = True, timezone: str = "UTC"
+    ) -> dict[str, Any]:
+        """Create a workspace user, with a connected LinkedIn account unless `linkedin=False`."""
+        user = self.state.add_user(email, full_name, timezone)
+        if linkedin:
+            user["integrations"] = [self.link(user["uid"], "linkedin")[0]]
+        return user
+
+    def link(self, user_uid: str, integration: str, name: str | None = None) -> tuple[dict, bool]:
+        """Connect (or refresh) a user's account: (account, created?). Fresh LinkedIn cookies
+        end an expired session, so the user leaves `bad_cookie_users`."""
+        account, created = self.state.link(user_uid, integration, name)
+        bad = self.config.bad_cookie_users
+        if integration == "linkedin" and user_uid in bad:
+            self.configure(bad_cookie_users=tuple(u for u in bad if u != user_uid))
+        return account, created
+
     def set_fail_inputs(self, fail_inputs: Mapping[str, str]) -> None:
         """Replace the inputs that always fail (input value -> fault name or label)."""
         self.configure(fail_inputs=dict(fail_inputs))

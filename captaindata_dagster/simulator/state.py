@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 RPS_TOLERANCE = 0.25  # a token of debt: arrival jitter of a client pacing at exactly `rps` is fine
@@ -146,6 +147,51 @@ class State:
         with self.lock:
             return str(uuid.UUID(int=self._uid_rng.getrandbits(128), version=4))
 
+    # users and their accounts
+
+    def add_user(self, email: str, full_name: str, timezone: str = "UTC") -> dict[str, Any]:
+        """A new workspace user (a copy of what is stored), as `POST /v4/users` answers it."""
+        first, _, last = full_name.strip().partition(" ")
+        user = {
+            "uid": self.new_uid(),
+            "created_at": now_iso(),
+            "workspace_uid": self.workspace_uid,
+            "first_name": first,
+            "last_name": last,
+            "full_name": full_name,
+            "email": email,
+            "timezone": timezone,
+            "integrations": [],
+        }
+        with self.lock:
+            self.users[user["uid"]] = user
+            return dict(user, integrations=[])
+
+    def link(self, user_uid: str, integration: str, name: str | None) -> tuple[dict, bool]:
+        """Connect (or refresh) a user's account; (a copy of the account, created?)."""
+        new_uid = self.new_uid()
+        with self.lock:
+            user = self.users[user_uid]
+            name = name or user["full_name"]
+            existing = next(
+                (a for a in user["integrations"] if a["integration"] == integration), None
+            )
+            if existing is not None:
+                existing["name"] = name
+                return dict(existing), False
+            account = {
+                "uid": new_uid,
+                "auth_type": "cookies",
+                "name": name,
+                "user_uid": user_uid,
+                "error": None,
+                "checkpoint": None,
+                "integration": integration,
+                "created_at": now_iso(),
+            }
+            user["integrations"].append(account)
+            return dict(account), True
+
     # limits
 
     def take_rate(self, rps: float) -> float | None:
@@ -183,6 +229,11 @@ class State:
                 self.inflight[account] = n
             else:
                 self.inflight.pop(account, None)
+
+
+def now_iso() -> str:
+    """Now in the API's timestamp form: UTC, milliseconds, a Z."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def retry_after(seconds: float) -> str:

@@ -182,7 +182,8 @@ TRANSIENT = {  # about one call in five fails, every kind of failure represented
     "drop": 0.02,
     "html_502": 0.02,
     "malformed_json": 0.02,
-    "LK_BAD_COOKIE": 0.04,
+    "LK_BAD_COOKIE": 0.04,  # the account's failure: it retires, its input goes to another
+    "NO_RESULT": 0.02,  # the input's failure: an error row for the error sensor to report
     "STATUS_429": 0.02,
 }
 

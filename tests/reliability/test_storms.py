@@ -19,7 +19,9 @@ N = 500
 USERS = ["acct-1", "acct-2", "acct-3", "acct-4"]
 PROFILE = "linkedin-extract-people"
 SEARCH = "linkedin-search-people"
-PERMANENT = {f"https://www.linkedin.com/in/storm-{i}": "LK_BAD_COOKIE" for i in (7, 77)} | {
+# Failures of the input itself (an account failure such as LK_BAD_COOKIE is the account's: it
+# retires the account for the batch, see tests/test_account_failures.py)
+PERMANENT = {f"https://www.linkedin.com/in/storm-{i}": "LK_ERROR" for i in (7, 77)} | {
     "https://www.linkedin.com/in/storm-300": "NO_RESULT"
 }
 
