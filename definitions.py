@@ -22,6 +22,7 @@ from captaindata_dagster import (
     build_company_extraction_asset,
     build_people_search_asset,
     build_profile_extraction_asset,
+    build_search_schedule,
 )
 from captaindata_dagster.sandbox import sandbox_enabled
 from captaindata_dagster.warehouse import DuckDBWarehouseIOManager
@@ -66,12 +67,10 @@ refresh_linkedin = dg.define_asset_job(
 )
 
 
-@dg.schedule(job=refresh_linkedin, cron_schedule="0 5 * * *", execution_timezone="UTC")
-def refresh_linkedin_daily(context: dg.ScheduleEvaluationContext):
-    """Every morning, one run per search; fresh profiles and companies cost nothing."""
-    day = context.scheduled_execution_time.strftime("%Y-%m-%d")
-    for key in searches.get_partition_keys():
-        yield dg.RunRequest(run_key=f"{key}:{day}", partition_key=key)
+# Every morning, one run per search; fresh profiles and companies cost nothing.
+refresh_linkedin_daily = build_search_schedule(
+    refresh_linkedin, searches, cron_schedule="0 5 * * *", name="refresh_linkedin_daily"
+)
 
 
 def _users() -> list[str]:

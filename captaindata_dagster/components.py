@@ -15,7 +15,7 @@ import os
 import re
 import threading
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from types import UnionType
 from typing import Annotated, Any, Literal
@@ -31,6 +31,7 @@ from .frames import META_COLUMNS, PROFILE_URL
 from .metadata import DEFAULT_POOL
 from .resource import API_KEY_ENV, CaptainDataResource
 from .sandbox import sandbox_enabled
+from .schedules import build_search_schedule
 from .sensors import RETRY_LABELS
 
 TYPE_NAME = "captaindata_dagster.CaptainDataActionsComponent"
@@ -558,37 +559,6 @@ class CaptainDataActionsComponent(dg.Component, dg.Model, dg.Resolvable):
 
 
 # --------------------------------------------------------------------------------- helpers
-
-
-def build_search_schedule(
-    job: dg.UnresolvedAssetJobDefinition | dg.JobDefinition,
-    partitions_def: dg.PartitionsDefinition,
-    *,
-    cron_schedule: str = "0 5 * * *",
-    execution_timezone: str = "UTC",
-    name: str | None = None,
-    running: bool = False,
-) -> dg.ScheduleDefinition:
-    """The demo's schedule: at each tick, one run per search partition, keyed by the day.
-
-    The run key makes a tick that is evaluated twice request each partition once.
-    """
-
-    @dg.schedule(
-        job=job,
-        cron_schedule=cron_schedule,
-        execution_timezone=execution_timezone,
-        name=name or f"{job.name}_schedule",
-        default_status=dg.DefaultScheduleStatus.RUNNING
-        if running
-        else dg.DefaultScheduleStatus.STOPPED,
-    )
-    def _schedule(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
-        day = context.scheduled_execution_time.strftime("%Y-%m-%d")
-        for key in partitions_def.get_partition_keys(dynamic_partitions_store=context.instance):
-            yield dg.RunRequest(run_key=f"{key}:{day}", partition_key=key)
-
-    return _schedule
 
 
 def _error_sensor(

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     print("captaindata demo: SANDBOX, synthetic data from the bundled simulator")
     print(f"  partitions: {', '.join(str(k) for k in keys)}")
     print(f"  warehouse:  {Path(args.warehouse).resolve()} (schema linkedin)")
-    print(f"  ledger:     {defs.resources['captaindata'].get_ledger().path}")
+    print(f"  ledger:     {defs.resources['captaindata'].get_ledger().describe()}")
     print()
     with duckdb.connect(args.warehouse, read_only=True) as con:
         tables = [

@@ -251,21 +251,22 @@ led.close()
 """
 
 
-def test_threads_and_processes_write_one_ledger_at_once(tmp_path):
-    path = tmp_path / "shared" / "ledger.sqlite"
+def write_at_once(location: str, tmp_path: Path, n: int) -> Ledger:
+    """Two processes and five threads (three sharing one `Ledger`, two with their own) write `n`
+    entries each into the ledger at `location` (a path or a URL) at once; the writers' own
+    checks pass, and a new `Ledger` on it is returned for the caller's checks."""
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [PKG_ROOT, os.environ.get("PYTHONPATH")])),
     }
-    n = 120
     procs = [
-        subprocess.Popen([sys.executable, str(script), str(path), f"proc{p}", str(n)], env=env)
+        subprocess.Popen([sys.executable, str(script), location, f"proc{p}", str(n)], env=env)
         for p in range(2)
     ]
-    shared = Ledger(path)  # one instance used by several threads
-    own = [Ledger(path) for _ in range(2)]  # and separate instances (separate connections)
+    shared = Ledger(location)  # one instance used by several threads
+    own = [Ledger(location) for _ in range(2)]  # and separate instances (separate connections)
     failures: list[BaseException] = []
 
     def write(led: Ledger, tag: str) -> None:
@@ -285,7 +286,9 @@ def test_threads_and_processes_write_one_ledger_at_once(tmp_path):
     for p in procs:
         assert p.wait(timeout=120) == 0
     assert failures == []
-    check = Ledger(path)
+    for led in (shared, *own):
+        led.close()
+    check = Ledger(location)
     stats = check.stats()
     writers = 2 + 3 + 2
     assert len(check.entries("act", results=False)) == writers * n
@@ -294,5 +297,10 @@ def test_threads_and_processes_write_one_ledger_at_once(tmp_path):
     assert check.get("act", "proc1-7").results == [{"i": 7, "tag": "proc1"}]
     assert check.get("search", "proc0-5").results == [{"i": 5}, {"i": 5}]
     assert check.integrity_ok()
-    for led in (shared, *own, check):
-        led.close()
+    return check
+
+
+def test_threads_and_processes_write_one_ledger_at_once(tmp_path):
+    path = tmp_path / "shared" / "ledger.sqlite"
+    with write_at_once(str(path), tmp_path, n=120) as check:
+        assert check.stats()["credits"] == 7 * 120

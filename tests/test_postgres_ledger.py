@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -347,47 +346,10 @@ def test_a_user_who_may_not_create_the_schema_is_told_what_it_needs(pg_url, post
 
 # ---------------------------------------------------------------- threads, processes, forks
 
-WRITER = ledger_contract.WRITER  # Ledger(sys.argv[1]) takes a URL as well as a path
-
 
 def test_threads_and_processes_write_one_postgres_ledger_at_once(pg_url, tmp_path):
-    script = tmp_path / "writer.py"
-    script.write_text(WRITER)
-    n = 60
-    procs = [
-        subprocess.Popen([sys.executable, str(script), pg_url, f"proc{p}", str(n)], env=child_env())
-        for p in range(2)
-    ]
-    shared = Ledger(pg_url)
-    own = [Ledger(pg_url) for _ in range(2)]
-    failures: list[BaseException] = []
-
-    def write(led: Ledger, tag: str) -> None:
-        try:
-            for i in range(n):
-                led.save_result("act", f"{tag}-{i}", [{"i": i, "tag": tag}], credits=1)
-                led.fresh("act", f"{tag}-{i // 2}")
-        except BaseException as exc:  # pragma: no cover - reported below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=write, args=(shared, f"shared{t}")) for t in range(3)]
-    threads += [threading.Thread(target=write, args=(led, f"own{t}")) for t, led in enumerate(own)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for p in procs:
-        assert p.wait(timeout=120) == 0
-    assert failures == []
-    with Ledger(pg_url) as check:
-        stats = check.stats()
-        assert len(check.entries("act", results=False)) == 7 * n
-        assert stats["entries"] == 7 * n + 2 * (n // 5) and stats["pages"] == 2 * 2 * (n // 5)
-        assert stats["credits"] == 7 * n
-        assert check.get("search", "proc0-5").results == [{"i": 5}, {"i": 5}]
-        assert check.integrity_ok()
-    for led in (shared, *own):
-        led.close()
+    with ledger_contract.write_at_once(pg_url, tmp_path, n=60) as check:
+        assert check.stats()["credits"] == 7 * 60
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
