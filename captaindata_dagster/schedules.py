@@ -35,7 +35,16 @@ def build_search_schedule(
     )
     def _schedule(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
         day = context.scheduled_execution_time.strftime("%Y-%m-%d")
-        for key in partitions_def.get_partition_keys(dynamic_partitions_store=context.instance):
+        # Only dynamic keys live in the instance; touching `context.instance` otherwise would
+        # create one where the caller gave none (a test's build_schedule_context).
+        store = context.instance if _has_dynamic_keys(partitions_def) else None
+        for key in partitions_def.get_partition_keys(dynamic_partitions_store=store):
             yield dg.RunRequest(run_key=f"{key}:{day}", partition_key=key)
 
     return _schedule
+
+
+def _has_dynamic_keys(partitions_def: dg.PartitionsDefinition) -> bool:
+    if isinstance(partitions_def, dg.MultiPartitionsDefinition):
+        return any(_has_dynamic_keys(d.partitions_def) for d in partitions_def.partitions_defs)
+    return isinstance(partitions_def, dg.DynamicPartitionsDefinition)
