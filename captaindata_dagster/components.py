@@ -16,7 +16,7 @@ import re
 import threading
 import typing
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import UnionType
 from typing import Annotated, Any, Literal
 
@@ -59,6 +59,11 @@ class PeopleSearch(dg.Resolvable, dg.Model):
         description="A search walked this recently is served from the ledger (null: never again).",
     )
     parameters: dict[str, Any] = Field(default_factory=dict, description="The action's parameters.")
+    daily_start_date: str | None = Field(
+        default=None,
+        description="YYYY-MM-DD: cross the searches with days from this date (dimensions search "
+        "and date), one dated snapshot per search per day; the schedule takes the last full day.",
+    )
     budget: float | None = Field(
         default=None, description="Credits one search may spend (default: the component's)."
     )
@@ -457,6 +462,15 @@ class CaptainDataActionsComponent(dg.Component, dg.Model, dg.Resolvable):
 
         people = self.people
         people_action = _action(people.action_id, "people.action_id")
+        if people.daily_start_date is not None:
+            try:
+                datetime.strptime(people.daily_start_date, "%Y-%m-%d")
+            except ValueError:
+                raise ValidationError(
+                    f"people.daily_start_date: {people.daily_start_date!r} is not a date; write "
+                    "YYYY-MM-DD, e.g. 2026-01-01",
+                    field="people.daily_start_date",
+                ) from None
         add(
             "people",
             people.name,
@@ -466,6 +480,7 @@ class CaptainDataActionsComponent(dg.Component, dg.Model, dg.Resolvable):
                 searches=dict(self.searches),
                 max_results=people.max_results,
                 max_age_hours=people.max_age_hours,
+                daily_start_date=people.daily_start_date,
                 action_id=people.action_id,
                 parameters=people.parameters or None,
                 **options(people),

@@ -215,6 +215,52 @@ def test_schedule_requests_one_run_per_search_each_day():
     assert all(r.run_key.endswith(":2026-11-30") for r in requests)
 
 
+def test_daily_snapshots_cross_searches_with_days_and_the_schedule_takes_yesterday():
+    attrs = attributes(people={"max_results": 5, "daily_start_date": "2026-11-01"})
+    attrs["schedule"] = {"cron": "0 5 * * *", "timezone": "UTC"}
+    with yaml_defs(attrs) as (_, defs):
+        people = defs.resolve_assets_def("linkedin_people")
+        pdef = people.partitions_def
+        assert isinstance(pdef, dg.MultiPartitionsDefinition)
+        assert {d.name for d in pdef.partitions_defs} == {"search", "date"}
+        [schedule] = defs.schedules
+        ticks = {}
+        with dg.instance_for_test() as instance:
+            for day in (30, 1):
+                with dg.build_schedule_context(
+                    instance=instance,
+                    scheduled_execution_time=datetime(2026, 11, day, 5, tzinfo=timezone.utc),
+                    repository_def=defs.get_repository_def(),
+                ) as ctx:
+                    ticks[day] = list(schedule.evaluate_tick(ctx).run_requests or [])
+    # on the 30th at 05:00, one run per search for the 29th, the last full day
+    assert sorted(r.partition_key for r in ticks[30]) == [
+        dg.MultiPartitionKey({"search": s, "date": "2026-11-29"}) for s in sorted(SEARCHES)
+    ]
+    assert all(r.run_key.endswith(":2026-11-30") for r in ticks[30])
+    assert ticks[1] == []  # the first day is not over yet: nothing to snapshot
+
+
+def test_a_daily_snapshot_materializes_from_yaml(sim_env, tmp_path):
+    import duckdb
+
+    attrs = attributes(
+        tmp_path,
+        people={"max_results": 5, "daily_start_date": "2026-11-01"},
+        actions=[],
+        companies=None,
+    )
+    key = dg.MultiPartitionKey({"search": "paris", "date": "2026-11-27"})
+    with yaml_defs(attrs) as (_, defs), dg.instance_for_test() as instance:
+        job = defs.resolve_implicit_global_asset_job_def()
+        assert job.execute_in_process(partition_key=key, instance=instance).success
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute(
+            "select search, cast(date as date), count(*) from li.linkedin_profiles group by 1, 2"
+        ).fetchall()
+    assert [(r[0], str(r[1]), r[2]) for r in rows] == [("paris", "2026-11-27", 5)]
+
+
 # ---------------------------------------------------------------------------------- running it
 
 
@@ -378,6 +424,10 @@ def test_budget_from_yaml_caps_the_credits_of_a_partition(sim_env, tmp_path):
             ["profiles.parameters.experience", "accepted: sections, experiences"],
         ),
         ({"searches": {}}, ["searches: give at least one search"]),
+        (
+            {"people": {"daily_start_date": "2026-13-01"}},
+            ["people.daily_start_date", "'2026-13-01' is not a date", "YYYY-MM-DD"],
+        ),
     ],
     ids=[
         "unknown-action",
@@ -391,6 +441,7 @@ def test_budget_from_yaml_caps_the_credits_of_a_partition(sim_env, tmp_path):
         "side-effect-action",
         "bad-parameter",
         "no-search",
+        "bad-date",
     ],
 )
 def test_bad_yaml_names_the_field_to_fix(change, expected):
