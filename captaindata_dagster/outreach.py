@@ -398,9 +398,12 @@ class _Run:
         with self.lock:
             self.review.append(row)
 
-    def error_row(self, url: str, fields: Mapping[str, Any], from_cache: bool) -> None:
+    def error_row(
+        self, url: str, fields: Mapping[str, Any], from_cache: bool, account: str | None = None
+    ) -> None:
+        """One errors-table row; `account`: the user whose account made the call (None: none)."""
         row = {"action_id": self.act.id, "input": url, **fields, "at": _now(),
-               "from_cache": from_cache, "campaign": self.campaign}  # fmt: skip
+               "from_cache": from_cache, "user_uid": account, "campaign": self.campaign}  # fmt: skip
         with self.lock:
             self.errors.append(row)
 
@@ -415,7 +418,7 @@ class _Run:
         elif record.state in (PENDING, UNKNOWN):
             self.review_row(url, record, new=False)
         else:  # failed for good: the same refusal, from the records
-            self.error_row(url, _record_error(record), from_cache=True)
+            self.error_row(url, _record_error(record), from_cache=True, account=record.account)
 
     # -- dry run
 
@@ -510,7 +513,7 @@ class _Run:
                 err.error_label,
             )
         else:
-            self.error_row(url, fields, from_cache=False)
+            self.error_row(url, fields, from_cache=False, account=account)
         if isinstance(err, SYSTEMIC_ERRORS):
             self.fail(err)
 

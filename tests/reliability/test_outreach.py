@@ -475,6 +475,7 @@ def test_a_permanent_refusal_is_not_retried_and_a_429_is(make_sim, make_client, 
         url(0): "INVALID_INPUT", url(1): "STATUS_429", url(2): "LK_BAD_COOKIE"
     }  # fmt: skip
     assert errors["retryable"].to_dict() == {url(0): False, url(1): True, url(2): True}
+    assert set(errors["user_uid"]) == {"u1"}  # the account that made each call, for the sensor
     assert posts(sim)[url(1)] == 2  # the client retried the 429: nothing had been done
     assert {r.state for r in store.records("c")} == {FAILED, SENT}
 
@@ -482,6 +483,7 @@ def test_a_permanent_refusal_is_not_retried_and_a_429_is(make_sim, make_client, 
     second = run_outreach(client, store, CONNECT, profiles, campaign="c")
     assert sorted(second.sent["profile_url"]) == [url(1), url(2)]
     assert list(second.errors["input"]) == [url(0)] and second.errors["from_cache"].all()
+    assert list(second.errors["user_uid"]) == ["u1"]  # kept with the record
     assert posts(sim)[url(0)] == 1  # the refused input was not sent again
     assert performed(sim) == Counter({url(1): 1, url(2): 1, url(3): 1})
 
