@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from .batch import run_batch
 from .catalog import Action
 from .checks import (
     DEFAULT_FAIL_ERROR_RATE,
@@ -352,13 +351,10 @@ def _batch_asset(
         if captaindata.is_sandbox:
             context.log.warning("%s: SANDBOX mode, the results are synthetic", name)
         try:
-            batch = run_batch(
-                captaindata.get_client(),
+            batch = captaindata.run_batch(
                 action.id,
                 batch_inputs,
-                parameters=params or None,
-                integration_users=captaindata.get_integration_users() or None,
-                ledger=captaindata.get_ledger(),
+                parameters=params,
                 max_age=max_age,
                 max_results=max_results,
                 budget=budget,
@@ -368,7 +364,7 @@ def _batch_asset(
             context.log.error("%s: %s", name, err)
             raise failure_for_error(err) from err
         stats = batch.stats
-        failure = error_rate_failure(action.id, batch.errors, stats.unique_inputs, max_error_rate)
+        failure = error_rate_failure(action.id, batch.errors, stats.attempted, max_error_rate)
         if failure is not None:
             raise failure
         partition = partition_columns(
@@ -382,7 +378,7 @@ def _batch_asset(
         checks = [
             error_rate_check(
                 batch.errors,
-                stats.unique_inputs,
+                stats.attempted,
                 asset_key=key,
                 warn_above=warn_error_rate,
                 fail_above=fail_error_rate,

@@ -92,6 +92,12 @@ class BatchStats:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def attempted(self) -> int:
+        """Inputs that ended in a result or an error (from the ledger too): what error rates are
+        shares of. Inputs a budget or a stop left undone are not attempted."""
+        return self.succeeded + self.errors
+
 
 @dataclass
 class BatchResult:

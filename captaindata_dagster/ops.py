@@ -33,7 +33,6 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from .batch import run_batch
 from .client import check_parameters, resolve_action
 from .errors import CaptainDataError, ValidationError
 from .metadata import (
@@ -127,13 +126,10 @@ def build_action_op(
             context.log.warning(f"{act.id}: no inputs in the run config; nothing to do.")
         try:
             _check_settings(act.id, params, age_days, cap, limit)
-            batch = run_batch(
-                captaindata.get_client(),
+            batch = captaindata.run_batch(
                 act.id,
                 inputs,
-                parameters=params or None,
-                integration_users=captaindata.get_integration_users() or None,
-                ledger=captaindata.get_ledger(),
+                parameters=params,
                 max_age=timedelta(days=age_days) if age_days is not None else None,
                 max_results=cap,
                 budget=limit,
@@ -144,9 +140,7 @@ def build_action_op(
 
         stats = batch.stats
         if max_error_rate is not None:
-            failure = error_rate_failure(
-                act.id, batch.errors, stats.succeeded + stats.errors, max_error_rate
-            )
+            failure = error_rate_failure(act.id, batch.errors, stats.attempted, max_error_rate)
             if failure is not None:
                 raise failure
         yield dg.Output(

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -18,6 +20,9 @@ from .client import DEFAULT_BASE_URL, CaptainDataClient
 from .errors import ValidationError
 from .ledger import LEDGER_URL_ENV, Ledger, resolve_ledger_location
 from .sandbox import SANDBOX_ENV, sandbox_enabled, sandbox_simulator
+
+if TYPE_CHECKING:
+    from .batch import BatchResult
 
 API_KEY_ENV = "CAPTAINDATA_API_KEY"
 BASE_URL_ENV = "CAPTAINDATA_BASE_URL"
@@ -196,6 +201,34 @@ class CaptainDataResource(dg.ConfigurableResource):
             if self._ledger is None:
                 self._ledger = Ledger(resolve_ledger_location(self.ledger_url, self.ledger_path))
             return self._ledger
+
+    def run_batch(
+        self,
+        action_id: str,
+        inputs: Iterable[Mapping[str, Any] | str | None],
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        max_age: timedelta | None = None,
+        max_results: int | None = None,
+        budget: float | None = None,
+        log: Any = None,
+    ) -> BatchResult:
+        """`batch.run_batch` with this resource's client, accounts and ledger: what every Captain
+        Data step (asset or op) runs, so they share one wiring."""
+        from .batch import run_batch
+
+        return run_batch(
+            self.get_client(),
+            action_id,
+            inputs,
+            parameters=parameters or None,
+            integration_users=self.get_integration_users() or None,
+            ledger=self.get_ledger(),
+            max_age=max_age,
+            max_results=max_results,
+            budget=budget,
+            log=log,
+        )
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         with self._lock:

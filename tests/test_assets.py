@@ -186,6 +186,24 @@ def test_error_rate_over_the_threshold_fails_the_step(make_sim, tmp_path, instan
     assert md["action_id"] == "linkedin-extract-people"
 
 
+def test_the_error_rate_counts_attempted_inputs_not_those_a_budget_left(
+    make_sim, tmp_path, instance
+):
+    # one account: inputs run in order. 5 of the first 9 fail, then a budget of 4 credits is
+    # spent on the next 4: 5/9 attempted failed (over 50 %), though only 5/20 of all the inputs
+    urls = [f"https://www.linkedin.com/in/budget-{i}" for i in range(20)]
+    sim = make_sim(fail_inputs={u: "NO_RESULT" for u in urls[:5]})
+    profiles = build_action_asset(
+        "linkedin-extract-people", name="budgeted", inputs=urls, budget=4, max_error_rate=0.5
+    )
+    res = {"captaindata": resource_for(sim, tmp_path, integration_users=["u1"])}
+    result = dg.materialize([profiles], resources=res, instance=instance, raise_on_error=False)
+    assert not result.success
+    md = step_failure_metadata(result)
+    assert md["error_label"] == "NO_RESULT" and md["error_rate"] == pytest.approx(5 / 9, abs=1e-3)
+    assert sim.credits_used == 4
+
+
 def test_budget_stops_new_calls(make_sim, tmp_path, instance):
     sim = make_sim(search_total=200)
     res = {"captaindata": resource_for(sim, tmp_path)}
