@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import pytest
 
 from captaindata_dagster import CaptainDataClient
@@ -10,6 +11,18 @@ from captaindata_dagster.simulator import run_simulator
 from .postgres_fixtures import pg_url, postgres_server  # noqa: F401 - PostgreSQL fixtures
 
 TEST_KEY = "cd-test-key-5f0c2a9e-DO-NOT-LEAK"  # distinctive, so a leak is easy to grep for
+# Two named LinkedIn people searches, the partitions of most pipeline tests.
+SEARCHES = {
+    "paris": "https://www.linkedin.com/search/results/people/?keywords=data%20engineer&geo=paris",
+    "berlin": "https://www.linkedin.com/search/results/people/?keywords=cto&geo=berlin",
+}
+
+
+@pytest.fixture
+def instance():
+    """A throwaway DagsterInstance (SQLite storage in a temp dir) for runs, sensors, schedules."""
+    with dg.instance_for_test() as inst:
+        yield inst
 
 
 @pytest.fixture

@@ -286,12 +286,6 @@ def test_the_ledger_keeps_account_errors_but_never_answers_with_them(ledger):
 # ---------------------------------------------------------------------- in Dagster
 
 
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as inst:
-        yield inst
-
-
 def _asset(n: int, **kw) -> dg.AssetsDefinition:
     kw.setdefault("retry_policy", dg.RetryPolicy(max_retries=0))
     return build_action_asset(PROFILE, name="profiles", inputs=[url(i) for i in range(n)], **kw)

@@ -17,16 +17,7 @@ from captaindata_dagster import (
     build_profile_extraction_asset,
 )
 
-SEARCHES = {
-    "paris": "https://www.linkedin.com/search/results/people/?keywords=data%20engineer&geo=paris",
-    "berlin": "https://www.linkedin.com/search/results/people/?keywords=cto&geo=berlin",
-}
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as inst:
-        yield inst
+from .conftest import SEARCHES
 
 
 def resource_for(sim, tmp_path, **kw):

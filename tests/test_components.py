@@ -26,16 +26,12 @@ from captaindata_dagster import CaptainDataActionsComponent, CaptainDataResource
 from captaindata_dagster.components import TYPE_NAME, shared_resource
 from captaindata_dagster.sensors import PERSON_HINTS, RETRY_LABELS
 
-from .conftest import TEST_KEY
+from .conftest import SEARCHES, TEST_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "linkedin_warehouse"
 DG = Path(sys.executable).parent / "dg"
 
-SEARCHES = {
-    "paris": "https://www.linkedin.com/search/results/people/?keywords=data%20engineer&geo=paris",
-    "berlin": "https://www.linkedin.com/search/results/people/?keywords=cto&geo=berlin",
-}
 ACTIONS = ["linkedin_people", "linkedin_profiles", "linkedin_companies", "company_insights"]
 CHECKS = {"captaindata_error_rate", "captaindata_required_columns", "captaindata_unique_key"}
 

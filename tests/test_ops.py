@@ -29,12 +29,6 @@ def run_config(op: str = OP, **config) -> dict:
 
 
 @pytest.fixture
-def instance():
-    with dg.instance_for_test() as inst:
-        yield inst
-
-
-@pytest.fixture
 def resources(tmp_path):
     """Resources for a simulator, all runs of a test sharing one ledger file."""
 
