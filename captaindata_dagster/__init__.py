@@ -5,7 +5,15 @@ asset, sensor and check factories) builds on it; `captaindata_dagster.simulator`
 on loopback for demos and tests.
 """
 
-from .accounts import connect_linkedin, connected_users, create_user, linkedin_status, list_users
+from .accounts import (
+    connect_linkedin,
+    connected_users,
+    create_identity,
+    create_user,
+    linkedin_status,
+    list_identities,
+    list_users,
+)
 from .catalog import Action, Catalog, load_catalog
 from .client import ActionResult, CaptainDataClient
 from .errors import (
@@ -47,6 +55,10 @@ _DAGSTER_LAYER = {
     "connect_linkedin_op": ".account_ops",
     "list_captaindata_users_op": ".account_ops",
     "connect_linkedin_job": ".account_ops",
+    "create_captaindata_identity_op": ".account_ops",
+    "connect_identity_linkedin_op": ".account_ops",
+    "list_captaindata_identities_op": ".account_ops",
+    "connect_identity_linkedin_job": ".account_ops",
 }
 
 
@@ -99,15 +111,21 @@ __all__ = [
     "build_people_search_asset",
     "build_profile_extraction_asset",
     "build_search_schedule",
+    "connect_identity_linkedin_job",
+    "connect_identity_linkedin_op",
     "connect_linkedin",
     "connect_linkedin_job",
     "connect_linkedin_op",
     "connected_users",
+    "create_captaindata_identity_op",
     "create_captaindata_user_op",
+    "create_identity",
     "create_user",
     "extract_profiles_job",
     "linkedin_status",
+    "list_captaindata_identities_op",
     "list_captaindata_users_op",
+    "list_identities",
     "list_users",
     "load_catalog",
     "run_outreach",

@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from .accounts import account_hint
+from .accounts import account_hint, account_kind
 from .catalog import CUSTOM_DATA, Action
-from .client import MANAGED_CREDIT_FACTOR, ActionResult, CaptainDataClient, check_parameters
+from .client import ActionResult, CaptainDataClient, check_parameters, is_last_page
 from .errors import ACCOUNT_LABELS, SYSTEMIC_ERRORS, CaptainDataError, ValidationError
 from .ledger import CLAIMED, DONE, Entry, Ledger, ResumePoint, input_key
 
@@ -464,7 +464,8 @@ class _Run:
             and client.account_form == "identity_ids"
             and client.identity_mode == "managed"
         )
-        self.factor = MANAGED_CREDIT_FACTOR if managed else 1.0
+        # The most one result can cost: the action's credits, 1.5x on managed identities.
+        self.factor = act.credits_for(1, managed=managed)
 
     # -- queue, budget, stop
 
@@ -651,12 +652,12 @@ class _Run:
                 "to the %d other account(s)%s. Fix: %s",
                 self.act.id, who, label, item.label, left,
                 f" (this worker moves to user {moved[0]}'s)" if moved else "",
-                account_hint(label, [uid] if uid else []),
+                account_hint(label, [uid] if uid else [], account_kind(self.client)),
             )  # fmt: skip
             return moved
         self.record_error(item, fields, at, False)
         now = datetime.now(timezone.utc)
-        hint = account_hint(label, retired) or ""
+        hint = account_hint(label, retired, account_kind(self.client)) or ""
         for other in unsent:
             own = self.account_errors.get(other.key)
             if own is not None:  # an account failed on it earlier: that error is its answer
@@ -849,13 +850,7 @@ class _Run:
 
     def _walk_over(self, res: ActionResult, seen: int) -> bool:
         """The client's own stop rules, known before asking for (and reserving) another page."""
-        n = len(res.results)
-        return (
-            n == 0
-            or (bool(self.act.page_size) and n < (self.act.page_size or 0))
-            or (self.max_results is not None and seen >= self.max_results)
-            or not res.next_url
-        )
+        return is_last_page(self.act, res, seen, self.max_results)
 
     def _page_cost(self, seen: int) -> float:
         """The most a page can cost: the API charges every result a page returns, wanted or not."""

@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
-CUSTOM_DATA = "custom_data"  # every action accepts it in `input`, echoed back untouched
+CUSTOM_DATA = "custom_data"  # every action with an input accepts it there, echoed back untouched
+MANAGED_CREDIT_FACTOR = (
+    1.5  # identity_mode "managed": the vendor's pool of accounts, at 1.5x credits
+)
 
 _PARAM_TYPES: dict[str, tuple[type, ...]] = {
     "boolean": (bool,),
@@ -79,11 +82,32 @@ class Action:
     output_types: Mapping[str, str]  # output field -> JSON type, in the spec's order
     uses_account: bool
     side_effects: bool
+    required_parameters: tuple[str, ...] = ()
+    credits_per_result: float = 1.0
+    # The spec's JSON Schemas (refs inlined, `nullable` as a "null" type): the run/live body (for
+    # the GET action, its query string as one object) and the 2xx answer (None for a file).
+    request_schema: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    response_schema: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
     _alias_to_field: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def output_fields(self) -> tuple[str, ...]:
         return tuple(self.output_types)
+
+    @property
+    def body_fields(self) -> frozenset[str]:
+        """The top-level body fields the request schema declares (`input`, `parameters`, ...)."""
+        return frozenset((self.request_schema or {}).get("properties", {}))
+
+    @property
+    def takes_custom_data(self) -> bool:
+        """True when the action's input declares `custom_data` (echoed back untouched)."""
+        props = (self.request_schema or {}).get("properties", {})
+        return CUSTOM_DATA in (props.get("input") or {}).get("properties", {})
+
+    def credits_for(self, results: int, *, managed: bool = False) -> float:
+        """Credits billed for `results` results: the action's cost each, 1.5x on managed identities."""
+        return results * self.credits_per_result * (MANAGED_CREDIT_FACTOR if managed else 1.0)
 
     @property
     def is_list(self) -> bool:
@@ -114,10 +138,14 @@ class Action:
         data = self.canonical_input(value)
         problems: list[Problem] = []
         if not self.accepts_input:
-            extra = sorted(k for k in data if k != CUSTOM_DATA)
+            extra = sorted(data)
             if extra:
                 problems.append(
-                    Problem(extra[0], f"{self.id} takes no input; remove {', '.join(extra)}")
+                    Problem(
+                        extra[0],
+                        f"{self.id} takes no input (its body has no `input`, so not even "
+                        f"custom_data can be sent); remove {', '.join(extra)}",
+                    )
                 )
             return problems
         for key, v in data.items():
@@ -147,13 +175,20 @@ class Action:
         return problems
 
     def parameter_problems(self, parameters: Mapping[str, Any] | None) -> list[Problem]:
-        """Unknown parameters, wrong types and values outside an enum."""
-        if not parameters:
-            return []
-        if not isinstance(parameters, Mapping):
+        """Unknown parameters, wrong types, values outside an enum, and a missing required one.
+
+        A required parameter with a default in the spec is not missing: `with_defaults` sends it.
+        """
+        if parameters is not None and not isinstance(parameters, Mapping):
             return [Problem("parameters", "must be an object", "param")]
         declared = self.parameters or {}
-        problems: list[Problem] = []
+        problems: list[Problem] = [
+            Problem(name, f"is required by {self.id} and has no default; set it", "param")
+            for name in self.required_parameters
+            if (parameters or {}).get(name) is None and "default" not in declared.get(name, {})
+        ]
+        if not parameters:
+            return problems
         for name, v in parameters.items():
             spec = declared.get(name)
             if spec is None:
@@ -163,6 +198,10 @@ class Action:
                 )
                 continue
             if v is None:
+                if "null" not in _types(self._param_schema(name)):
+                    problems.append(
+                        Problem(name, "must not be null; leave it out for the default", "param")
+                    )
                 continue
             if not _is_text(v):
                 problems.append(Problem(name, _NOT_TEXT, "param"))
@@ -181,6 +220,24 @@ class Action:
                 if bad:
                     problems.append(Problem(name, f"{bad} not in {item_enum}", "param"))
         return problems
+
+    def with_defaults(self, parameters: Mapping[str, Any] | None) -> dict[str, Any]:
+        """`parameters` plus the spec's default of each required parameter left out."""
+        out = dict(parameters or {})
+        for name in self.required_parameters:
+            spec = (self.parameters or {}).get(name, {})
+            if out.get(name) is None and "default" in spec:
+                out[name] = spec["default"]
+        return out
+
+    def _param_schema(self, name: str) -> Mapping[str, Any]:
+        props = (self.request_schema or {}).get("properties", {})
+        return (props.get("parameters") or {}).get("properties", {}).get(name, {})
+
+
+def _types(schema: Mapping[str, Any]) -> list[str]:
+    kind = schema.get("type", [])
+    return kind if isinstance(kind, list) else [kind]
 
 
 def _is_type(v: Any, type_name: str) -> bool:
@@ -240,6 +297,8 @@ class Catalog:
     def __init__(self, data: Mapping[str, Any]) -> None:
         self.source: Mapping[str, Any] = data.get("source", {})
         self.base_url: str = data.get("base_url", "https://api.captaindata.com/v4")
+        # The error envelope the spec declares for every action's 400, 424 and 500 answers.
+        self.error_schema: Mapping[str, Any] = data.get("error_schema", {})
         self.actions: dict[str, Action] = {
             aid: _action(aid, raw) for aid, raw in data["actions"].items()
         }
@@ -297,6 +356,10 @@ def _action(aid: str, raw: Mapping[str, Any]) -> Action:
         output_types=dict(raw["output_fields"]),
         uses_account=raw["uses_account"],
         side_effects=raw["side_effects"],
+        required_parameters=tuple(raw.get("required_parameters", ())),
+        credits_per_result=float(raw.get("credits_per_result", 1)),
+        request_schema=raw.get("request_schema"),
+        response_schema=raw.get("response_schema"),
         _alias_to_field=alias_to_field,
     )
 

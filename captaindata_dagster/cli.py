@@ -1,9 +1,14 @@
-"""`captaindata-dagster users create|list|connect`: manage workspace users from a shell.
+"""`captaindata-dagster identities|users create|list|connect`: manage accounts from a shell.
 
     export CAPTAINDATA_API_KEY=...                  # or --sandbox / CAPTAINDATA_SANDBOX=1
-    captaindata-dagster users create --email ada@example.com --name "Ada Lovelace"
-    captaindata-dagster users list                  # uid, name, email, LinkedIn status; --json
-    CAPTAINDATA_LI_AT=... captaindata-dagster users connect <user uid>
+    captaindata-dagster identities create --name "Ada Lovelace"   # prints its LinkedIn login link
+    captaindata-dagster identities list             # uid, name, LinkedIn status, login link; --json
+    CAPTAINDATA_LI_AT=... captaindata-dagster identities connect <identity uid>
+
+Identities are the published API's holders of LinkedIn accounts (sent as `identity_ids`); `users`
+(`create --email --name`, `list`, `connect`) are the seed's (`integration_users`), kept for
+clients with `account_form="integration_users"`. An identity's login link (valid 48 hours) lets
+the person connect their own LinkedIn without handing over a cookie.
 
 The key and the base URL come from the environment only (`CAPTAINDATA_API_KEY`,
 `CAPTAINDATA_BASE_URL`): a command-line argument would show in `ps` and the shell's history. So do
@@ -21,55 +26,90 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from . import accounts
-from .client import DEFAULT_BASE_URL, CaptainDataClient
+from .accounts import IDENTITY, USER, AccountKind
+from .client import DEFAULT_BASE_URL, AccountForm, CaptainDataClient
 from .errors import CaptainDataError, ValidationError
 
 API_KEY_ENV = "CAPTAINDATA_API_KEY"  # the resource's names, repeated: no Dagster import here
 BASE_URL_ENV = "CAPTAINDATA_BASE_URL"
 PROG = "captaindata-dagster"
-COLUMNS = ("uid", "name", "email", "linkedin")
+COLUMNS = ("uid", "name", "email", "linkedin")  # users list
+IDENTITY_COLUMNS = ("uid", "name", "linkedin", "login_link")  # identities list
+GROUPS: dict[str, AccountKind] = {"identities": IDENTITY, "users": USER}
+FORMS: dict[AccountKind, AccountForm] = {IDENTITY: "identity_ids", USER: "integration_users"}
 
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog=PROG,
-        description="Manage Captain Data workspace users and their LinkedIn accounts. The API key "
-        f"is read from {API_KEY_ENV} (and {BASE_URL_ENV}), never from the command line.",
+        description="Manage Captain Data identities (or the seed's workspace users) and their "
+        f"LinkedIn accounts. The API key is read from {API_KEY_ENV} (and {BASE_URL_ENV}), never "
+        "from the command line.",
     )
-    sub = ap.add_subparsers(dest="group", required=True, metavar="{users}")
-    users = sub.add_parser("users", help="create, list and connect workspace users")
+    sub = ap.add_subparsers(dest="group", required=True, metavar="{identities,users}")
+    identities = sub.add_parser(
+        "identities",
+        help="create, list and connect identities (the published API; identity_ids)",
+    )
+    cmds = identities.add_subparsers(dest="command", required=True)
+    create = cmds.add_parser(
+        "create",
+        help="create an identity and print its LinkedIn login link (valid 48 h)",
+        description="Creates an identity and prints its LinkedIn login link: hand it to the "
+        "person whose LinkedIn the identity will use; they open it within 48 hours and log in, "
+        "no cookie changes hands.",
+    )
+    create.add_argument("--name", required=True, help="the person's name, e.g. 'Ada Lovelace'")
+    create.add_argument("--timezone", default="UTC", help="IANA time zone (default UTC)")
+    _common(create)
+    _add_list(cmds, IDENTITY)
+    _add_connect(cmds, IDENTITY)
+
+    users = sub.add_parser(
+        "users", help="create, list and connect workspace users (the seed's integration_users)"
+    )
     cmds = users.add_subparsers(dest="command", required=True)
-
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--sandbox",
-            action="store_true",
-            help="use a throwaway bundled simulator in this process (synthetic; also "
-            "CAPTAINDATA_SANDBOX=1)",
-        )
-        p.add_argument("--json", action="store_true", help="print JSON instead of text")
-
     create = cmds.add_parser("create", help="create a user (who can then connect LinkedIn)")
     create.add_argument("--email", required=True)
     create.add_argument("--name", required=True, dest="full_name", help="full name")
     create.add_argument("--timezone", default="UTC", help="IANA time zone (default UTC)")
-    common(create)
+    _common(create)
+    _add_list(cmds, USER)
+    _add_connect(cmds, USER)
+    return ap
 
-    ls = cmds.add_parser("list", help="users with the status of their LinkedIn account")
-    ls.add_argument("--query", help="filter by name or email")
-    ls.add_argument(
-        "--connected", action="store_true", help="only users whose LinkedIn is connected"
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="use a throwaway bundled simulator in this process (synthetic; also "
+        "CAPTAINDATA_SANDBOX=1)",
     )
-    common(ls)
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
+
+def _add_list(cmds: Any, kind: AccountKind) -> None:
+    group = "identities" if kind == IDENTITY else "users"
+    ls = cmds.add_parser("list", help=f"{group} with the status of their LinkedIn account")
+    ls.add_argument("--query", help="filter by name" + (" or email" if kind == USER else ""))
+    ls.add_argument(
+        "--connected", action="store_true", help=f"only {group} whose LinkedIn is connected"
+    )
+    _common(ls)
+
+
+def _add_connect(cmds: Any, kind: AccountKind) -> None:
+    group = "identities" if kind == IDENTITY else "users"
     connect = cmds.add_parser(
         "connect",
-        help="connect (or refresh) a user's LinkedIn account from cookies in the environment",
+        help=f"connect (or refresh) the LinkedIn account of one of the {group}, from cookies "
+        "in the environment",
         description="Reads the li_at cookie (and li_a, for Sales Navigator, if set) from "
-        "environment variables and connects the user's LinkedIn account, or refreshes it when "
+        f"environment variables and connects the {kind}'s LinkedIn account, or refreshes it when "
         "one is already connected (e.g. after LK_BAD_COOKIE). The values are never printed.",
     )
-    connect.add_argument("user_uid", help="the user's uid (see `users list`)")
+    connect.add_argument("user_uid", metavar=f"{kind}_uid", help=f"see `{group} list`")
     connect.add_argument(
         "--li-at-env",
         default=accounts.LI_AT_ENV,
@@ -86,31 +126,32 @@ def build_parser() -> argparse.ArgumentParser:
     mode = connect.add_mutually_exclusive_group()
     mode.add_argument(
         "--update", dest="update", action="store_const", const=True, default=None,
-        help="refresh an existing account (PUT) without looking the user up",
+        help=f"refresh an existing account (PUT) without looking the {kind} up",
     )  # fmt: skip
     mode.add_argument(
         "--new", dest="update", action="store_const", const=False,
-        help="connect a new account (POST) without looking the user up",
+        help=f"connect a new account (POST) without looking the {kind} up",
     )  # fmt: skip
-    common(connect)
-    return ap
+    _common(connect)
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run one command; returns the exit code (0 ok, 1 the API failed, 2 bad usage/settings)."""
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
+    kind = GROUPS[args.group]
     try:
-        client = _client(args.sandbox)
+        client = _client(args.sandbox, FORMS[kind])
     except ValidationError as err:
         print(f"{PROG}: {err.message}", file=sys.stderr)
         return 2
     try:
         if args.command == "create":
-            return _create(client, args, out)
+            create = _create_identity if kind == IDENTITY else _create
+            return create(client, args, out)
         if args.command == "list":
-            return _list(client, args, out)
-        return _connect(client, args, out)
+            return _list(client, args, out, kind)
+        return _connect(client, args, out, kind)
     except ValidationError as err:
         print(f"{PROG}: {err.message}", file=sys.stderr)
         return 2
@@ -121,15 +162,19 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         client.close()
 
 
-def _client(sandbox: bool) -> CaptainDataClient:
-    """A client from the environment (or the bundled simulator); the key is never an argument."""
+def _client(sandbox: bool, account_form: AccountForm = "integration_users") -> CaptainDataClient:
+    """A client from the environment (or the bundled simulator); the key is never an argument.
+
+    `account_form` is the command group's: identity_ids for `identities`, integration_users for
+    `users`.
+    """
     from .sandbox import SANDBOX_ENV, sandbox_enabled
 
     if sandbox or sandbox_enabled():
         from .sandbox import sandbox_simulator
 
         sim = sandbox_simulator()
-        return CaptainDataClient(sim.api_key, sim.base_url)
+        return CaptainDataClient(sim.api_key, sim.base_url, account_form=account_form)
     key = os.environ.get(API_KEY_ENV, "").strip()
     if not key:
         raise ValidationError(
@@ -140,7 +185,7 @@ def _client(sandbox: bool) -> CaptainDataClient:
             error_scope="auth",
         )
     base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
-    return CaptainDataClient(key, base_url)
+    return CaptainDataClient(key, base_url, account_form=account_form)
 
 
 def _create(client: CaptainDataClient, args: argparse.Namespace, out: TextIO) -> int:
@@ -157,23 +202,57 @@ def _create(client: CaptainDataClient, args: argparse.Namespace, out: TextIO) ->
     return 0
 
 
-def _list(client: CaptainDataClient, args: argparse.Namespace, out: TextIO) -> int:
-    rows = [accounts.user_row(u) for u in accounts.list_users(client, query=args.query)]
+def _create_identity(client: CaptainDataClient, args: argparse.Namespace, out: TextIO) -> int:
+    identity = accounts.create_identity(client, args.name, args.timezone)
+    if args.json:
+        _print_json(identity, out)
+        return 0
+    uid, name = identity.get("uid"), identity.get("name") or args.name
+    print(f"created identity {uid} ({name})", file=out)
+    link = accounts.login_link(identity)
+    if link:
+        print(f"LinkedIn login link (valid {accounts.LOGIN_LINK_HOURS} h): {link}", file=out)
+        print(
+            f"hand it to {name}, the person whose LinkedIn this identity will use: they open it "
+            "and log in to LinkedIn themselves, no cookie changes hands. Anyone who opens it "
+            "can connect their LinkedIn here, so send it to that person only.",
+            file=out,
+        )
+    print(
+        f"or connect from cookies: {accounts.LI_AT_ENV}=... {PROG} identities connect {uid}",
+        file=out,
+    )
+    return 0
+
+
+def _list(
+    client: CaptainDataClient, args: argparse.Namespace, out: TextIO, kind: AccountKind = USER
+) -> int:
+    found = accounts.list_accounts(client, query=args.query, kind=kind)
+    rows = [accounts.account_row(a, kind) for a in found]
     if args.connected:
         rows = [r for r in rows if r["linkedin"] == accounts.CONNECTED]
     if args.json:
         _print_json(rows, out)
         return 0
-    widths = {c: max([len(c), *(len(str(r[c])) for r in rows)]) for c in COLUMNS}
-    print("  ".join(c.upper().ljust(widths[c]) for c in COLUMNS).rstrip(), file=out)
+    columns = IDENTITY_COLUMNS if kind == IDENTITY else COLUMNS
+    widths = {c: max([len(c), *(len(str(r[c])) for r in rows)]) for c in columns}
+    print("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip(), file=out)
     for r in rows:
-        print("  ".join(str(r[c]).ljust(widths[c]) for c in COLUMNS).rstrip(), file=out)
+        print("  ".join(str(r[c]).ljust(widths[c]) for c in columns).rstrip(), file=out)
     connected = sum(r["linkedin"] == accounts.CONNECTED for r in rows)
-    print(f"{len(rows)} user(s), {connected} with LinkedIn connected", file=sys.stderr)
+    counted = f"{len(rows)} user(s)" if kind == USER else _identities(len(rows))
+    print(f"{counted}, {connected} with LinkedIn connected", file=sys.stderr)
     return 0
 
 
-def _connect(client: CaptainDataClient, args: argparse.Namespace, out: TextIO) -> int:
+def _identities(n: int) -> str:
+    return f"{n} identit{'y' if n == 1 else 'ies'}"
+
+
+def _connect(
+    client: CaptainDataClient, args: argparse.Namespace, out: TextIO, kind: AccountKind = USER
+) -> int:
     account = accounts.connect_linkedin(
         client,
         args.user_uid,
@@ -181,13 +260,14 @@ def _connect(client: CaptainDataClient, args: argparse.Namespace, out: TextIO) -
         li_a_env=args.li_a_env or None,
         account_name=args.account_name,
         update=args.update,
+        kind=kind,
     )
     if args.json:
         _print_json(account, out)
         return 0
     status = f" (error: {account['error']})" if account.get("error") else ""
     print(
-        f"LinkedIn account {account.get('uid')} connected for user {args.user_uid}{status}",
+        f"LinkedIn account {account.get('uid')} connected for {kind} {args.user_uid}{status}",
         file=out,
     )
     return 0

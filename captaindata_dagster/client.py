@@ -19,13 +19,13 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
-from .catalog import Action, Catalog, load_catalog
+from .catalog import CUSTOM_DATA, Action, Catalog, load_catalog
 from .errors import (
     CaptainDataError,
     ConnectionFailedError,
@@ -43,10 +43,12 @@ DEFAULT_BASE_URL = "https://api.captaindata.com/v4"
 # that starts at once, the API's window still holds the first one's last second of calls. 5 % of
 # headroom absorbs that hand-over (and clock jitter) instead of discovering it by 429s.
 DEFAULT_PACING_MARGIN = 0.05
-MANAGED_CREDIT_FACTOR = 1.5
 log = logging.getLogger("captaindata_dagster.client")
 
 AccountForm = Literal["integration_users", "identity_ids"]
+# The published spec's form (identity_ids/identity_mode; the only one its bodies allow) by default.
+DEFAULT_ACCOUNT_FORM: AccountForm = "identity_ids"
+_NULL_HEADER = ("", "null", "none", "undefined")
 
 
 @dataclass
@@ -83,9 +85,11 @@ class CaptainDataClient:
 
     `requests_per_second` should be the plan's limit (trial 1, low 2, mid 10, high 20, highest 40);
     calls are paced `pacing_margin` (5 %) under it, so steps in several processes never trip it;
-    `integration_users` are the default connected accounts for actions that need one.
-    `account_form="identity_ids"` sends the later v4 body form (`identity_ids`, `identity_mode`)
-    instead of the seed's `integration_users`; one form per body, never both.
+    `integration_users` are the default connected accounts (identity or user uids) for actions
+    that need one. `account_form` picks how a body names them: "identity_ids" (the default: the
+    form the published OpenAPI declares, `identity_ids` + `identity_mode`, the only one its bodies
+    accept) or "integration_users" (the seed's spring-2025 form, for workspaces still on it); one
+    form per body, never both.
     """
 
     def __init__(
@@ -99,7 +103,7 @@ class CaptainDataClient:
         requests_per_second: float | None = None,
         pacing_margin: float = DEFAULT_PACING_MARGIN,
         integration_users: Sequence[str] | None = None,
-        account_form: AccountForm = "integration_users",
+        account_form: AccountForm = DEFAULT_ACCOUNT_FORM,
         identity_mode: str | None = None,
         account_concurrency: int = 1,
         backoff_base_s: float = 0.5,
@@ -184,8 +188,22 @@ class CaptainDataClient:
     ) -> tuple[Action, dict[str, Any]]:
         """Validate a call and build its JSON body, without sending anything.
 
-        Aliases are renamed to the catalog's field names. Raises `ValidationError` naming the
-        field for an unknown action, a missing or malformed input, or an unknown parameter.
+        Aliases are renamed to the catalog's field names. Only the body fields the action's
+        request schema declares are sent (no `input` for an action that takes none), and a
+        required parameter left out is sent with the spec's default. Raises `ValidationError`
+        naming the field for an unknown action, a missing or malformed input, an unknown
+        parameter, or a required parameter with no default.
+
+        Args:
+            action_id: the catalog id, e.g. "linkedin-extract-people".
+            input: the one input object (aliases and `custom_data` allowed).
+            parameters: the action's options.
+            integration_users: account uids for this call (default: the client's).
+
+        Example:
+            >>> act, body = client.prepare("linkedin-me")  # doctest: +SKIP
+            >>> body
+            {'identity_ids': ['<identity uid>']}
         """
         act = self.action(action_id)
         if self.validate:
@@ -195,12 +213,12 @@ class CaptainDataClient:
             check_parameters(act, parameters)
         body: dict[str, Any] = {}
         canonical = act.canonical_input(input)
-        if act.accepts_input:
+        if "input" in act.body_fields or act.method == "GET":  # GET: sent as the query string
+            if not act.takes_custom_data:
+                canonical.pop(CUSTOM_DATA, None)
             body["input"] = canonical
-        elif canonical:
-            body["input"] = canonical  # custom_data only
-        if act.parameters is not None:
-            body["parameters"] = dict(parameters or {})
+        if "parameters" in act.body_fields:
+            body["parameters"] = act.with_defaults(parameters)
         users = self._users_for(act, integration_users)
         if users:
             if self.account_form == "identity_ids":
@@ -250,7 +268,7 @@ class CaptainDataClient:
             raise ValidationError(f"page must be an integer >= 1, got {page!r}", field="page")
         url = self.base_url + act.path
         if act.method == "GET":
-            return self._send(act, "GET", url, body, params=body.get("input"), page=None)
+            return self._send(act, "GET", url, body, params=_query_of(act, body), page=None)
         params = {"page": page} if page is not None else None
         return self._send(act, "POST", url, body, params=params, page=page or 1)
 
@@ -268,17 +286,20 @@ class CaptainDataClient:
     ) -> Iterator[ActionResult]:
         """Yield each page's `ActionResult`, following `X-Pagination-Next`.
 
-        Stops on an absent, empty or `null` next header, an empty or short page, `max_pages`, or
-        once `max_results` results were seen: a page whose results are not wanted is never fetched.
-        `start_url` (a stored `next_url`) and `start_page` resume an interrupted walk there;
-        `max_results` and `max_pages` then count from that point.
+        Stops on an absent, empty or `null` next header, an empty page, `max_pages`, or once
+        `max_results` results were seen: a page whose results are not wanted is never fetched.
+        A short page does not end the walk: the API's `page_size` is a maximum, and a throttled
+        page holds fewer results while the search goes on. `start_url` (a stored `next_url`) and
+        `start_page` resume an interrupted walk there; `max_results` and `max_pages` then count
+        from that point.
         """
         if max_results is not None and max_results <= 0:
             return
         act, body = self.prepare(
             action_id, input, parameters=parameters, integration_users=integration_users
         )
-        url: str | None = self._follow(start_url) if start_url else self.base_url + act.path
+        first = self.base_url + act.path
+        url: str | None = self._follow(start_url, first, act) if start_url else first
         seen = pages = 0
         page = start_page
         while url is not None:
@@ -286,15 +307,11 @@ class CaptainDataClient:
             pages += 1
             seen += len(result.results)
             yield result
-            if not act.is_list or not result.results:
-                return
-            if act.page_size and len(result.results) < act.page_size:
-                return
-            if max_results is not None and seen >= max_results:
+            if is_last_page(act, result, seen, max_results):
                 return
             if max_pages is not None and pages >= max_pages:
                 return
-            url = self._follow(result.next_url)
+            url = result.next_url
             page += 1
 
     def iter_results(
@@ -323,25 +340,28 @@ class CaptainDataClient:
                 count += 1
                 yield item
 
-    def _follow(self, next_url: str | None) -> str | None:
-        """The next page's URL, re-rooted on our own base so the key never goes to another host."""
-        if next_url is None:
+    def _follow(self, next_url: str | None, request_url: str, act: Action) -> str | None:
+        """The next page's URL on our own origin, or None at the end of the walk.
+
+        A relative URL resolves against the request's URL. Whatever the header names, the call
+        goes to the configured origin (the key never leaves it) and only to this action's own
+        path: a next URL naming another path is a `MalformedResponseError`, never a POST to
+        whatever path it names.
+        """
+        if next_url is None or next_url.strip().lower() in _NULL_HEADER:
             return None
-        next_url = next_url.strip()
-        if not next_url or next_url.lower() in ("null", "none", "undefined"):
-            return None
+        shown = repr(next_url.strip()[:100]).replace(self._api_key, "***")
         try:
-            parts = urlsplit(next_url)
+            parts = urlsplit(urljoin(request_url, next_url.strip()))
         except ValueError:  # e.g. "http://[": not a URL
-            raise MalformedResponseError(
-                "X-Pagination-Next is not a URL: "
-                + repr(next_url[:100]).replace(self._api_key, "***")
-            ) from None
-        if not parts.scheme and not parts.netloc:
-            base = urlsplit(self.base_url)
-            if not parts.path.startswith("/"):
-                return f"{self.base_url}/{next_url.lstrip('/')}"
-            return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
+            raise _bad_next_url(act, f"X-Pagination-Next is not a URL: {shown}") from None
+        own_path = urlsplit(self.base_url + act.path).path
+        if parts.path.rstrip("/") != own_path:
+            raise _bad_next_url(
+                act,
+                f"X-Pagination-Next {shown} does not name {act.id}'s own path ({own_path}); "
+                "the walk stops here rather than call another endpoint",
+            )
         if (parts.scheme, parts.netloc) != self._origin:
             log.warning(
                 "X-Pagination-Next points at %s://%s; following its path on %s://%s instead",
@@ -371,10 +391,73 @@ class CaptainDataClient:
         return self._request_json("POST", "/users", json_body=body, idempotent=False)
 
     def list_users(self, query: str | None = None, page: int | None = None) -> list[dict[str, Any]]:
-        """Users of the workspace, with their `integrations`."""
-        params = {k: v for k, v in (("query", query), ("page", page)) if v is not None}
-        data = self._request_json("GET", "/users", params=params or None)
-        return data if isinstance(data, list) else []
+        """One page of the workspace's users (the seed's form), each with its `integrations`.
+
+        Args:
+            query: Filter by name or email, on the server.
+            page: 1-based page number; None asks for the first page.
+
+        Raises:
+            MalformedResponseError: the answer is not a JSON list.
+
+        Example:
+            >>> [u["email"] for u in client.list_users(query="ada")]  # doctest: +SKIP
+            ['ada@example.com']
+        """
+        return self._list_accounts("/users", query, page)
+
+    def create_identity(self, name: str, timezone: str = "UTC") -> dict[str, Any]:
+        """Create an identity (the published form of a user), who can then connect LinkedIn.
+
+        The answer has `uid`, `name`, `timezone`, `integrations` (empty) and
+        `identity_login_links`: `{"linkedin": "<url>"}`, a link valid 48 hours that a person opens
+        to connect their own LinkedIn, without handing over a cookie. Not retried.
+
+        Args:
+            name: The identity's display name, e.g. "Ada Lovelace".
+            timezone: IANA time zone of the person behind it.
+
+        Example:
+            >>> ada = client.create_identity("Ada Lovelace", "Europe/Paris")  # doctest: +SKIP
+            >>> ada["identity_login_links"]["linkedin"]  # hand it to Ada  # doctest: +SKIP
+        """
+        if not isinstance(name, str) or not name.strip():
+            raise ValidationError("name is required to create an identity", field="name")
+        body = {"name": name, "timezone": timezone or "UTC"}
+        return self._request_json("POST", "/identities", json_body=body, idempotent=False)
+
+    def list_identities(
+        self, query: str | None = None, page: int | None = None
+    ) -> list[dict[str, Any]]:
+        """One page of the workspace's identities, each with its `integrations`.
+
+        Args:
+            query: Filter by name, on the server.
+            page: 1-based page number; None asks for the first page.
+
+        Raises:
+            MalformedResponseError: the answer is not a JSON list.
+
+        Example:
+            >>> [i["name"] for i in client.list_identities(page=1)]  # doctest: +SKIP
+            ['Ada Lovelace']
+        """
+        return self._list_accounts("/identities", query, page)
+
+    def get_identity(self, identity_uid: str) -> dict[str, Any]:
+        """One identity by uid, with its `integrations` (a `NotFoundError` if unknown).
+
+        Args:
+            identity_uid: The identity's uid (a UUID).
+
+        Example:
+            >>> client.get_identity("5f0c2a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b")["name"]  # doctest: +SKIP
+        """
+        path = f"/identities/{self._uuid(identity_uid, 'identity_uid')}"
+        data = self._request_json("GET", path)
+        if not isinstance(data, dict):
+            raise MalformedResponseError(f"GET {path} did not answer an object")
+        return data
 
     def connect_integration(
         self,
@@ -389,26 +472,102 @@ class CaptainDataClient:
         """Connect (or with `update=True`, refresh) a user's account from its session cookies.
 
         The cookies are sent once and never logged or kept by the client.
+
+        Args:
+            user_uid: The user whose account it is (the seed's form; see `list_users`).
+            integration: The platform, "linkedin" by default.
+            li_at: LinkedIn's `li_at` session cookie.
+            li_a: LinkedIn's `li_a` cookie (Sales Navigator), optional.
+            account_name: A label for the account.
+            update: True refreshes an existing account (PUT), False connects one (POST).
+
+        Example:
+            >>> client.connect_integration(uid, li_at=os.environ["CAPTAINDATA_LI_AT"])  # doctest: +SKIP
         """
         if not user_uid:
             raise ValidationError("user_uid is required", field="user_uid")
+        path = f"/users/{user_uid}/integrations/{integration}"
+        return self._connect(path, li_at, li_a, account_name, update)
+
+    def connect_identity_integration(
+        self,
+        identity_uid: str,
+        integration: str = "linkedin",
+        *,
+        li_at: str,
+        li_a: str | None = None,
+        account_name: str | None = None,
+        update: bool = False,
+    ) -> dict[str, Any]:
+        """Connect (or with `update=True`, refresh) an identity's account from session cookies.
+
+        The same as `connect_integration`, for identities; the answer has `uid`, `auth_type`,
+        `setup_source`, `is_shared`, `name`, `integration_permalink`, `level`, `identity_uid`,
+        `meta`. The cookies are sent once and never logged or kept by the client. Without
+        cookies, hand the person the identity's login link instead (`create_identity`).
+
+        Args:
+            identity_uid: The identity whose account it is (a UUID; see `list_identities`).
+            integration: The platform, "linkedin" by default.
+            li_at: LinkedIn's `li_at` session cookie.
+            li_a: LinkedIn's `li_a` cookie (Sales Navigator), optional.
+            account_name: A label for the account.
+            update: True refreshes an existing account (PUT), False connects one (POST).
+
+        Example:
+            >>> client.connect_identity_integration(  # doctest: +SKIP
+            ...     ada["uid"], li_at=os.environ["CAPTAINDATA_LI_AT"]
+            ... )
+        """
+        uid = self._uuid(identity_uid, "identity_uid")
+        path = f"/identities/{uid}/integrations/{integration}"
+        return self._connect(path, li_at, li_a, account_name, update)
+
+    @staticmethod
+    def _uuid(value: Any, name: str) -> str:
+        """`value` as a canonical UUID (what the API's uids are), or a `ValidationError`."""
+        import uuid  # here, not at the top: this section is the only user
+
+        try:
+            return str(uuid.UUID(str(value).strip()))
+        except ValueError:
+            raise ValidationError(
+                f"{name} must be a uid (a UUID such as 5f0c2a9e-1c2d-4e5f-8a9b-0c1d2e3f4a5b), "
+                f"got {value!r}",
+                field=name,
+            ) from None
+
+    def _list_accounts(
+        self, path: str, query: str | None, page: int | None
+    ) -> list[dict[str, Any]]:
+        params = {k: v for k, v in (("query", query), ("page", page)) if v is not None}
+        data = self._request_json("GET", path, params=params or None)
+        if not isinstance(data, list):
+            raise MalformedResponseError(
+                f"GET {path} did not answer a JSON list (got {type(data).__name__})"
+            )
+        return data
+
+    def _connect(
+        self, path: str, li_at: str, li_a: str | None, account_name: str | None, update: bool
+    ) -> dict[str, Any]:
+        """POST (connect) or PUT (refresh) an account's cookies; they are neither logged nor kept."""
         if not li_at:
             raise ValidationError("li_at cookie is required to connect LinkedIn", field="li_at")
         cookies = {"li_at": li_at} | ({"li_a": li_a} if li_a else {})
         body: dict[str, Any] = {"auth_data": {"cookies": cookies}}
         if account_name:
             body["account_name"] = account_name
-        path = f"/users/{user_uid}/integrations/{integration}"
         return self._request_json(
             "PUT" if update else "POST", path, json_body=body, idempotent=update
         )
 
     # ------------------------------------------------------------------ HTTP
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self, accept: str = "application/json") -> dict[str, str]:
         return {
             "X-API-Key": self._api_key,
-            "Accept": "application/json",
+            "Accept": accept,
             "User-Agent": "captaindata-dagster",
         }
 
@@ -461,7 +620,7 @@ class CaptainDataClient:
         account = None
         if act.uses_account:
             users = body.get("integration_users") or body.get("identity_ids") or ["default"]
-            account = users[0]
+            account = params.get("identity_id") if act.method == "GET" and params else users[0]
         attempts = rate_limited = 0
         started = time.monotonic()
         while True:
@@ -477,7 +636,9 @@ class CaptainDataClient:
                 assert resp is not None
                 if 200 <= resp.status_code < 300:
                     try:
-                        return self._result(act, resp, body, page, started, attempts, rate_limited)
+                        return self._result(
+                            act, resp, url, body, page, started, attempts, rate_limited
+                        )
                     except MalformedResponseError as exc:
                         err = exc
                 else:
@@ -502,7 +663,10 @@ class CaptainDataClient:
         if self.bucket:
             self.bucket.acquire()
         if method == "GET":
-            return self._exchange(method, url, params=params, json_body=None, action=act.id)
+            accept = "application/octet-stream" if act.response == "file" else "application/json"
+            return self._exchange(
+                method, url, params=params, json_body=None, action=act.id, accept=accept
+            )
         return self._exchange(method, url, params=params, json_body=body, action=act.id)
 
     def _exchange(
@@ -513,9 +677,10 @@ class CaptainDataClient:
         params: Mapping[str, Any] | None,
         json_body: Any,
         action: str | None,
+        accept: str = "application/json",
     ) -> _Attempt:
         data = None if json_body is None else json.dumps(json_body)
-        headers = self._headers()
+        headers = self._headers(accept)
         if data is not None:
             headers["Content-Type"] = "application/json"
         t0 = time.monotonic()
@@ -560,7 +725,9 @@ class CaptainDataClient:
         return cls(f"no usable answer from the API ({text})", action_id=action)
 
     def _error(self, resp: requests.Response, action: str | None) -> CaptainDataError:
-        retry_after = _parse_retry_after(resp.headers) if resp.status_code == 429 else None
+        # 429 and 503 may say when to come back; other answers' Retry-After is not for retries.
+        waits = resp.status_code in (429, 503)
+        retry_after = _parse_retry_after(resp.headers) if waits else None
         return error_from_response(
             resp.status_code,
             resp.content,
@@ -574,6 +741,7 @@ class CaptainDataClient:
         self,
         act: Action,
         resp: requests.Response,
+        url: str,
         body: Mapping[str, Any],
         page: int | None,
         started: float,
@@ -589,7 +757,7 @@ class CaptainDataClient:
                 "size": len(resp.content),
             }
             return ActionResult(act.id, [item], None, resp.status_code, elapsed, attempts,
-                                rate_limited, None, 0.0, headers)  # fmt: skip
+                                rate_limited, None, act.credits_for(1), headers)  # fmt: skip
         try:
             data = resp.json() if resp.content.strip() else None
         except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
@@ -610,18 +778,18 @@ class CaptainDataClient:
                 status_code=resp.status_code,
                 action_id=act.id,
             )
-        factor = MANAGED_CREDIT_FACTOR if body.get("identity_mode") == "managed" else 1.0
+        managed = body.get("identity_mode") == "managed"
         next_url = resp.headers.get("X-Pagination-Next") if act.is_list else None
         return ActionResult(
             action_id=act.id,
             results=results,
-            next_url=self._follow(next_url),
+            next_url=self._follow(next_url, url, act),
             status_code=resp.status_code,
             elapsed_s=elapsed,
             attempts=attempts,
             rate_limited=rate_limited,
             page=page,
-            credits=len(results) * factor,
+            credits=act.credits_for(len(results), managed=managed),
             headers=headers,
         )
 
@@ -654,6 +822,8 @@ class CaptainDataClient:
             wait = min(wait, self.max_retry_after_s)
             if self.bucket and err.limit_type != "account":
                 self.bucket.pause(wait)  # every thread of this client waits it out, not just us
+        elif err.retry_after is not None:  # a 503 that said when to come back
+            wait = min(err.retry_after, self.max_retry_after_s)
         else:
             wait = self._backoff(attempts)
         log.info(
@@ -710,6 +880,35 @@ def _validation_error(act: Action, problems: list[Any], label: str, scope: str) 
         error_label=label,
         error_scope=scope,
         action_id=act.id,
+    )
+
+
+def is_last_page(
+    act: Action, result: ActionResult, seen: int, max_results: int | None = None
+) -> bool:
+    """True when a walk ends after `result` (`seen` results so far, this page included).
+
+    The end is an empty page, an absent/empty/`null` `X-Pagination-Next` (already None in
+    `result.next_url`), or `max_results` reached. A short page is not the end: `page_size` is a
+    maximum the API may undershoot (throttling) in the middle of a search.
+    """
+    if not act.is_list or not result.results or not result.next_url:
+        return True
+    return max_results is not None and seen >= max_results
+
+
+def _query_of(act: Action, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The GET action's query string: its input fields, and the account as `identity_id`."""
+    query = {k: v for k, v in (body.get("input") or {}).items() if k != CUSTOM_DATA}
+    users = body.get("identity_ids") or body.get("integration_users")
+    if users and "identity_id" in ((act.request_schema or {}).get("properties") or {}):
+        query["identity_id"] = users[0]
+    return query
+
+
+def _bad_next_url(act: Action, message: str) -> MalformedResponseError:
+    return MalformedResponseError(
+        message, action_id=act.id, error_label="BAD_PAGINATION_URL", retryable=False
     )
 
 

@@ -119,9 +119,22 @@ class ValidationError(CaptainDataError, ValueError):
 
 
 class InvalidInputError(CaptainDataError):
-    """400: the API refused the input or parameters. Fix the input; never retried."""
+    """400, or any status labelled as bad input: the API refused the input or parameters.
+
+    Fix the input; never retried.
+    """
 
     default_label = "INVALID_INPUT"
+
+
+class ClientRequestError(CaptainDataError):
+    """Another 4xx (405, 406, 409, 413, 415, ...): the API refused the request, not the input.
+
+    The status is kept and the label is the body's, else `STATUS_<code>`. Not retried, except
+    408 (the server gave up waiting for the request).
+    """
+
+    default_label = "CLIENT_ERROR"
 
 
 class AuthenticationError(CaptainDataError):
@@ -223,13 +236,20 @@ SYSTEMIC_ERRORS: tuple[type[CaptainDataError], ...] = (
 """Errors that will fail every input alike: a batch should stop rather than record them per input."""
 
 
-def error_class_for_status(status: int) -> type[CaptainDataError]:
+# Labels that mean "the input or parameters are wrong", whatever status carries them.
+INPUT_LABELS = frozenset({"INVALID_INPUT", "BAD_INPUT", "BAD_PARAMETERS"})
+
+
+def error_class_for_status(status: int, label: str | None = None) -> type[CaptainDataError]:
+    """The error class for an HTTP status (and the body's label, which can name bad input)."""
+    if label in INPUT_LABELS and 400 <= status < 500 and status not in (401, 402, 403, 429):
+        return InvalidInputError
     if status in _BY_STATUS:
         return _BY_STATUS[status]
     if status >= 500:
         return ServerError
     if 400 <= status < 500:
-        return InvalidInputError
+        return ClientRequestError
     return CaptainDataError
 
 
@@ -258,8 +278,10 @@ def error_from_response(
         parsed = None
     if isinstance(parsed, dict):
         envelope = parsed
-    cls = error_class_for_status(status)
     label = _str_or_none(envelope.get("error_label"))
+    cls = error_class_for_status(status, label)
+    if cls is ClientRequestError and label is None:
+        label = f"STATUS_{status}"
     message = _str_or_none(envelope.get("message"))
     if message is None:
         excerpt = " ".join(text.split())[:200]
@@ -276,6 +298,8 @@ def error_from_response(
     }
     if cls is UpstreamError:
         kw["retryable"] = (label or "") in TRANSIENT_LABELS
+    if cls is ClientRequestError:
+        kw["retryable"] = status == 408
     if cls is RateLimitError:
         kw["limit_type"] = (headers or {}).get("X-RateLimit-Type")
     return cls(message, **kw)

@@ -5,15 +5,43 @@ with the same types, even when a field is missing or empty in this one. The sche
 catalog's output fields: integers, numbers and booleans keep nullable pandas types, strings stay
 strings, and nested arrays and objects are stored as JSON text. Fields the catalog does not know are
 dropped (they would change the table's shape from one run to the next).
+
+Values are converted to their field's catalog type explicitly, never by Python truthiness:
+
+- missing: None, pandas' NA/NaT and float NaN (what pandas puts where a result lacked the field)
+  are NA in every column; so is a blank string in a boolean, integer or number column.
+- boolean: True/False; the strings "true"/"false", "yes"/"no", "1"/"0" (any case, spaces around
+  ignored); the numbers 1 and 0 (1.0 and 0.0 too: pandas turns ints into floats in a column with
+  gaps). Anything else ("maybe", 2, a dict) is NA, not a guessed truth value.
+- integer (Int64): ints; floats and numeric strings ("42", " -7 ", "4.2e1") with no fractional
+  part. NA for a fractional part, a boolean (a JSON boolean is the wrong shape, not 0 or 1),
+  non-numeric text ("nan", "inf", "1_000" included) and values outside Int64 (no crash).
+- number (Float64): ints, floats and numeric strings. NA for booleans (as above), non-numeric
+  text, ±inf (JSON has no such number) and ints too large for a float.
+- string: strings as they are; True/False as "true"/"false" and numbers as their JSON text (an
+  integral float as an integer, "42" not "42.0", undoing pandas' float upcast); arrays and objects
+  as JSON text with sorted keys; bytes described ("<12 bytes>"); anything else via `str`.
+- array/object: always valid JSON text with sorted keys. A string that already is JSON text of an
+  array or object is parsed and written the same way, not encoded a second time; any other string
+  is written as a JSON string ("\\"text\\""); other scalars as their JSON text. Non-finite numbers
+  inside are written as null (JSON has no NaN).
+
+A value a boolean, integer or number column cannot hold is not silently lost: each column that
+had some logs one warning (field, count, a few examples) on Dagster's logger, so it shows in the
+run's logs; the row itself is kept with NA in that column.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import numbers
+import re
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -24,6 +52,12 @@ from .catalog import Action
 META_COLUMNS = ("_input", "_input_key", "_fetched_at", "_from_cache")
 PROFILE_URL = "linkedin_profile_url"
 _DTYPES = {"integer": "Int64", "number": "Float64", "boolean": "boolean"}
+_INT64 = (-(2**63), 2**63 - 1)
+_TRUE = frozenset({"true", "yes", "1"})
+_FALSE = frozenset({"false", "no", "0"})
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_UNFIT = object()  # a converter's answer for a value its column cannot hold (NA, and reported)
+_EXAMPLES = 3  # unfit values quoted in a column's warning
 
 # pandas and dagster-pandas are imported inside the functions that build or check frames, which run
 # in a step: loading a code location (webserver, daemon, every run worker) must not pay for them.
@@ -31,29 +65,185 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def _json_text(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and v != v):  # None and NaN: missing (NA once typed)
-        return None
+def _is_missing(v: Any) -> bool:
+    """None, NaN, and pandas' NA and NaT (told by type name: pandas may not be loaded)."""
+    if v is None or (isinstance(v, numbers.Real) and v != v):
+        return True
+    return type(v).__name__ in ("NAType", "NaTType")
+
+
+def _is_bool(v: Any) -> bool:
+    """Python's bool or numpy's (not a `numbers.Integral`; named `bool_` before numpy 2)."""
+    t = type(v)
+    return isinstance(v, bool) or (t.__module__ == "numpy" and t.__name__ in ("bool", "bool_"))
+
+
+def _to_boolean(v: Any) -> Any:
+    if _is_bool(v):
+        return bool(v)
+    if isinstance(v, str):
+        word = v.strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        return None if not word else _UNFIT
+    if isinstance(v, numbers.Real) and v in (0, 1):
+        return bool(v)
+    return _UNFIT
+
+
+def _to_integer(v: Any) -> Any:
+    if _is_bool(v):
+        return _UNFIT
+    if isinstance(v, numbers.Integral):
+        n = int(v)
+    elif isinstance(v, numbers.Real):
+        f = float(v)
+        if not f.is_integer():  # a fractional part, or ±inf
+            return _UNFIT
+        n = int(f)
+    elif isinstance(v, str):
+        text = v.strip()
+        if not text:
+            return None
+        if not _NUMBER_TEXT.fullmatch(text):
+            return _UNFIT
+        exact = Decimal(text)  # exact: "9007199254740993" stays itself, unlike via float
+        if exact != exact.to_integral_value() or not _INT64[0] <= exact <= _INT64[1]:
+            return _UNFIT
+        n = int(exact)
+    else:
+        return _UNFIT
+    return n if _INT64[0] <= n <= _INT64[1] else _UNFIT
+
+
+def _to_number(v: Any) -> Any:
+    if _is_bool(v):
+        return _UNFIT
+    if isinstance(v, numbers.Real):
+        try:
+            f = float(v)
+        except OverflowError:  # an int beyond float's range
+            return _UNFIT
+    elif isinstance(v, str):
+        text = v.strip()
+        if not text:
+            return None
+        if not _NUMBER_TEXT.fullmatch(text):
+            return _UNFIT
+        f = float(text)  # "1e999" is inf: refused below
+    else:
+        return _UNFIT
+    return f if math.isfinite(f) else _UNFIT
+
+
+def _text(v: Any) -> str:
+    """A `string` field's value as text: numbers and booleans spelled as JSON spells them."""
+    if isinstance(v, str):
+        return v
+    if _is_bool(v):
+        return "true" if v else "false"
+    if isinstance(v, numbers.Integral):
+        return str(int(v))
+    if isinstance(v, numbers.Real):
+        f = float(v)
+        if f.is_integer() and abs(f) < 2**53:  # 42.0 was 42 before pandas made the column float
+            return str(int(f))
+        return json.dumps(f)
     if isinstance(v, (dict, list, tuple)):
-        return json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
+        return _dumps(v)
     if isinstance(v, (bytes, bytearray)):
         return f"<{len(v)} bytes>"
     return str(v)
 
 
-def _column(values: pd.Series, kind: str) -> pd.Series:
+def _json_text(v: Any) -> str:
+    """An `array`/`object` field's value as JSON text; JSON text of one is not encoded again."""
+    if isinstance(v, str) and v.lstrip()[:1] in ("[", "{"):
+        try:
+            parsed = json.loads(v)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, (dict, list)):
+            return _dumps(parsed)
+    return _dumps(v)
+
+
+def _dumps(v: Any) -> str:
+    try:
+        return json.dumps(
+            v, ensure_ascii=False, sort_keys=True, allow_nan=False, default=_json_default
+        )
+    except (ValueError, TypeError):  # NaN or ±inf inside (JSON has none), or keys not all text
+        return json.dumps(_plain(v), ensure_ascii=False, sort_keys=True, default=_json_default)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (bytes, bytearray)):
+        return f"<{len(o)} bytes>"
+    if _is_bool(o):
+        return bool(o)
+    if isinstance(o, numbers.Integral):
+        return int(o)
+    if isinstance(o, numbers.Real):
+        return float(o)
+    return str(o)
+
+
+def _plain(v: Any) -> Any:
+    """`v` with non-finite numbers as null and keys as text, so that it dumps as JSON."""
+    if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral):
+        return float(v) if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k if isinstance(k, str) else _text(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+_CONVERT: dict[str, Callable[[Any], Any]] = {
+    "boolean": _to_boolean,
+    "integer": _to_integer,
+    "number": _to_number,
+}
+
+
+def _column(values: pd.Series, kind: str, name: str = "") -> pd.Series:
+    """`values` as a column of the catalog type `kind`; unfit values are NA and reported."""
     import pandas as pd
 
-    if kind in ("integer", "number"):
-        numeric = pd.to_numeric(
-            values.map(lambda v: v if not isinstance(v, bool) else int(v)), errors="coerce"
-        )
-        if kind == "integer":
-            numeric = numeric.where(numeric.isna() | (numeric == numeric.round()))
-        return numeric.astype(_DTYPES[kind])
-    if kind == "boolean":
-        return values.map(lambda v: pd.NA if v is None or v is pd.NA else bool(v)).astype("boolean")
-    return values.map(_json_text).astype("string")
+    if kind not in _CONVERT:
+        text = _json_text if kind in ("array", "object") else _text
+        out = [None if _is_missing(v) else text(v) for v in values]
+        return pd.Series(pd.array(out, dtype="string"), index=values.index)
+    convert = _CONVERT[kind]
+    out, unfit = [], []
+    for v in values:
+        c = None if _is_missing(v) else convert(v)
+        if c is _UNFIT:
+            unfit.append(v)
+            c = None
+        out.append(c)
+    if unfit:
+        _report(name, kind, unfit)
+    return pd.Series(pd.array(out, dtype=_DTYPES[kind]), index=values.index)
+
+
+def _report(name: str, kind: str, unfit: list[Any]) -> None:
+    shown = ", ".join(_short(v) for v in unfit[:_EXAMPLES])
+    more = ", ..." if len(unfit) > _EXAMPLES else ""
+    dg.get_dagster_logger("captaindata_dagster.frames").warning(
+        "%s: %d value(s) that a %s column cannot hold were stored as NA: %s%s",
+        name or "column",
+        len(unfit),
+        kind,
+        shown,
+        more,
+    )
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def partition_columns(
@@ -109,12 +299,13 @@ def results_table(
     data: dict[str, Any] = {k: _partition_column(v, n) for k, v in partition.items()}
     for name, kind in action.output_types.items():
         src = results[name] if name in results.columns else pd.Series([None] * n, dtype=object)
-        data[name] = _column(src.reset_index(drop=True).astype(object), kind).array
-    data["_input"] = _column(_get(results, "_input", n), "string").array
-    data["_input_key"] = _column(_get(results, "_input_key", n), "string").array
+        src = src.reset_index(drop=True).astype(object)
+        data[name] = _column(src, kind, f"{action.id}.{name}").array
+    data["_input"] = _column(_get(results, "_input", n), "string", "_input").array
+    data["_input_key"] = _column(_get(results, "_input_key", n), "string", "_input_key").array
     fetched = _get(results, "_fetched_at", n)
     data["_fetched_at"] = pd.to_datetime(fetched, utc=True).array
-    data["_from_cache"] = _column(_get(results, "_from_cache", n), "boolean").array
+    data["_from_cache"] = _column(_get(results, "_from_cache", n), "boolean", "_from_cache").array
     return pd.DataFrame(data)
 
 
@@ -127,13 +318,13 @@ def errors_table(errors: pd.DataFrame, partition: Mapping[str, Any]) -> pd.DataF
     for col in ERROR_COLUMNS:
         src = _get(errors, col, n)
         if col == "status_code":
-            data[col] = _column(src, "integer").array
+            data[col] = _column(src, "integer", f"errors.{col}").array
         elif col in ("retryable", "from_cache"):
-            data[col] = _column(src, "boolean").array
+            data[col] = _column(src, "boolean", f"errors.{col}").array
         elif col == "at":
             data[col] = pd.to_datetime(src, utc=True).array
         else:
-            data[col] = _column(src, "string").array
+            data[col] = _column(src, "string", f"errors.{col}").array
     return pd.DataFrame(data)
 
 

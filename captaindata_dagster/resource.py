@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from .client import DEFAULT_BASE_URL, CaptainDataClient
+from .client import DEFAULT_ACCOUNT_FORM, DEFAULT_BASE_URL, CaptainDataClient
 from .errors import ValidationError
 from .ledger import LEDGER_URL_ENV, Ledger, resolve_ledger_location
 from .sandbox import SANDBOX_ENV, sandbox_enabled, sandbox_simulator
@@ -71,8 +71,9 @@ class CaptainDataResource(dg.ConfigurableResource):
         "integration_users too, only those of them that are connected are used.",
     )
     account_form: Literal["integration_users", "identity_ids"] = Field(
-        default="integration_users",
-        description="Body form for accounts: the seed's integration_users, or identity_ids.",
+        default=DEFAULT_ACCOUNT_FORM,
+        description="How a body names the accounts: identity_ids (the published spec's form, the "
+        "default) or integration_users (the seed's form, for workspaces still on /v4/users).",
     )
     identity_mode: str | None = Field(
         default=None, description="With account_form='identity_ids': direct, auto or managed."
@@ -158,22 +159,24 @@ class CaptainDataResource(dg.ConfigurableResource):
         from .accounts import connected_users  # plain functions; loaded only when rotating
 
         connected = connected_users(client)
+        group = "identities" if self.account_form == "identity_ids" else "users"
         explicit = list(dict.fromkeys(self.integration_users))
         users = [u for u in explicit if u in connected] if explicit else connected
         dropped = [u for u in explicit if u not in connected]
         if dropped:
             dg.get_dagster_logger().warning(
                 "rotate_connected_users: skipping integration_users without a connected LinkedIn "
-                "account: %s (reconnect with `captaindata-dagster users connect <uid>`)",
+                "account: %s (reconnect with `captaindata-dagster %s connect <uid>`)",
                 ", ".join(dropped),
+                group,
             )
         if not users:
             among = f" among integration_users {', '.join(explicit)}" if explicit else ""
             raise ValidationError(
-                "rotate_connected_users is on but no user of the workspace has a LinkedIn "
+                "rotate_connected_users is on but no account of the workspace has a LinkedIn "
                 f"account connected without error{among}. Connect one with `captaindata-dagster "
-                "users connect <user uid>` (li_at cookie from CAPTAINDATA_LI_AT; `users list` "
-                "shows each user's status), or set integration_users and turn "
+                f"{group} connect <uid>` (li_at cookie from CAPTAINDATA_LI_AT; `{group} list` "
+                "shows each one's status), or set integration_users and turn "
                 "rotate_connected_users off.",
                 field="rotate_connected_users",
                 error_label="NO_VALID_ACCOUNT_CONFIGURED",

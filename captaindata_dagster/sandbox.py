@@ -3,8 +3,9 @@
 One simulator per process, started on loopback on first use and stopped at exit. Its seed is fixed
 so every process (Dagster may run each step in its own) serves the same synthetic people. Faults can
 be injected with CAPTAINDATA_SANDBOX_FAULTS="LK_BAD_COOKIE=0.05,STATUS_429=0.02". Its workspace has
-three users with a connected LinkedIn account (`SANDBOX_USERS`), so `rotate_connected_users` and
-`captaindata-dagster users list --sandbox` have something to show.
+three users and three identities of the same people, each with a connected LinkedIn account
+(`SANDBOX_USERS`), so `rotate_connected_users` (in either account form) and
+`captaindata-dagster users|identities list --sandbox` have something to show.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def sandbox_simulator() -> Any:
             _sim = Simulator(seed=SANDBOX_SEED, latency_ms=5, faults=faults).start()
             for email, full_name in SANDBOX_USERS:
                 _sim.add_user(email, full_name)  # connected: same uids in every process
+            for _, full_name in SANDBOX_USERS:  # after the users, so their uids stay the same
+                _sim.add_identity(full_name)
             atexit.register(_sim.stop)
             log.warning(SANDBOX_BANNER.format(url=_sim.base_url, env=SANDBOX_ENV))
         return _sim

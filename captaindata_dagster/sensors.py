@@ -47,10 +47,12 @@ RETRY_LABELS = frozenset(
 
 PERSON_HINTS = {
     "LK_BAD_COOKIE": "reconnect the LinkedIn account (its session cookie expired): "
-    "captaindata-dagster users connect <user uid>",
-    "NOT_CONNECTED": "connect a LinkedIn account for the integration user: "
-    "captaindata-dagster users connect <user uid>",
-    "NO_VALID_ACCOUNT_CONFIGURED": account_hint("NO_VALID_ACCOUNT_CONFIGURED"),
+    "captaindata-dagster identities connect <identity uid> (a /v4/users account: "
+    "captaindata-dagster users connect <user uid>)",
+    "NOT_CONNECTED": "connect a LinkedIn account for the identity: "
+    "captaindata-dagster identities connect <identity uid> (a /v4/users account: "
+    "captaindata-dagster users connect <user uid>)",
+    "NO_VALID_ACCOUNT_CONFIGURED": account_hint("NO_VALID_ACCOUNT_CONFIGURED", kind=None),
     "INVALID_INPUT": "fix the inputs",
     "BAD_INPUT": "fix the inputs",
     "BAD_PARAMETERS": "fix the action parameters",
@@ -145,7 +147,7 @@ class _Group:
         """What a person should do, naming the users for account labels; None if re-run."""
         if retry is not None and self.label in retry:
             return None
-        named = account_hint(self.label, sorted(self.users)) if self.users else None
+        named = account_hint(self.label, sorted(self.users), None) if self.users else None
         return named or PERSON_HINTS.get(self.label, default)
 
 

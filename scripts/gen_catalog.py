@@ -2,8 +2,11 @@
 
 Usage: python scripts/gen_catalog.py [--spec PATH] [--out PATH] [--check]
 
-Only facts are kept (ids, field names, patterns, types, defaults, page sizes, output field names);
-no description text is copied. The output is deterministic so the committed file can be compared
+Only facts are kept (ids, field names, patterns, types, defaults, page sizes, output field names, and
+each live action's request and response JSON Schemas with every `$ref` inlined); no description, title
+or example text is copied. The schemas are normalised to plain JSON Schema (2020-12) so that a real
+validator can read them: OpenAPI's `nullable: true` becomes a `"null"` type, and JavaScript regex
+literals (`/.../i`) become Python patterns with an inline flag. The output is deterministic so the committed file can be compared
 with a fresh run (`--check` exits 1 when they differ).
 """
 
@@ -37,6 +40,17 @@ SIDE_EFFECT_VERBS = {
     "mark",
 }
 
+# Credits per result where it is not one (API.md, "Credits": list actions that bill a fraction per
+# item). The spec carries no cost; these are the figures public material gives.
+CREDITS_PER_RESULT = {"linkedin-extract-conversations": 0.05}
+
+# JSON Schema keywords kept from the spec; descriptions, titles, examples and x- extensions are not.
+_SCHEMA_KEYWORDS = {
+    "type", "properties", "patternProperties", "additionalProperties", "items", "required", "enum",
+    "const", "format", "pattern", "maxLength", "minLength", "maximum", "minimum", "maxItems",
+    "minItems", "oneOf", "anyOf", "allOf", "default",
+}  # fmt: skip
+
 _LOOKBEHIND_ALT = re.compile(r"\(\?<=([^()]*\|[^()]*)\)")
 
 
@@ -66,6 +80,57 @@ def _resolve(spec: dict[str, Any], node: Any) -> Any:
         name = node["$ref"].rsplit("/", 1)[-1]
         node = spec["components"]["schemas"][name]
     return node
+
+
+def json_schema(spec: dict[str, Any], node: Any) -> Any:
+    """`node` as self-contained JSON Schema: refs inlined, prose dropped, `nullable` made a type."""
+    node = _resolve(spec, node)
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key not in _SCHEMA_KEYWORDS:
+            continue
+        if key in ("properties", "patternProperties"):
+            out[key] = {name: json_schema(spec, sub) for name, sub in value.items()}
+        elif key in ("items", "additionalProperties") and isinstance(value, dict):
+            out[key] = json_schema(spec, value)
+        elif key in ("oneOf", "anyOf", "allOf"):
+            out[key] = [json_schema(spec, sub) for sub in value]
+        elif key == "pattern":
+            body, flags = js_regex_to_python(value)
+            out[key] = f"(?i){body}" if flags else body
+        else:
+            out[key] = value
+    _hoist_branch_properties(out)
+    if node.get("nullable") is True:
+        kind = out.get("type")
+        if isinstance(kind, str):
+            out["type"] = [kind, "null"]
+        elif isinstance(kind, list) and "null" not in kind:
+            out["type"] = [*kind, "null"]
+        if "enum" in out and None not in out["enum"]:
+            out["enum"] = [*out["enum"], None]
+    return out
+
+
+def _hoist_branch_properties(schema: dict[str, Any]) -> None:
+    """Declare on the object itself the properties its `anyOf`/`oneOf` branches name.
+
+    A slip of the spec, corrected here: three inputs (`linkedin-comment-post`,
+    `linkedin-extract-company-employees-insights`, `salesnavigator-search-company-employees`)
+    list their fields only inside `anyOf` branches while the object says
+    `additionalProperties: false`, which under JSON Schema refuses every field but
+    `custom_data` - no input could ever be valid. The branches keep their `required` lists, so
+    "one of these fields" still holds.
+    """
+    if schema.get("additionalProperties") is not False:
+        return
+    props = schema.setdefault("properties", {})
+    for key in ("anyOf", "oneOf"):
+        for branch in schema.get(key, []):
+            for name, sub in branch.get("properties", {}).items():
+                props.setdefault(name, sub)
 
 
 def _field(prop: dict[str, Any], name: str, required: bool) -> dict[str, Any]:
@@ -164,6 +229,7 @@ def _live_action(
         pagination = None
     page_size = query.get("page_size", {}).get("schema", {}).get("default")
     verb = action_id.split("-")[1]
+    param_schema = _resolve(spec, props.get("parameters") or {})
     return {
         "method": "POST",
         "path": path,
@@ -172,16 +238,26 @@ def _live_action(
         "page_size": page_size,
         "input": _input(spec, props.get("input")),
         "parameters": _parameters(spec, props.get("parameters")),
+        "required_parameters": sorted(param_schema.get("required", [])),
         "output_fields": _output_fields(spec, schema),
         "uses_account": "identity_ids" in props,
         "side_effects": verb in SIDE_EFFECT_VERBS,
+        "credits_per_result": CREDITS_PER_RESULT.get(action_id, 1),
+        "request_schema": json_schema(spec, body),
+        "response_schema": json_schema(spec, schema),
     }
 
 
-def _get_action(action_id: str, path: str, op: dict[str, Any]) -> dict[str, Any]:
+def _get_action(
+    spec: dict[str, Any], action_id: str, path: str, op: dict[str, Any]
+) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     uses_account = False
+    query_schema: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
     for q in op.get("parameters", []):
+        query_schema["properties"][q["name"]] = json_schema(spec, q.get("schema", {}))
+        if q.get("required"):
+            query_schema["required"].append(q["name"])
         if q["name"] == "identity_id":
             uses_account = True
             continue
@@ -194,10 +270,36 @@ def _get_action(action_id: str, path: str, op: dict[str, Any]) -> dict[str, Any]
         "page_size": None,
         "input": {"accepted": True, "fields": fields},
         "parameters": None,
+        "required_parameters": [],
         "output_fields": {},
         "uses_account": uses_account,
         "side_effects": False,
+        "credits_per_result": CREDITS_PER_RESULT.get(action_id, 1),
+        "request_schema": query_schema,  # the query string's parameters, as one object
+        "response_schema": None,  # application/octet-stream: a file, not JSON
     }
+
+
+def _error_schema(spec: dict[str, Any]) -> dict[str, Any]:
+    """The error envelope every live action declares for 400, 424 and 500 (one schema, checked)."""
+    refs = {
+        answer["$ref"].rsplit("/", 1)[-1]
+        for path, item in spec["paths"].items()
+        if path.endswith("/run/live")
+        for code, answer in item["post"]["responses"].items()
+        if not code.startswith("2")
+    }
+    responses = spec["components"]["responses"]
+    schemas = {
+        json.dumps(
+            json_schema(spec, responses[name]["content"]["application/json"]["schema"]),
+            sort_keys=True,
+        )
+        for name in refs
+    }
+    if len(schemas) != 1:
+        raise SystemExit("the spec's error responses no longer share one schema: update the script")
+    return json.loads(schemas.pop())
 
 
 def build_catalog(spec_path: Path) -> dict[str, Any]:
@@ -212,7 +314,7 @@ def build_catalog(spec_path: Path) -> dict[str, Any]:
         if path.endswith("/run/live"):
             actions[action_id] = _live_action(spec, action_id, path, item["post"])
         elif len(parts) == 2 and "get" in item:
-            actions[action_id] = _get_action(action_id, path, item["get"])
+            actions[action_id] = _get_action(spec, action_id, path, item["get"])
     return {
         "source": {
             "title": spec["info"].get("title"),
@@ -220,6 +322,7 @@ def build_catalog(spec_path: Path) -> dict[str, Any]:
             "sha256": hashlib.sha256(raw).hexdigest(),
         },
         "base_url": spec["servers"][0]["url"],
+        "error_schema": _error_schema(spec),
         "actions": dict(sorted(actions.items())),
     }
 

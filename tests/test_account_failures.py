@@ -35,6 +35,17 @@ SEARCH_URL = "https://www.linkedin.com/search/results/people/?keywords=account%2
 FIX = "captaindata-dagster users connect {}"
 
 
+@pytest.fixture
+def make_client(make_client):
+    """Clients in the seed's form: this file's accounts are /v4/users users."""
+
+    def build(sim, **kwargs):
+        kwargs.setdefault("account_form", "integration_users")
+        return make_client(sim, **kwargs)
+
+    return build
+
+
 def url(i: int) -> str:
     return f"https://www.linkedin.com/in/acct-fail-{i:03d}"
 
@@ -122,7 +133,7 @@ def test_a_single_bad_account_makes_one_call_and_reports_the_rest_unsent(
 
 def test_after_a_reconnect_the_same_ledger_fetches_the_inputs_again(sim, make_client, ledger):
     (bad,), _ = users(sim, 1, bad=1)
-    client = make_client(sim)
+    client = make_client(sim, account_form="integration_users")  # users: the seed's form
     inputs = [url(i) for i in range(10)]
     first = run_batch(client, PROFILE, inputs, integration_users=[bad], ledger=ledger)
     assert len(first.errors) == 10 and first.results.empty
@@ -297,6 +308,7 @@ def _resource(sim, tmp_path, uids: list[str]) -> CaptainDataResource:
         base_url=sim.base_url,
         ledger_path=str(tmp_path / "ledger.sqlite"),
         integration_users=uids,
+        account_form="integration_users",
     )
 
 

@@ -20,6 +20,7 @@ import requests
 from captaindata_dagster import (
     CaptainDataClient,
     CaptainDataResource,
+    MalformedResponseError,
     UpstreamError,
     ValidationError,
     accounts,
@@ -50,7 +51,8 @@ def profile_url(i: int) -> str:
 
 @pytest.fixture
 def client(sim, make_client):
-    return make_client(sim)
+    # users are the seed's form: this file's client sends integration_users whatever the default
+    return make_client(sim, account_form="integration_users")
 
 
 @pytest.fixture
@@ -152,6 +154,17 @@ def test_create_and_list_users_over_pages(sim, client):
     pages = [r.query.get("page") for r in sim.requests if r.method == "GET"]
     assert pages == ["1", "2", "3"]  # the third, empty, ends it
     assert [u["email"] for u in accounts.list_users(client, query="p29")] == ["p29@example.com"]
+
+
+@pytest.mark.parametrize("answer", [{"users": []}, None])
+def test_list_users_on_a_non_list_answer_raises(sim, client, monkeypatch, answer):
+    routes = sim.routes
+    monkeypatch.setattr(routes, "list_users", lambda call: routes.ok(call, answer))
+    with pytest.raises(MalformedResponseError) as info:
+        client.list_users()
+    assert "GET /users" in info.value.message
+    with pytest.raises(MalformedResponseError):  # not mistaken for a workspace without users
+        accounts.connected_users(client)
 
 
 def test_connected_users_are_those_without_error(sim, client):
@@ -322,6 +335,7 @@ def test_console_script_is_declared():
 
 
 def resource_for(sim, tmp_path, **kw) -> CaptainDataResource:
+    kw.setdefault("account_form", "integration_users")  # users: the seed's form (see `client`)
     return CaptainDataResource(
         api_key=sim.api_key, base_url=sim.base_url, ledger_path=str(tmp_path / "ledger.sqlite"),
         **kw,
@@ -475,7 +489,9 @@ def test_outreach_sends_from_connected_users_only(sim, tmp_path, client):
 
 def test_rotation_in_sandbox_mode(monkeypatch):
     monkeypatch.delenv("CAPTAINDATA_API_KEY", raising=False)
-    res = CaptainDataResource(sandbox=True, rotate_connected_users=True)
+    res = CaptainDataResource(
+        sandbox=True, rotate_connected_users=True, account_form="integration_users"
+    )
     users = res.get_integration_users()
     emails = {u["uid"]: u["email"] for u in accounts.list_users(res.get_client())}
     assert [emails[u] for u in users] == [
@@ -483,6 +499,15 @@ def test_rotation_in_sandbox_mode(monkeypatch):
         "grace@example.com",
         "alan@example.com",
     ]
+    res.get_client().close()
+    # the published form rotates over the sandbox's identities (the same three people)
+    res = CaptainDataResource(
+        sandbox=True, rotate_connected_users=True, account_form="identity_ids"
+    )
+    ids = res.get_integration_users()
+    names = {i["uid"]: i["name"] for i in accounts.list_identities(res.get_client())}
+    assert [names[i] for i in ids] == ["Ada Lovelace", "Grace Hopper", "Alan Turing"]
+    assert not set(ids) & set(users)
     res.get_client().close()
 
 
@@ -575,9 +600,8 @@ def test_sensor_names_the_user_whose_cookie_is_bad(sim, client, tmp_path, instan
     assert f"user {bad}" in obs.description and fix in obs.description
     assert tick.run_requests == []  # a bad cookie is not re-run: a person must reconnect
     message = tick.skip_reason.skip_message
-    assert (
-        f"profiles: LK_BAD_COOKIE x{len(errors)} (needs a person: reconnect user {bad}" in message
-    )
+    assert f"profiles: LK_BAD_COOKIE x{len(errors)} (needs a person: " in message
+    assert f"reconnect user {bad}" in message
     assert fix in message
     assert COOKIE not in message + json.dumps(obs.metadata["needs_a_person"].value)
 

@@ -154,7 +154,7 @@ def test_authentication_failure_fails_the_step_with_its_label(sim, tmp_path, ins
     assert not result.success
     md = step_failure_metadata(result)
     assert md["error_label"] == "UNAUTHORIZED" and md["status_code"] == 401
-    assert md["error_ref"].startswith("ERR-") and md["error_scope"] == "auth"
+    assert md["error_ref"].startswith("ERR-") and md["error_scope"] == "config"
     assert "not-the-key" not in str(md)
     assert len(sim.requests) == 1  # stopped at once, never retried
 

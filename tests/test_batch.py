@@ -301,7 +301,7 @@ def test_linkedin_calls_rotate_over_accounts_one_at_a_time(make_sim, make_client
     assert set(per_account) == set(users)
     assert min(per_account.values()) >= 5  # shared queue: every account takes a fair part
     # each call went out pinned to one account
-    assert all(len(r.body["integration_users"]) == 1 for r in calls)
+    assert all(len(r.body["identity_ids"]) == 1 for r in calls)
 
 
 def test_client_default_users_are_used_and_actions_without_account_ignore_them(sim, make_client):

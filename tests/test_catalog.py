@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -63,9 +64,13 @@ def test_catalog_holds_facts_only():
     """A whitelist of keys per level: no description, help or title text can slip in."""
     data = json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
     action_keys = {"method", "path", "response", "pagination", "page_size", "input",
-                   "parameters", "output_fields", "uses_account", "side_effects"}  # fmt: skip
+                   "parameters", "output_fields", "uses_account", "side_effects",
+                   "required_parameters", "credits_per_result", "request_schema",
+                   "response_schema"}  # fmt: skip
     for action in data["actions"].values():
         assert set(action) == action_keys
+        _assert_schema_only(action["request_schema"])
+        _assert_schema_only(action["response_schema"])
         assert set(action["input"]) <= {"accepted", "fields", "required_any"}
         for f in action["input"]["fields"].values():
             assert set(f) <= {"required", "type", "pattern", "flags", "aliases"}
@@ -73,6 +78,48 @@ def test_catalog_holds_facts_only():
             assert set(p) <= {"type", "default", "enum", "items"}
         types = {"string", "integer", "number", "boolean", "array", "object"}
         assert set(action["output_fields"].values()) <= types
+
+
+_KEYWORDS = {"type", "properties", "patternProperties", "additionalProperties", "items",
+             "required", "enum", "const", "format", "pattern", "maxLength", "minLength",
+             "maximum", "minimum", "maxItems", "minItems", "oneOf", "anyOf", "allOf",
+             "default"}  # fmt: skip
+
+
+def _assert_schema_only(schema):
+    """JSON Schema keywords only, all the way down: no prose, no `$ref`, no OpenAPI `nullable`."""
+    if schema is None:
+        return
+    assert set(schema) <= _KEYWORDS, set(schema) - _KEYWORDS
+    for key in ("properties", "patternProperties"):
+        for sub in schema.get(key, {}).values():
+            _assert_schema_only(sub)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            _assert_schema_only(schema[key])
+    for key in ("oneOf", "anyOf", "allOf"):
+        for sub in schema.get(key, []):
+            _assert_schema_only(sub)
+
+
+def test_catalog_schemas_are_plain_json_schema():
+    """`nullable` became a "null" type; JavaScript regex literals became Python patterns."""
+    cat = load_catalog()
+    body = cat.get("linkedin-extract-people").request_schema
+    assert body["additionalProperties"] is False
+    assert body["properties"]["identity_ids"]["type"] == ["array", "null"]
+    assert None in body["properties"]["identity_mode"]["enum"]
+    assert "integration_users" not in body["properties"]
+    assert cat.error_schema["properties"]["error_scope"]["enum"] == [
+        "input", "integ", "param", "config", None,
+    ]  # fmt: skip
+    pattern = body["properties"]["input"]["properties"]["linkedin_profile_url"]["pattern"]
+    assert not pattern.startswith("/") and re.search(pattern, "https://www.linkedin.com/in/ada")
+    reviews = cat.get("tripadvisor-extract-reviews")
+    assert reviews.required_parameters == ("language",)
+    assert reviews.with_defaults(None) == {"language": "all"}
+    assert cat.get("linkedin-extract-conversations").credits_per_result == 0.05
+    assert cat.get("linkedin-extract-people").credits_per_result == 1.0
 
 
 def test_every_pattern_compiles_and_js_lookbehind_is_translated():

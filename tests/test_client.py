@@ -101,7 +101,7 @@ def test_run_action_one_page_and_one_object(sim, make_client):
 
 
 def test_body_forms_never_mix(sim, make_client):
-    seed_form = make_client(sim, integration_users=["u-1", "u-2"])
+    seed_form = make_client(sim, integration_users=["u-1", "u-2"], account_form="integration_users")
     seed_form.run_action(PROFILE, {"linkedin_profile_url": profile_url(2)})
     later = make_client(sim, account_form="identity_ids", identity_mode="auto")
     later.run_action(PROFILE, {"linkedin_profile_url": profile_url(3)}, integration_users=["i-9"])
@@ -178,7 +178,7 @@ def test_every_error_class_from_a_real_response(
     assert err.error_label and err.message and err.action_id == PROFILE
     if envelope:
         assert err.error_ref and err.error_ref.startswith("ERR-")
-        assert err.error_scope
+        assert err.error_scope or status >= 500  # a server failure has no scope in the spec
     else:
         assert err.error_ref is None
         assert err.error_label == cls.default_label

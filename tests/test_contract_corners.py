@@ -19,10 +19,12 @@ from captaindata_dagster import (
     AuthenticationError,
     CaptainDataClient,
     InvalidInputError,
+    MalformedResponseError,
     RateLimitError,
     ServerError,
     UpstreamError,
 )
+from captaindata_dagster.errors import ClientRequestError
 
 SEARCH = "linkedin-search-people"
 SEARCH_INPUT = {"linkedin_people_search_url": "https://www.linkedin.com/search/results/people/?k=1"}
@@ -36,6 +38,7 @@ class Scripted:
     def __init__(self, answers):
         self.answers = list(answers)
         self.seen = []  # (time, method, path)
+        self.requests = []  # {"method", "path", "headers"} of each request, in order
         scripted = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,6 +48,9 @@ class Scripted:
                 length = int(self.headers.get("Content-Length") or 0)
                 self.rfile.read(length)
                 scripted.seen.append((time.monotonic(), self.command, self.path))
+                scripted.requests.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers)}
+                )
                 status, headers, body = scripted.answers.pop(0)
                 self.send_response(status)
                 for k, v in headers.items():
@@ -81,8 +87,8 @@ def scripted():
         s.close()
 
 
-def page(n, next_header):
-    items = [{"linkedin_profile_url": f"https://www.linkedin.com/in/p{n}-{i}"} for i in range(10)]
+def page(n, next_header, size=10):
+    items = [{"linkedin_profile_url": f"https://www.linkedin.com/in/p{n}-{i}"} for i in range(size)]
     headers = {"Content-Type": "application/json"}
     if next_header is not None:
         headers["X-Pagination-Next"] = next_header
@@ -105,10 +111,110 @@ def test_pagination_ends_on_null_empty_or_absent_next(scripted, end):
 
 def test_next_url_on_another_host_is_followed_on_our_own(scripted):
     s = scripted([])
-    s.answers += [page(1, "https://evil.example.com/v4/actions/x/run/live?page=2"), page(2, None)]
+    evil = f"https://evil.example.com/v4/actions/{SEARCH}/run/live?page=2"
+    s.answers += [page(1, evil), page(2, None)]
     results = list(client_for(s).iter_results(SEARCH, SEARCH_INPUT))
     assert len(results) == 20
-    assert s.seen[1][2] == "/v4/actions/x/run/live?page=2"  # same path and query, our host
+    assert s.seen[1][2] == f"/v4/actions/{SEARCH}/run/live?page=2"  # path and query, our host
+
+
+@pytest.mark.parametrize(
+    "next_header",
+    [
+        "https://evil.example.com/collect?page=2",  # another host, not an action path
+        "https://evil.example.com/v4/actions/linkedin-send-message/run/live?page=2",
+        "/v4/workspaces?page=2",  # our host, another endpoint
+        "/",  # the API root
+    ],
+)
+def test_next_url_naming_another_path_stops_with_a_typed_error(scripted, next_header):
+    """Never a POST to whatever path a header names: the walk stops, typed, not retried."""
+    s = scripted([page(1, next_header), page(2, None)])
+    with pytest.raises(MalformedResponseError) as info:
+        list(client_for(s).iter_results(SEARCH, SEARCH_INPUT))
+    assert info.value.error_label == "BAD_PAGINATION_URL" and not info.value.retryable
+    assert len(s.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "relative",
+    ["?page=2", "live?page=2", "../run/live?page=2", f"/v4/actions/{SEARCH}/run/live?page=2"],
+)
+def test_relative_next_url_resolves_against_the_request_url(scripted, relative):
+    s = scripted([page(1, relative), page(2, None)])
+    assert len(list(client_for(s).iter_results(SEARCH, SEARCH_INPUT))) == 20
+    assert s.requests[1]["path"] == f"/v4/actions/{SEARCH}/run/live?page=2"
+
+
+def test_a_short_page_does_not_end_the_walk(scripted):
+    """`page_size` is a maximum: a throttled page of 3 in the middle of a search is not its end."""
+    s = scripted([])
+    nxt = f"{s.base_url}/actions/{SEARCH}/run/live?page="
+    s.answers += [page(1, nxt + "2"), page(2, nxt + "3", size=3), page(3, None)]
+    results = list(client_for(s).iter_results(SEARCH, SEARCH_INPUT))
+    assert len(results) == 23 and len(s.requests) == 3
+
+
+def test_an_empty_page_ends_the_walk_whatever_the_header_says(scripted):
+    s = scripted([])
+    nxt = f"{s.base_url}/actions/{SEARCH}/run/live?page="
+    s.answers += [page(1, nxt + "2"), page(2, nxt + "3", size=0), page(3, None)]
+    assert len(list(client_for(s).iter_results(SEARCH, SEARCH_INPUT))) == 10
+    assert len(s.requests) == 2
+
+
+def test_max_results_fetches_no_unwanted_page(scripted):
+    s = scripted([])
+    nxt = f"{s.base_url}/actions/{SEARCH}/run/live?page="
+    s.answers += [page(1, nxt + "2"), page(2, nxt + "3")]
+    assert len(list(client_for(s).iter_results(SEARCH, SEARCH_INPUT, max_results=10))) == 10
+    assert len(s.requests) == 1
+
+
+def test_retry_after_on_a_503_is_honoured(scripted, monkeypatch):
+    waits = []
+    monkeypatch.setattr("captaindata_dagster.client.time.sleep", waits.append)
+    s = scripted(
+        [
+            (503, {"Retry-After": "7", "Content-Type": "application/json"}, b'{"message": "m"}'),
+            (200, {"Content-Type": "application/json"}, b"{}"),
+        ]
+    )
+    res = client_for(s).run_action(PROFILE, PROFILE_INPUT)
+    assert res.attempts == 2 and waits == [7.0]  # the server's wait, not the 0.01 s backoff
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "cls", "label"),
+    [
+        (405, b"", ClientRequestError, "STATUS_405"),
+        (406, b'{"message": "not acceptable"}', ClientRequestError, "STATUS_406"),
+        (409, b'{"error_label": "CONFLICT", "message": "busy"}', ClientRequestError, "CONFLICT"),
+        (413, b"<html>too large</html>", ClientRequestError, "STATUS_413"),
+        (415, b"", ClientRequestError, "STATUS_415"),
+        (422, b'{"error_label": "ACTION_ABORTED", "message": "m"}', UpstreamError, "ACTION_ABORTED"),
+        (409, b'{"error_label": "INVALID_INPUT", "message": "m"}', InvalidInputError, "INVALID_INPUT"),
+    ],
+)  # fmt: skip
+def test_other_4xx_keep_their_status_and_are_not_bad_input(scripted, status, body, cls, label):
+    """Only what the API labels as bad input is bad input; the rest keeps its status."""
+    s = scripted([(status, {}, body), (200, {}, b"{}")])
+    with pytest.raises(cls) as info:
+        client_for(s).run_action(PROFILE, PROFILE_INPUT)
+    assert type(info.value) is cls
+    assert info.value.status_code == status and info.value.error_label == label
+    assert len(s.requests) == 1  # never retried
+
+
+def test_download_asks_for_a_file_and_names_the_account(scripted):
+    s = scripted([(200, {"Content-Type": "application/octet-stream"}, b"%PDF-1.4 ...")])
+    client = client_for(s, integration_users=["0b8e5f9a-1c2d-4e3f-8a9b-0c1d2e3f4a5b"])
+    url = "https://www.linkedin.com/dms/prv/attachment/abc"
+    res = client.run_action("linkedin-download-attachment", {"url": url})
+    assert res.results[0]["content"] == b"%PDF-1.4 ..."
+    [req] = s.requests
+    assert req["method"] == "GET" and req["headers"]["Accept"] == "application/octet-stream"
+    assert "identity_id=0b8e5f9a-1c2d-4e3f-8a9b-0c1d2e3f4a5b" in req["path"]
 
 
 def test_retry_after_as_an_http_date(scripted):

@@ -174,7 +174,7 @@ def test_wrong_key_fails_the_step_with_labels_and_without_the_key(sim, resources
     assert result.success is False
     md, description = failure_of(result)
     assert md["error_label"] == "UNAUTHORIZED" and md["status_code"] == 401
-    assert md["error_scope"] == "auth" and md["error_ref"].startswith("ERR-")
+    assert md["error_scope"] == "config" and md["error_ref"].startswith("ERR-")
     assert "STEP_UP_FOR_RETRY" not in event_types(result)  # a bad key is not retried
     assert sim.credits_used == 0
     logged = [r.event_log_entry for r in instance.get_records_for_run(result.run_id).records]

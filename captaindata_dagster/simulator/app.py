@@ -36,6 +36,9 @@ USERS_PAGE_SIZE = 25
 _RUN_LIVE = re.compile(r"^/v4/actions/([^/]+)/run/live$")
 _INTEGRATION = re.compile(r"^/v4/users/([^/]+)/integrations/([^/]+)$")
 _USER = re.compile(r"^/v4/users/([^/]+)$")
+_IDENTITY_INTEGRATION = re.compile(r"^/v4/identities/([^/]+)/integrations/([^/]+)$")
+_IDENTITY = re.compile(r"^/v4/identities/([^/]+)$")
+_LOGIN_LINK = re.compile(r"^/_simulator/login/([^/]+)$")
 
 
 @dataclass
@@ -142,7 +145,7 @@ class Routes:
         call: Call,
         status: int,
         label: str,
-        scope: str,
+        scope: str | None,
         message: str,
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
@@ -189,15 +192,16 @@ class Routes:
             call.action_id = m.group(1) if m else self.get_actions[path].id
         if not self.authorized(headers):
             return self.error(
-                call, 401, "UNAUTHORIZED", "auth", "missing or invalid X-API-Key header"
+                call, 401, "UNAUTHORIZED", "config", "missing or invalid X-API-Key header"
             )
         if m and method == "POST":
             action = self.catalog.get(m.group(1))
             if action is None or action.method != "POST":
                 return self.unknown_action(call, m.group(1))
-            return self.run_action(call, action, raw)
+            return self.not_acceptable(call, action, headers) or self.run_action(call, action, raw)
         if path in self.get_actions and method == "GET":
-            return self.run_action(call, self.get_actions[path], raw)
+            action = self.get_actions[path]
+            return self.not_acceptable(call, action, headers) or self.run_action(call, action, raw)
         if path == "/v4/workspaces" and method == "GET":
             return self.ok(call, self.workspace())
         if path == "/v4/users":
@@ -205,6 +209,17 @@ class Routes:
                 return self.create_user(call, raw)
             if method == "GET":
                 return self.list_users(call)
+        if path == "/v4/identities":
+            if method == "POST":
+                return self.create_identity(call, raw)
+            if method == "GET":
+                return self.list_identities(call)
+        m = _IDENTITY.match(path)
+        if m and method == "GET":
+            return self.get_identity(call, m.group(1))
+        m = _IDENTITY_INTEGRATION.match(path)
+        if m and method in ("POST", "PUT"):
+            return self.connect(call, m.group(1), m.group(2), raw, kind="identity")
         m = _USER.match(path)
         if m and method == "GET":
             with self.sim.state.lock:
@@ -214,7 +229,43 @@ class Routes:
         m = _INTEGRATION.match(path)
         if m and method in ("POST", "PUT"):
             return self.connect(call, m.group(1), m.group(2), raw)
+        allowed = self.allowed_methods(path)
+        if allowed:
+            return self.error(
+                call,
+                405,
+                "METHOD_NOT_ALLOWED",
+                None,
+                f"{method} is not served on {path}; use {', '.join(allowed)}",
+                headers={"Allow": ", ".join(allowed)},
+            )
         return self.not_found(call, f"{method} {path}")
+
+    def allowed_methods(self, path: str) -> tuple[str, ...]:
+        """The methods a known path serves (empty for an unknown path: a 404, not a 405)."""
+        if _RUN_LIVE.match(path):
+            return ("POST",)
+        if path in self.get_actions or path == "/v4/workspaces":
+            return ("GET",)
+        if path in ("/v4/users", "/v4/identities"):
+            return ("GET", "POST")
+        if _USER.match(path) or _IDENTITY.match(path):
+            return ("GET",)
+        if _INTEGRATION.match(path) or _IDENTITY_INTEGRATION.match(path):
+            return ("POST", "PUT")
+        return ()
+
+    def not_acceptable(self, call: Call, action: Action, headers: Any) -> Reply | None:
+        """A 406, as a strict server answers, when `Accept` excludes what the action returns."""
+        produces = "application/octet-stream" if action.response == "file" else "application/json"
+        accept = headers.get("Accept") or "*/*"
+        ranges = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+        if ranges & {produces, "*/*", produces.split("/")[0] + "/*"}:
+            return None
+        return self.error(
+            call, 406, "NOT_ACCEPTABLE", None,
+            f"{action.id} answers {produces}; the request's Accept ({accept}) excludes it",
+        )  # fmt: skip
 
     def unknown_action(self, call: Call, action_id: str) -> Reply:
         call.action_id = action_id
@@ -242,7 +293,12 @@ class Routes:
             call.body = redact(body)
             bad = self.body_problem(action, body)
             if bad is not None:
-                return self.error(call, 400, "BAD_INPUT", "input", bad[1], {"field": bad[0]})
+                field_name, message = bad
+                if field_name.startswith("parameters"):
+                    return self.error(
+                        call, 400, "BAD_PARAMETERS", "param", message, {"field": field_name}
+                    )
+                return self.error(call, 400, "BAD_INPUT", "input", message, {"field": field_name})
         inp = body.get("input")
         if isinstance(inp, dict):
             call.input = redact(action.canonical_input(inp))
@@ -304,50 +360,68 @@ class Routes:
     ) -> Reply | None:
         """The API's answer when the account cannot run a LinkedIn action, else None.
 
-        Enforced only for users this simulator created (uids such as "u1" that never went
-        through `POST /v4/users` always work): NOT_CONNECTED without a LinkedIn account,
-        LK_BAD_COOKIE for `bad_cookie_users`; with no user given while the workspace has users
-        and none is usable, NO_VALID_ACCOUNT_CONFIGURED.
+        Enforced only for users and identities this simulator created (uids such as "u1" that
+        never went through `POST /v4/users` or `/v4/identities` always work), whichever body
+        field named them: NOT_CONNECTED without a LinkedIn account, LK_BAD_COOKIE for
+        `bad_cookie_users`; with none given while the workspace has some and none is usable,
+        NO_VALID_ACCOUNT_CONFIGURED.
         """
         st = self.sim.state
         bad = set(cfg.bad_cookie_users)
         with st.lock:
-            user = st.users.get(uid) if uid else None
-            linked = _linkedin(user) if user is not None else None
-            has_users = bool(st.users)
-            usable = any(
-                _linkedin(u) is not None and u["uid"] not in bad for u in st.users.values()
-            )
+            holder = st.holder(uid)
+            kind = "identity" if uid in st.identities else "user"
+            linked = _linkedin(holder) if holder is not None else None
+            everyone = [*st.users.values(), *st.identities.values()]
+            usable = any(_linkedin(h) is not None and h["uid"] not in bad for h in everyone)
         if not given:
-            if has_users and not usable:
+            if everyone and not usable:
                 return self.error(
                     call, 424, "NO_VALID_ACCOUNT_CONFIGURED", "integ",
-                    "no user of this workspace has a usable LinkedIn account: connect one",
+                    "no user or identity of this workspace has a usable LinkedIn account: "
+                    "connect one",
                 )  # fmt: skip
             return None
-        if user is None:
+        if holder is None:
             return None
+        params = {f"{kind}_uid": str(uid), "integration": "linkedin"}
         if linked is None:
             return self.error(
                 call, 424, "NOT_CONNECTED", "integ",
-                f"user {uid} has no LinkedIn account connected",
-                {"user_uid": str(uid), "integration": "linkedin"},
+                f"{kind} {uid} has no LinkedIn account connected", params,
             )  # fmt: skip
         if uid in bad:
             return self.error(
                 call, 424, "LK_BAD_COOKIE", "integ",
-                f"the LinkedIn session of user {uid} is invalid or expired: reconnect it",
-                {"user_uid": str(uid), "integration": "linkedin"},
+                f"the LinkedIn session of {kind} {uid} is invalid or expired: reconnect it",
+                params,
             )  # fmt: skip
         return None
 
     def body_problem(self, action: Action, body: dict[str, Any]) -> tuple[str, str] | None:
-        """(field, message) for a body of the wrong shape, else None."""
-        unknown = sorted(k for k in body if k not in BODY_FIELDS)
+        """(field, message) for a body the action's request schema refuses, else None.
+
+        The seed's `integration_users` is accepted too on account actions (the spec's bodies
+        declare only `identity_ids`/`identity_mode`), so both forms can be tried here.
+        """
+        accepted = set(action.body_fields)
+        if action.uses_account:
+            accepted.add("integration_users")
+        unknown = sorted(k for k in body if k not in accepted)
         if unknown:
+            shown = ", ".join(f for f in BODY_FIELDS if f in accepted)
             return unknown[0], (
-                f"unknown body field(s) {', '.join(unknown)}; accepted: {', '.join(BODY_FIELDS)}"
+                f"{action.id} does not take body field(s) {', '.join(unknown)}; accepted: {shown}"
             )
+        for name in (action.request_schema or {}).get("required", []):
+            if name not in body:
+                return name, f"{name} is required by {action.id}"
+        if "parameters" in body and not isinstance(body["parameters"], dict):
+            return "parameters", "parameters must be an object (leave it out for the defaults)"
+        given = body.get("parameters") or {}
+        for name in action.required_parameters:
+            if name not in given:
+                return f"parameters.{name}", f"parameters.{name} is required by {action.id}"
         users, ids, mode = (body.get(k) for k in BODY_FIELDS[2:])
         if users is not None and (ids is not None or mode is not None):
             return "integration_users", (
@@ -453,16 +527,16 @@ class Routes:
                 size = action.page_size or 10
                 start = (page - 1) * size
                 stop = min(start + size, total)
-                items = data.make_page(action, seed, inp, start, stop) if start < total else []
-                if stop < total:
+                served = min(stop, start + size // 2) if page in cfg.short_pages else stop
+                items = data.make_page(action, seed, inp, start, served) if start < total else []
+                if stop < total:  # a short (throttled) page still names the next one
                     headers["X-Pagination-Next"] = self.page_url(action, page + 1)
                 if page > 1:
                     headers["X-Pagination-Previous"] = self.page_url(action, page - 1)
             reply = Reply(200, _json(items), headers=headers)
             results = len(items)
         if not dry:
-            managed = body.get("identity_mode") == "managed"
-            cost = results * (1.5 if managed else 1)
+            cost = action.credits_for(results, managed=body.get("identity_mode") == "managed")
             self.sim.state.charge(cost)
             call.results = results
             call.credits = cost
@@ -501,6 +575,8 @@ class Routes:
             call.error_label = f"html_{fault.status}"
             return Reply(fault.status, html_page(fault.status), "text/html; charset=utf-8")
         headers = {}
+        if fault.status == 503 and cfg.retry_after_s is not None:
+            headers["Retry-After"] = retry_after(cfg.retry_after_s)
         if fault.status == 429:
             wait = cfg.retry_after_s if cfg.retry_after_s is not None else 1.0
             kind = "requests_per_second" if fault.label == "LIMIT_REACHED" else "account"
@@ -511,7 +587,7 @@ class Routes:
             call,
             fault.status,
             label,
-            fault.scope or "integ",
+            fault.scope,
             faults.message(label),
             headers=headers,
         )
@@ -540,17 +616,29 @@ class Routes:
             "seats_max": 10,
         }
 
-    def create_user(self, call: Call, raw: bytes) -> Reply:
+    def object_body(
+        self, call: Call, raw: bytes, allowed: set[str] | None = None
+    ) -> tuple[dict[str, Any], None] | tuple[None, Reply]:
+        """(the JSON object body, None), or (None, the 400 answer) for a body that is not one,
+        or that has fields outside `allowed`."""
         body, err = _parse_body(raw)
         if err or not isinstance(body, dict):
-            return self.error(call, 400, "BAD_INPUT", "input", err or "body must be a JSON object")
+            return None, self.error(
+                call, 400, "BAD_INPUT", "input", err or "body must be a JSON object"
+            )
         call.body = redact(body)
-        unknown = sorted(set(body) - {"email", "full_name", "timezone", "role"})
+        unknown = sorted(set(body) - allowed) if allowed is not None else []
         if unknown:
-            return self.error(
+            return None, self.error(
                 call, 400, "BAD_INPUT", "input", f"unknown field(s) {', '.join(unknown)}",
                 {"field": unknown[0]},
             )  # fmt: skip
+        return body, None
+
+    def create_user(self, call: Call, raw: bytes) -> Reply:
+        body, refused = self.object_body(call, raw, {"email", "full_name", "timezone", "role"})
+        if body is None:
+            return refused
         email = body.get("email")
         if not isinstance(email, str) or "@" not in email:
             return self.error(
@@ -566,7 +654,34 @@ class Routes:
         user = self.sim.state.add_user(email, full_name, body.get("timezone") or "UTC")
         return self.ok(call, user, 201)
 
+    def create_identity(self, call: Call, raw: bytes) -> Reply:
+        body, refused = self.object_body(call, raw, {"name", "timezone"})
+        if body is None:
+            return refused
+        name, timezone = body.get("name"), body.get("timezone") or "UTC"
+        for key, value in (("name", name), ("timezone", timezone)):
+            if not isinstance(value, str) or not value.strip():
+                return self.error(
+                    call, 400, "INVALID_INPUT", "input", f"{key} must be a non-empty string",
+                    {"field": key},
+                )  # fmt: skip
+        link_root = self.sim.base_url.removesuffix("/v4")
+        return self.ok(call, self.sim.state.add_identity(name, timezone, link_root), 201)
+
     def list_users(self, call: Call) -> Reply:
+        return self.listing(call, self.sim.state.users, ("email", "full_name"))
+
+    def list_identities(self, call: Call) -> Reply:
+        return self.listing(call, self.sim.state.identities, ("name",))
+
+    def get_identity(self, call: Call, uid: str) -> Reply:
+        with self.sim.state.lock:
+            identity = self.sim.state.identities.get(uid)
+            identity = self.view_user(identity) if identity else None
+        return self.ok(call, identity) if identity else self.not_found(call, f"identity {uid}")
+
+    def listing(self, call: Call, stored: dict[str, Any], searched: tuple[str, ...]) -> Reply:
+        """One page (`page`, 1-based) of users or identities, filtered by `query` on `searched`."""
         query = (call.query.get("query") or "").lower()
         try:
             page = max(1, int(call.query.get("page") or 1))
@@ -575,23 +690,24 @@ class Routes:
                 call, 400, "BAD_PARAMETERS", "param", "page must be an integer", {"field": "page"}
             )
         with self.sim.state.lock:
-            users = [self.view_user(u) for u in self.sim.state.users.values()]
+            items = [self.view_user(u) for u in stored.values()]
         if query:
-            users = [
-                u for u in users if query in u["email"].lower() or query in u["full_name"].lower()
-            ]
+            items = [u for u in items if any(query in str(u.get(k, "")).lower() for k in searched)]
         start = (page - 1) * USERS_PAGE_SIZE
-        return self.ok(call, users[start : start + USERS_PAGE_SIZE])
+        return self.ok(call, items[start : start + USERS_PAGE_SIZE])
 
-    def connect(self, call: Call, user_uid: str, integration: str, raw: bytes) -> Reply:
-        body, err = _parse_body(raw)
-        if err or not isinstance(body, dict):
-            return self.error(call, 400, "BAD_INPUT", "input", err or "body must be a JSON object")
-        call.body = redact(body)
+    def connect(
+        self, call: Call, uid: str, integration: str, raw: bytes, kind: str = "user"
+    ) -> Reply:
+        """Connect (POST) or refresh (PUT) a user's or (`kind`) an identity's account."""
+        body, refused = self.object_body(call, raw)
+        if body is None:
+            return refused
         st = self.sim.state
-        user = st.users.get(user_uid)
-        if user is None:
-            return self.not_found(call, f"user {user_uid}")
+        with st.lock:
+            found = uid in (st.identities if kind == "identity" else st.users)
+        if not found:
+            return self.not_found(call, f"{kind} {uid}")
         auth = body.get("auth_data")
         cookies = auth.get("cookies") if isinstance(auth, dict) else None
         li_at = cookies.get("li_at") if isinstance(cookies, dict) else None
@@ -601,11 +717,12 @@ class Routes:
                 "auth_data.cookies.li_at is required to connect a LinkedIn account",
                 {"field": "auth_data.cookies.li_at"},
             )  # fmt: skip
-        account, created = self.sim.link(user_uid, integration, body.get("account_name"))
+        account, created = self.sim.link(uid, integration, body.get("account_name"))
         return self.ok(call, account, 201 if created else 200)
 
     def view_user(self, user: dict[str, Any]) -> dict[str, Any]:
-        """A user as the API shows it (a copy); an expired session shows on its account.
+        """A user or identity as the API shows it (a copy); an expired session shows on its
+        account.
 
         The caller holds the state's lock.
         """
@@ -638,7 +755,31 @@ class Routes:
             except (TypeError, ValueError) as e:
                 return Reply(400, _json({"message": str(e)}))
             return Reply(200, _json({"configured": sorted(body)}))
+        m = _LOGIN_LINK.match(path)
+        if m and method == "GET":
+            return self.login_link(call, m.group(1))
         return Reply(404, _json({"message": f"{method} {path} not found"}))
+
+    def login_link(self, call: Call, token: str) -> Reply:
+        """A person opened an identity's login link and logged in: its account is connected.
+
+        What the vendor's white-labelled LinkedIn page does, in one GET and without a key.
+        """
+        found = self.sim.state.login(token)
+        if found is None:
+            return self.error(call, 404, "STATUS_404", "input", "no such login link")
+        if found == "expired":
+            return self.error(
+                call, 410, "LINK_EXPIRED", "integ",
+                "this login link has expired (they last 48 hours): create a new identity link",
+            )  # fmt: skip
+        uid, integration = found
+        account, _ = self.sim.link(uid, integration, via="login_link")
+        return self.ok(
+            call,
+            {"connected": True, "identity_uid": uid, "integration": integration,
+             "account_uid": account["uid"]},
+        )  # fmt: skip
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -665,7 +806,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.serve()
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_GET
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
 
     def read_body(self) -> bytes | None:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -710,7 +851,7 @@ class Handler(BaseHTTPRequestHandler):
                     call,
                     500,
                     "GENERIC_ERROR",
-                    "server",
+                    None,
                     f"simulator error: {type(e).__name__}: {e}",
                 )
         if not call.logged and not path.startswith("/_simulator/"):

@@ -11,12 +11,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 # label -> (HTTP status, error_scope). Labels are open-ended: unknown ones answer 424 "integ",
-# like the upstream failures that make up most of the real API's error labels.
-ERROR_LABELS: dict[str, tuple[int, str]] = {
+# like the upstream failures that make up most of the real API's error labels. Scopes stay within
+# the spec's enum (input, integ, param, config) or null: a bad key is configuration, and a server
+# failure has no scope (the docs also show "auth" and "server", which the spec does not declare).
+ERROR_LABELS: dict[str, tuple[int, str | None]] = {
     "INVALID_INPUT": (400, "input"),
     "BAD_INPUT": (400, "input"),
     "BAD_PARAMETERS": (400, "param"),
-    "UNAUTHORIZED": (401, "auth"),
+    "UNAUTHORIZED": (401, "config"),
     "NO_ACCESS": (402, "config"),
     "NO_CREDITS": (402, "config"),
     "STATUS_403": (403, "integ"),
@@ -34,10 +36,10 @@ ERROR_LABELS: dict[str, tuple[int, str]] = {
     "API_MAX_RETRY": (424, "integ"),
     "STATUS_429": (429, "integ"),
     "LIMIT_REACHED": (429, "config"),
-    "GENERIC_ERROR": (500, "server"),
-    "SERVICE_UNAVAILABLE": (503, "server"),
+    "GENERIC_ERROR": (500, None),
+    "SERVICE_UNAVAILABLE": (503, None),
 }
-UNKNOWN_LABEL = (424, "integ")
+UNKNOWN_LABEL: tuple[int, str | None] = (424, "integ")
 
 # Numeric fault names ("500") answer with this label for that status.
 STATUS_LABELS: dict[int, str] = {
@@ -61,14 +63,14 @@ NUMERIC_FAULT = re.compile(r"^[1-5]\d\d$")
 LABEL_FAULT = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
-def label_status(label: str) -> tuple[int, str]:
+def label_status(label: str) -> tuple[int, str | None]:
     """(status, scope) for an error label; unknown labels are upstream failures (424, integ)."""
     if label in ERROR_LABELS:
         return ERROR_LABELS[label]
     m = re.fullmatch(r"STATUS_([1-5]\d\d)", label)
     if m:
         status = int(m.group(1))
-        return status, "server" if status >= 500 else "integ"
+        return status, None if status >= 500 else "integ"
     return UNKNOWN_LABEL
 
 
@@ -103,6 +105,9 @@ class SimulatorConfig:
     credits: float | None = None  # credits_max; None: unlimited
     retry_after_s: float | None = None  # Retry-After of injected 429 faults (default 1)
     search_total: int | None = None  # results every paginated list has; None: 15..400 by input
+    # Page numbers of paginated lists answered short, as a throttled LinkedIn search is: half the
+    # page's results, the next page still named (the rest of that page is not served again).
+    short_pages: Sequence[int] = ()
     fault_after_effect: bool = False  # 5xx/timeout/drop on side-effect actions after acting
     # Uids of created users whose LinkedIn session has expired: their calls answer LK_BAD_COOKIE
     # (and their account shows the error) until they connect again, which removes them.
@@ -116,6 +121,10 @@ class SimulatorConfig:
         ):
             raise ValueError("bad_cookie_users must be a list of user uids (strings)")
         object.__setattr__(self, "bad_cookie_users", tuple(self.bad_cookie_users or ()))
+        if not all(isinstance(p, int) and not isinstance(p, bool) and p >= 1 for p in
+                   self.short_pages or ()):  # fmt: skip
+            raise ValueError("short_pages must be page numbers (integers >= 1)")
+        object.__setattr__(self, "short_pages", tuple(self.short_pages or ()))
         for name, rate in self.faults.items():
             check_fault_name(name)
             if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:

@@ -193,10 +193,22 @@ class Simulator:
             user["integrations"] = [self.link(user["uid"], "linkedin")[0]]
         return user
 
-    def link(self, user_uid: str, integration: str, name: str | None = None) -> tuple[dict, bool]:
-        """Connect (or refresh) a user's account: (account, created?). Fresh LinkedIn cookies
-        end an expired session, so the user leaves `bad_cookie_users`."""
-        account, created = self.state.link(user_uid, integration, name)
+    def add_identity(
+        self, name: str, *, linkedin: bool = True, timezone: str = "UTC"
+    ) -> dict[str, Any]:
+        """Create an identity (with a login link), its LinkedIn connected unless `linkedin=False`."""
+        identity = self.state.add_identity(name, timezone, self.base_url.removesuffix("/v4"))
+        if linkedin:
+            identity["integrations"] = [self.link(identity["uid"], "linkedin")[0]]
+        return identity
+
+    def link(
+        self, user_uid: str, integration: str, name: str | None = None, via: str = "cookies"
+    ) -> tuple[dict, bool]:
+        """Connect (or refresh) a user's or an identity's account: (account, created?). Fresh
+        LinkedIn cookies (or a login link opened) end an expired session, so the uid leaves
+        `bad_cookie_users`."""
+        account, created = self.state.link(user_uid, integration, name, via)
         bad = self.config.bad_cookie_users
         if integration == "linkedin" and user_uid in bad:
             self.configure(bad_cookie_users=tuple(u for u in bad if u != user_uid))

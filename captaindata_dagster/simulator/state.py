@@ -1,4 +1,5 @@
-"""What a running simulator remembers: the request log, credits, rate and account limits, users.
+"""What a running simulator remembers: the request log, credits, rate and account limits, users
+and identities (the later name of users) with their accounts and login links.
 
 One lock guards it all and is held only for a few dictionary or list operations, never across a
 sleep or I/O, so many client threads can be served at once.
@@ -18,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 RPS_TOLERANCE = 0.25  # a token of debt: arrival jitter of a client pacing at exactly `rps` is fine
+LOGIN_LINK_TTL_S = 48 * 3600.0  # an identity's login link works 48 hours, as the API's do
 REDACTED = "***"
 _SECRET_KEYS = {"cookies", "li_at", "li_a", "password", "api_key", "token"}
 
@@ -87,7 +89,11 @@ class State:
         uids = random.Random(f"{seed}:workspace")
         self.workspace_uid = str(uuid.UUID(int=uids.getrandbits(128), version=4))
         self.users: dict[str, dict[str, Any]] = {}
+        self.identities: dict[str, dict[str, Any]] = {}
+        # login link token -> (identity uid, integration, expiry as time.time())
+        self.login_links: dict[str, tuple[str, str, float]] = {}
         self._uid_rng = random.Random(f"{seed}:uids")
+        self._link_rng = random.Random(f"{seed}:login-links")
         self.inflight: dict[str, int] = {}
         self._reset_locked()
 
@@ -167,29 +173,62 @@ class State:
             self.users[user["uid"]] = user
             return dict(user, integrations=[])
 
-    def link(self, user_uid: str, integration: str, name: str | None) -> tuple[dict, bool]:
-        """Connect (or refresh) a user's account; (a copy of the account, created?)."""
+    def add_identity(self, name: str, timezone: str, link_root: str) -> dict[str, Any]:
+        """A new identity (a copy), as `POST /v4/identities` answers it, with a LinkedIn login
+        link under `link_root` valid `LOGIN_LINK_TTL_S`."""
+        uid = self.new_uid()
+        with self.lock:
+            token = f"{self._link_rng.getrandbits(128):032x}"
+            self.login_links[token] = (uid, "linkedin", time.time() + LOGIN_LINK_TTL_S)
+            identity = {
+                "uid": uid,
+                "created_at": now_iso(),
+                "workspace_uid": self.workspace_uid,
+                "name": name,
+                "timezone": timezone,
+                "integrations": [],
+                "identity_login_links": {"linkedin": f"{link_root}/_simulator/login/{token}"},
+            }
+            self.identities[uid] = identity
+            return dict(identity, integrations=[])
+
+    def holder(self, uid: str | None) -> dict[str, Any] | None:
+        """The user or identity `uid` (the stored one), or None. The caller holds the lock."""
+        if not uid:
+            return None
+        return self.users.get(uid) or self.identities.get(uid)
+
+    def login(self, token: str) -> tuple[str, str] | str | None:
+        """(identity uid, integration) a login link is for; "expired" past its 48 h; None if
+        no such link."""
+        with self.lock:
+            found = self.login_links.get(token)
+        if found is None:
+            return None
+        uid, integration, expires = found
+        return "expired" if time.time() > expires else (uid, integration)
+
+    def link(
+        self, user_uid: str, integration: str, name: str | None, via: str = "cookies"
+    ) -> tuple[dict, bool]:
+        """Connect (or refresh) a user's or an identity's account; (a copy, created?).
+
+        `via` is how: "cookies" (the integrations endpoint) or "login_link" (a person opened it).
+        """
         new_uid = self.new_uid()
         with self.lock:
-            user = self.users[user_uid]
-            name = name or user["full_name"]
+            holder = self.holder(user_uid)
+            if holder is None:
+                raise KeyError(user_uid)
+            name = name or holder.get("full_name") or holder.get("name")
             existing = next(
-                (a for a in user["integrations"] if a["integration"] == integration), None
+                (a for a in holder["integrations"] if a["integration"] == integration), None
             )
             if existing is not None:
                 existing["name"] = name
                 return dict(existing), False
-            account = {
-                "uid": new_uid,
-                "auth_type": "cookies",
-                "name": name,
-                "user_uid": user_uid,
-                "error": None,
-                "checkpoint": None,
-                "integration": integration,
-                "created_at": now_iso(),
-            }
-            user["integrations"].append(account)
+            account = _account(new_uid, user_uid, integration, name, via, user_uid in self.users)
+            holder["integrations"].append(account)
             return dict(account), True
 
     # limits
@@ -229,6 +268,26 @@ class State:
                 self.inflight[account] = n
             else:
                 self.inflight.pop(account, None)
+
+
+def _account(
+    uid: str, owner: str, integration: str, name: str | None, via: str, of_user: bool
+) -> dict[str, Any]:
+    """A connected account as the API shows it: a user's (the seed's shape) or an identity's."""
+    common = {"uid": uid, "name": name, "error": None, "checkpoint": None,
+              "integration": integration, "created_at": now_iso()}  # fmt: skip
+    if of_user:
+        return {**common, "auth_type": "cookies", "user_uid": owner}
+    return {
+        **common,
+        "auth_type": via,
+        "setup_source": "login_link" if via == "login_link" else "api",
+        "is_shared": False,
+        "integration_permalink": integration,
+        "level": "basic",
+        "identity_uid": owner,
+        "meta": {},
+    }
 
 
 def now_iso() -> str:
