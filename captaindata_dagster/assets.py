@@ -364,7 +364,9 @@ def _batch_asset(
             context.log.error("%s: %s", name, err)
             raise failure_for_error(err) from err
         stats = batch.stats
-        failure = error_rate_failure(action.id, batch.errors, stats.attempted, max_error_rate)
+        failure = error_rate_failure(
+            action.id, batch.errors, stats.attempted, max_error_rate, stats.retry_not_before
+        )
         if failure is not None:
             raise failure
         partition = partition_columns(

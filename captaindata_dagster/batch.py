@@ -16,17 +16,18 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from .accounts import account_hint, account_kind
 from .catalog import CUSTOM_DATA, Action
-from .client import ActionResult, CaptainDataClient, check_parameters, is_last_page
+from .client import ActionResult, CaptainDataClient, check_parameters, is_last_page, is_long_ban
 from .errors import ACCOUNT_LABELS, SYSTEMIC_ERRORS, CaptainDataError, ValidationError
 from .ledger import CLAIMED, DONE, Entry, Ledger, ResumePoint, input_key
+from .stopping import CallStopped, Stop, Watch, bound
 
 if TYPE_CHECKING:  # pandas is imported where frames are built: loading a code location
     import pandas as pd  # that only declares assets must not pay for it
@@ -39,6 +40,9 @@ CLAIM_POLL_S = 0.25  # how often an input another run is fetching is looked at a
 CLAIM_WAIT_S = 1800.0  # an input another run holds longer than this is left for a later run
 _log = logging.getLogger("captaindata_dagster.batch")
 
+# A walk that ended on these cannot be resumed where it stopped (its next URL is the fault): the
+# next run walks the search again from its first page.
+WALK_BROKEN_LABELS = frozenset({"PAGINATION_LOOP", "BAD_PAGINATION_URL"})
 RESULT_META_COLUMNS = ("_input", "_input_key", "_fetched_at", "_from_cache")
 ERROR_COLUMNS = (
     "action_id",
@@ -76,6 +80,9 @@ class BatchStats:
     skipped_fresh: int = 0
     calls: int = 0
     credits: float = 0.0
+    # Credits attempts may have cost unseen (a timeout after sending, a cut or malformed answer):
+    # not in `credits`, but counted against the budget.
+    credits_at_risk: float = 0.0
     retries: int = 0
     rate_limited: int = 0
     errors: int = 0
@@ -88,6 +95,9 @@ class BatchStats:
     incomplete: int = 0
     succeeded: int = 0
     retired_users: list[str] = field(default_factory=list)
+    # ISO time before which a re-run would meet the same rate limit (a ban longer than the
+    # client's max_retry_after_s ended an account or the batch); None without such a ban.
+    retry_not_before: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -266,8 +276,12 @@ def run_batch(
     """Run `action_id` over `inputs` (dicts, or strings meaning the action's primary field).
 
     Each input is validated locally first: an invalid one becomes an `INVALID_INPUT` error row
-    and costs no call. The same input twice is one call. With a `ledger`, inputs whose entry is
-    fresh (see `Ledger.fresh`; `max_age=None` never expires) are answered from it and marked
+    and costs no call. The same input twice is one call, and so is one person (lead, company,
+    school) named by several spellings of its URL (`/in/jane-doe`, `fr.linkedin.com/in/Jane-Doe/`,
+    `/in/jane-doe/details/experience/?trk=x`: see `entity_keys`): the results frame has one row
+    per distinct input (per result item of it), its `_input` the first spelling given, and the
+    ledger holds it under one key. With a `ledger`, inputs whose entry is fresh (see
+    `Ledger.fresh`; `max_age=None` never expires) are answered from it and marked
     `_from_cache`; every result, search page and per-input error is written as it arrives, so a
     killed run keeps what it paid for and a re-run fetches only what is missing (an interrupted
     search resumes after its stored pages). Without a ledger nothing is cached or resumed.
@@ -360,16 +374,7 @@ def run_batch(
         cap = _growth_cap(client, act, max_workers, len(slots))
         run.spare.extend(s for s in spare if s)  # a worker whose account fails moves to one
         run.active = len(slots) + len(spare)  # the accounts still usable (grown workers use none)
-        with ThreadPoolExecutor(cap, thread_name_prefix="captaindata-batch") as pool:
-            futures = [pool.submit(run.work, users) for users in slots]
-            try:
-                if cap > len(slots):
-                    _grow(run, pool, futures, client.bucket.rate if client.bucket else 0.0, cap)
-                for f in futures:
-                    f.result()
-            except BaseException:
-                run.halt()
-                raise
+        _run_workers(run, client, slots, cap)
         stats.not_started += len(run.queue)
         run.queue.clear()
 
@@ -378,6 +383,7 @@ def run_batch(
     stats.latency_p50_s = _percentile(run.latencies, 50)
     stats.latency_p95_s = _percentile(run.latencies, 95)
     stats.credits = round(run.spent, 6)
+    stats.credits_at_risk = round(run.at_risk, 6)
     result = BatchResult(run.rows.frame(), _errors_frame(act.id, run.outcomes), stats)
     stats.errors = len(result.errors)
     stats.errors_by_label = dict(Counter(result.errors["error_label"].astype(str)))
@@ -444,8 +450,10 @@ class _Run:
         self.succeeded = 0
         self.latencies: list[float] = []
         self.spent = 0.0
+        self.at_risk = 0.0  # credits attempts may have cost unseen (see ActionResult)
         self.reserved = 0.0
         self.stopping = False
+        self.stop = Stop()  # interrupted, or the parent process is gone: no new call at all
         self.failure: BaseException | None = None
         self.total = 0
         self.finished = 0
@@ -474,7 +482,7 @@ class _Run:
         are in flight: one may come back (its account failed) and need a healthy account."""
         with self.lock:
             while True:
-                if self.stopping:
+                if self.stopping or self.stop.is_set():
                     return None
                 if self.queue:
                     self.inflight += 1
@@ -490,11 +498,18 @@ class _Run:
             self.changed.notify_all()
 
     def reserve(self, cost: float) -> bool:
-        """Claim `cost` credits of the budget before a call; False means start no new call."""
+        """Claim `cost` credits of the budget before a call; False means start no new call.
+
+        Credits at risk (attempts the API may have billed without an answer we could use) count
+        as spent. A call in flight may still re-send once after such an attempt
+        (`max_billed_retries`), so the budget can be passed by that re-send's cost per call in
+        flight, at most, and only when the API bills answers it never delivers.
+        """
         with self.lock:
             if self.stopping:
                 return False
-            if self.budget is not None and self.spent + self.reserved + cost > self.budget + 1e-9:
+            used = self.spent + self.at_risk + self.reserved
+            if self.budget is not None and used + cost > self.budget + 1e-9:
                 if not self.stats.budget_exhausted:
                     self.log.info(
                         "%s: budget of %g credits reached (%g spent, %g in flight); "
@@ -510,10 +525,12 @@ class _Run:
             self.reserved += cost
             return True
 
-    def settle(self, reserved: float, spent: float) -> None:
+    def settle(self, reserved: float, spent: float, at_risk: float = 0.0) -> None:
+        """Release a reservation made with `reserve(reserved)`; record what the call cost."""
         with self.lock:
             self.reserved -= reserved
             self.spent += spent
+            self.at_risk += at_risk
 
     def halt(self) -> None:
         with self.lock:
@@ -585,7 +602,12 @@ class _Run:
 
     def work(self, users: list[str] | None) -> None:
         """One worker: take inputs off the queue until it is empty or the batch stops, or until
-        its account fails (it retires then: see `_retire`)."""
+        its account fails (it retires then: see `_retire`). Once `stop` is set the client sends
+        nothing more from this thread (see `stopping`)."""
+        with bound(self.stop):
+            self._work(users)
+
+    def _work(self, users: list[str] | None) -> None:
         while True:
             item = self.next_item()
             if item is None:
@@ -652,12 +674,13 @@ class _Run:
                 "to the %d other account(s)%s. Fix: %s",
                 self.act.id, who, label, item.label, left,
                 f" (this worker moves to user {moved[0]}'s)" if moved else "",
-                account_hint(label, [uid] if uid else [], account_kind(self.client)),
+                account_hint(label, [uid] if uid else [], account_kind(self.client))
+                or fields["message"],
             )  # fmt: skip
             return moved
         self.record_error(item, fields, at, False)
         now = datetime.now(timezone.utc)
-        hint = account_hint(label, retired, account_kind(self.client)) or ""
+        hint = account_hint(label, retired, account_kind(self.client)) or fields["message"]
         for other in unsent:
             own = self.account_errors.get(other.key)
             if own is not None:  # an account failed on it earlier: that error is its answer
@@ -746,10 +769,14 @@ class _Run:
             res = self.client.run_action(
                 self.act.id, item.input, parameters=self.parameters, integration_users=users
             )
-        except CaptainDataError as err:
+        except CallStopped:  # the run stopped before this call was sent: left for the next run
             self.settle(cost, 0.0)
+            self.not_done(started=False)
+            return None
+        except CaptainDataError as err:
+            self.settle(cost, 0.0, err.credits_at_risk)
             return self._failed(item, err, time.monotonic() - t0, users)
-        self.settle(cost, res.credits)
+        self.settle(cost, res.credits, res.credits_at_risk)
         self._counted(res)
         at = datetime.now(timezone.utc)
         if self.ledger is not None:
@@ -812,13 +839,17 @@ class _Run:
                     if self.ledger is not None:
                         self.ledger.mark_complete(self.act.id, item.key, at=at)
                     break
-                except CaptainDataError as err:
+                except CallStopped:  # the stored pages stay: the next run resumes after them
                     self.settle(cost, 0.0)
+                    self.not_done(started=fetched > 0)
+                    return None
+                except CaptainDataError as err:
+                    self.settle(cost, 0.0, err.credits_at_risk)
                     failed = self._failed(item, err, time.monotonic() - t0, users)
                     if failed is not None and page > 1:  # another account resumes, paying once
                         self.walks[item.key] = ResumePoint(page - 1, collected, next_url, 0.0)
                     return failed
-                self.settle(cost, res.credits)
+                self.settle(cost, res.credits, res.credits_at_risk)
                 self._counted(res)
                 fetched += 1
                 next_url = res.next_url
@@ -878,6 +909,12 @@ class _Run:
             return None
         at = datetime.now(timezone.utc)
         fields = _error_fields(err, ",".join(users) if users else None)
+        banned = is_long_ban(err, self.client.max_retry_after_s)
+        if banned:
+            fields["message"] = _ban_message(err, at)
+            until = (at + timedelta(seconds=float(err.retry_after or 0.0))).isoformat()
+            with self.lock:
+                self.stats.retry_not_before = max(self.stats.retry_not_before or until, until)
         if self.ledger is not None:
             self.ledger.save_error(
                 self.act.id,
@@ -894,11 +931,40 @@ class _Run:
                 attempts=err.attempts,
                 at=at,
                 user_uid=fields["user_uid"],
+                keep_pages=err.error_label not in WALK_BROKEN_LABELS,
             )
+        if banned:
+            if self.act.uses_account and users and getattr(err, "limit_type", None) == "account":
+                return fields, at  # the account's ban: it retires, the others go on
+            self._ban_batch(item, fields, at)
+            return None
         if self._retires(err.error_label, users):
             return fields, at
         self.record_error(item, fields, at, False)
         return None
+
+    def _ban_batch(self, item: _Item, fields: dict[str, Any], at: datetime) -> None:
+        """A workspace-wide rate limit longer than a step waits: no new call in this batch.
+
+        The input and every one still queued become error rows with the label and the time to
+        retry (no call, no credit); calls in flight settle as usual. A later run (the error
+        sensor's re-run, after that time) picks them up: the ledger never caches a 429.
+        """
+        with self.lock:
+            unsent = list(self.queue)
+            self.queue.clear()
+            self.waiting.clear()
+            self.stopping = True
+            self.changed.notify_all()
+        self.record_error(item, fields, at, False)
+        for other in unsent:
+            row = {**fields, "error_ref": None, "status_code": None}
+            row["message"] = f"not sent: {fields['message']}"
+            self.record_error(other, row, at, False)
+        self.log.warning(
+            "%s: %s; %d more input(s) not sent, reported as %s errors (no call, no credit)",
+            self.act.id, fields["message"], len(unsent), fields["error_label"],
+        )  # fmt: skip
 
 
 # ---------------------------------------------------------------------- inputs
@@ -957,7 +1023,8 @@ def _prepare(
             client.prepare(act.id, value, parameters=parameters)
         except ValidationError as err:
             problem = err
-    key = input_key(act, value, parameters, max_results)
+    # a refused input is keyed as written: its spelling of a person must not hide a valid one
+    key = input_key(act, value, parameters, max_results, by_entity=problem is None)
     return _Item(index, key, value, _label(act, value)), problem
 
 
@@ -1018,18 +1085,50 @@ def _growth_cap(
     return max(started, min(MAX_GROWN_WORKERS, math.ceil(client.bucket.rate * 10)))
 
 
-def _grow(
-    run: _Run, pool: ThreadPoolExecutor, futures: list[Future[None]], rate: float, cap: int
+def _run_workers(
+    run: _Run, client: CaptainDataClient, slots: list[list[str] | None], cap: int
 ) -> None:
-    """Add workers while the queue waits and the calls made stay under the plan's rate.
+    """Run the workers (one per slot, growing up to `cap`: see `_grow`) until the queue is done.
+
+    On an interrupt in this (main) thread, Dagster's terminate or Ctrl-C, or once the step's
+    parent process is gone, no new call starts; the calls in flight are recorded (waited for up
+    to the client's timeouts) before the interrupt propagates: see `stopping.Watch`.
+    """
+    pool = ThreadPoolExecutor(cap, thread_name_prefix="captaindata-batch")
+    futures = [pool.submit(run.work, users) for users in slots]
+    grace = client.timeout + client.connect_timeout  # the longest a call in flight can take
+
+    def done(seconds: float) -> bool:
+        return not wait(futures, timeout=seconds).not_done
+
+    watch = Watch(run.stop, done, run.halt, run.log, run.act.id, grace_s=grace)
+    try:
+        with watch:
+            if cap > len(slots):
+                rate = client.bucket.rate if client.bucket else 0.0
+                _grow(run, pool, futures, rate, cap, watch.wait)
+            watch.until_done()
+    finally:  # stopped: the stragglers are not waited for again (their calls were given time)
+        pool.shutdown(wait=not watch.stopped, cancel_futures=watch.stopped)
+
+
+def _grow(
+    run: _Run,
+    pool: ThreadPoolExecutor,
+    futures: list[Future[None]],
+    rate: float,
+    cap: int,
+    pause: Callable[[float], bool],
+) -> None:
+    """Add workers while the queue waits and the calls made stay under the plan's rate;
+    `pause(seconds)` waits for the workers and says whether all have ended.
 
     Little's law: W workers whose calls take L seconds make W / L calls per second, so a pool
     making X calls per second under a rate R needs W * R / X workers; it at most doubles per
     step so that a slow first answer does not spawn the whole cap at once.
     """
     last_t, last_calls = time.monotonic(), run.stats.calls
-    while not all(f.done() for f in futures):
-        wait(futures, timeout=GROW_EVERY_S, return_when=FIRST_EXCEPTION)
+    while not pause(GROW_EVERY_S):
         now, calls = time.monotonic(), run.stats.calls
         seen = (calls - last_calls) / max(now - last_t, 1e-9)
         last_t, last_calls = now, calls
@@ -1042,6 +1141,17 @@ def _grow(
 
 
 # ---------------------------------------------------------------------- errors and frames
+
+
+def _ban_message(err: CaptainDataError, at: datetime) -> str:
+    """The error row's text for a rate limit too long to wait out: whom, and until when."""
+    wait = float(err.retry_after or 0.0)
+    until = (at + timedelta(seconds=wait)).strftime("%Y-%m-%d %H:%M UTC")
+    scope = "this account" if getattr(err, "limit_type", None) == "account" else "the workspace"
+    return (
+        f"rate-limited: the API asked {scope} to wait {wait:g} s (until {until}), longer than "
+        f"max_retry_after_s; retry after {until} ({err.message})"
+    )
 
 
 def _error_fields(err: CaptainDataError, user_uid: str | None = None) -> dict[str, Any]:

@@ -13,18 +13,21 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import math
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
+from . import stopping
+from .answer_shape import answer_problem, fill_key
 from .catalog import CUSTOM_DATA, Action, Catalog, load_catalog
 from .errors import (
     CaptainDataError,
@@ -32,6 +35,7 @@ from .errors import (
     MalformedResponseError,
     RateLimitError,
     RequestTimeoutError,
+    ServerError,
     TransportError,
     ValidationError,
     error_from_response,
@@ -65,10 +69,27 @@ class ActionResult:
     page: int | None = None
     credits: float = 0.0
     headers: dict[str, str] = field(default_factory=dict, repr=False)
+    # Credits earlier attempts of this call may have cost without an answer we could use (a
+    # timeout after sending, a connection cut mid-answer, a malformed 2xx): the API may have
+    # done the work and billed it.
+    credits_at_risk: float = 0.0
+    # Why the walk cannot go on after this page (a next URL naming another endpoint): raised
+    # by `iter_pages` once this page, which was paid for, has been handed over.
+    next_error: CaptainDataError | None = field(default=None, repr=False)
 
     @property
     def retries(self) -> int:
         return self.attempts - 1
+
+
+@dataclass
+class _Tally:
+    """One call's running count: attempts, 429s waited out, attempts that may have been billed."""
+
+    started: float
+    attempts: int = 0
+    rate_limited: int = 0
+    billed_unseen: int = 0
 
 
 @dataclass
@@ -109,10 +130,13 @@ class CaptainDataClient:
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 30.0,
         max_retry_after_s: float = 120.0,
+        max_billed_retries: int = 1,
         pool_size: int = 64,
         validate: bool = True,
         catalog: Catalog | None = None,
         session: requests.Session | None = None,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not api_key or not isinstance(api_key, str):
             raise ValidationError(
@@ -134,12 +158,22 @@ class CaptainDataClient:
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self.max_retry_after_s = max_retry_after_s
+        # Re-sends allowed after an attempt the API may have billed without us seeing the answer:
+        # each such re-send may be billed again, so one by default (0: never).
+        self.max_billed_retries = int(max_billed_retries)
+        # Every wait (Retry-After, backoff) goes through `sleep` and every duration through
+        # `clock`: tests inject both, so none depends on the machine's speed. The default sleep
+        # is cut short when the run is stopping (see `stopping`).
+        self._sleep = sleep or stopping.sleep
+        self._clock = clock
         self.validate = validate
         self.catalog = catalog or load_catalog()
         if not 0 <= pacing_margin < 1:
             raise ValueError(f"pacing_margin must be within [0, 1), got {pacing_margin!r}")
         self.bucket = (
-            TokenBucket(requests_per_second * (1 - pacing_margin)) if requests_per_second else None
+            TokenBucket(requests_per_second * (1 - pacing_margin), clock=clock, sleep=self._sleep)
+            if requests_per_second
+            else None
         )
         self.accounts = AccountSlots(account_concurrency)
         self._session = session or requests.Session()
@@ -220,15 +254,14 @@ class CaptainDataClient:
         if "parameters" in act.body_fields:
             body["parameters"] = act.with_defaults(parameters)
         users = self._users_for(act, integration_users)
-        if users:
-            if self.account_form == "identity_ids":
-                body["identity_ids"] = users
-                if self.identity_mode:
-                    body["identity_mode"] = self.identity_mode
-            else:
-                body["integration_users"] = users
-        elif act.uses_account and self.account_form == "identity_ids" and self.identity_mode:
-            body["identity_mode"] = self.identity_mode
+        if users and self.account_form == "integration_users":
+            body["integration_users"] = users  # the seed's form: not in the published spec
+        elif users:
+            body["identity_ids"] = users
+        # identity_mode only where the action's body declares it (linkedin-me does not)
+        if self.account_form == "identity_ids" and self.identity_mode:
+            if act.uses_account and "identity_mode" in act.body_fields:
+                body["identity_mode"] = self.identity_mode
         return act, body
 
     def _users_for(self, act: Action, explicit: Sequence[str] | None) -> list[str]:
@@ -302,6 +335,7 @@ class CaptainDataClient:
         url: str | None = self._follow(start_url, first, act) if start_url else first
         seen = pages = 0
         page = start_page
+        walked = {_page_identity(url)}
         while url is not None:
             result = self._send(act, act.method, url, body, params=None, page=page)
             pages += 1
@@ -309,9 +343,14 @@ class CaptainDataClient:
             yield result
             if is_last_page(act, result, seen, max_results):
                 return
+            if result.next_error is not None:
+                raise result.next_error
             if max_pages is not None and pages >= max_pages:
                 return
             url = result.next_url
+            if _page_identity(url) in walked:
+                raise _pagination_loop(act, url, page)
+            walked.add(_page_identity(url))
             page += 1
 
     def iter_results(
@@ -355,21 +394,22 @@ class CaptainDataClient:
             parts = urlsplit(urljoin(request_url, next_url.strip()))
         except ValueError:  # e.g. "http://[": not a URL
             raise _bad_next_url(act, f"X-Pagination-Next is not a URL: {shown}") from None
-        own_path = urlsplit(self.base_url + act.path).path
-        if parts.path.rstrip("/") != own_path:
+        # The API names its own path (`/v4/actions/<id>/run/live`); behind a proxy our base URL
+        # may have another prefix: what must match is the action's path, kept under our base.
+        if not parts.path.rstrip("/").endswith(act.path):
             raise _bad_next_url(
                 act,
-                f"X-Pagination-Next {shown} does not name {act.id}'s own path ({own_path}); "
+                f"X-Pagination-Next {shown} does not name {act.id}'s own path ({act.path}); "
                 "the walk stops here rather than call another endpoint",
             )
         if (parts.scheme, parts.netloc) != self._origin:
             log.warning(
-                "X-Pagination-Next points at %s://%s; following its path on %s://%s instead",
+                "X-Pagination-Next points at %s://%s; following its query on %s instead",
                 parts.scheme,
                 parts.netloc,
-                *self._origin,
+                self.base_url,
             )
-        return urlunsplit((*self._origin, parts.path, parts.query, ""))
+        return self.base_url + act.path + (f"?{parts.query}" if parts.query else "")
 
     # ------------------------------------------------------------------ account management
 
@@ -621,10 +661,9 @@ class CaptainDataClient:
         if act.uses_account:
             users = body.get("integration_users") or body.get("identity_ids") or ["default"]
             account = params.get("identity_id") if act.method == "GET" and params else users[0]
-        attempts = rate_limited = 0
-        started = time.monotonic()
+        tally = _Tally(started=self._clock())
         while True:
-            attempts += 1
+            tally.attempts += 1
             if account is None:
                 att = self._paced_exchange(method, url, params, body, act)
             else:
@@ -636,21 +675,25 @@ class CaptainDataClient:
                 assert resp is not None
                 if 200 <= resp.status_code < 300:
                     try:
-                        return self._result(
-                            act, resp, url, body, page, started, attempts, rate_limited
-                        )
+                        return self._result(act, resp, url, body, page, tally)
                     except MalformedResponseError as exc:
                         err = exc
                 else:
                     err = self._error(resp, act.id)
-            err.attempts = attempts
+            if _maybe_billed(err, att.maybe_sent):
+                tally.billed_unseen += 1
+            err.attempts = tally.attempts
             if isinstance(err, RateLimitError):
-                rate_limited += 1
-            if not self._may_retry(err, att.maybe_sent, act.side_effects, attempts):
-                err.rate_limited = rate_limited
+                tally.rate_limited += 1
+            if (
+                not self._may_retry(err, att.maybe_sent, act.side_effects, tally.attempts)
+                or tally.billed_unseen > self.max_billed_retries
+            ):
+                err.rate_limited = tally.rate_limited
                 err.maybe_sent = att.maybe_sent  # False: no connection opened, nothing was done
+                err.credits_at_risk = tally.billed_unseen * _page_credits(act, body)
                 raise err
-            self._wait_before_retry(err, attempts)
+            self._wait_before_retry(err, tally.attempts)
 
     def _paced_exchange(
         self,
@@ -662,6 +705,7 @@ class CaptainDataClient:
     ) -> _Attempt:
         if self.bucket:
             self.bucket.acquire()
+        stopping.check()  # a stopping run sends nothing more, not even a retry
         if method == "GET":
             accept = "application/octet-stream" if act.response == "file" else "application/json"
             return self._exchange(
@@ -744,11 +788,11 @@ class CaptainDataClient:
         url: str,
         body: Mapping[str, Any],
         page: int | None,
-        started: float,
-        attempts: int,
-        rate_limited: int,
+        tally: _Tally,
     ) -> ActionResult:
-        elapsed = time.monotonic() - started
+        elapsed = self._clock() - tally.started
+        attempts, rate_limited = tally.attempts, tally.rate_limited
+        at_risk = tally.billed_unseen * _page_credits(act, body)
         headers = {k: v for k, v in resp.headers.items() if k.lower().startswith("x-")}
         if act.response == "file":
             item = {
@@ -757,7 +801,8 @@ class CaptainDataClient:
                 "size": len(resp.content),
             }
             return ActionResult(act.id, [item], None, resp.status_code, elapsed, attempts,
-                                rate_limited, None, act.credits_for(1), headers)  # fmt: skip
+                                rate_limited, None, act.credits_for(1), headers,
+                                at_risk)  # fmt: skip
         try:
             data = resp.json() if resp.content.strip() else None
         except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
@@ -766,24 +811,32 @@ class CaptainDataClient:
                 status_code=resp.status_code,
                 action_id=act.id,
             ) from None
-        if data is None:
-            results: list[dict[str, Any]] = []
-        elif isinstance(data, list):
-            results = data
-        elif isinstance(data, dict):
-            results = [data]
-        else:
+        problem = answer_problem(act, data)
+        if problem is not None:
             raise MalformedResponseError(
-                f"{act.id}: expected a JSON object or array, got {type(data).__name__}",
+                f"{act.id}: HTTP {resp.status_code} answer {problem}; nothing of it is kept",
                 status_code=resp.status_code,
                 action_id=act.id,
             )
+        if data is None:
+            results: list[dict[str, Any]] = []
+        elif act.is_list:
+            results = data
+        else:
+            results = [fill_key(act, data, body.get("input"))]
         managed = body.get("identity_mode") == "managed"
-        next_url = resp.headers.get("X-Pagination-Next") if act.is_list else None
+        next_url, next_error = None, None
+        if act.is_list:
+            try:
+                next_url = self._follow(resp.headers.get("X-Pagination-Next"), url, act)
+            except MalformedResponseError as exc:
+                next_error = exc
         return ActionResult(
             action_id=act.id,
             results=results,
-            next_url=self._follow(next_url, url, act),
+            next_url=next_url,
+            next_error=next_error,
+            credits_at_risk=at_risk,
             status_code=resp.status_code,
             elapsed_s=elapsed,
             attempts=attempts,
@@ -801,6 +854,10 @@ class CaptainDataClient:
         if attempts > self.max_retries:
             return False
         if not err.retryable:
+            return False
+        if is_long_ban(err, self.max_retry_after_s):
+            # Waiting it out here would hold the step (and its account) for the whole ban: the
+            # caller ends that scope for the batch and a later run picks the inputs up.
             return False
         if side_effects and maybe_sent and not isinstance(err, RateLimitError):
             # A 5xx, a timeout or a dropped connection may hide a request that was carried out:
@@ -822,8 +879,8 @@ class CaptainDataClient:
             wait = min(wait, self.max_retry_after_s)
             if self.bucket and err.limit_type != "account":
                 self.bucket.pause(wait)  # every thread of this client waits it out, not just us
-        elif err.retry_after is not None:  # a 503 that said when to come back
-            wait = min(err.retry_after, self.max_retry_after_s)
+        elif err.retry_after is not None:  # a 503 that said when to come back (not a long ban)
+            wait = err.retry_after
         else:
             wait = self._backoff(attempts)
         log.info(
@@ -835,7 +892,7 @@ class CaptainDataClient:
             wait,
         )
         if wait > 0:
-            time.sleep(wait)
+            self._sleep(wait)  # stopping.sleep by default: cut short when the run stops
 
     def _backoff(self, attempts: int) -> float:
         cap = min(self.backoff_max_s, self.backoff_base_s * (2 ** (attempts - 1)))
@@ -892,9 +949,11 @@ def is_last_page(
     `result.next_url`), or `max_results` reached. A short page is not the end: `page_size` is a
     maximum the API may undershoot (throttling) in the middle of a search.
     """
-    if not act.is_list or not result.results or not result.next_url:
+    if not act.is_list or not result.results:
         return True
-    return max_results is not None and seen >= max_results
+    if max_results is not None and seen >= max_results:
+        return True
+    return not result.next_url and result.next_error is None
 
 
 def _query_of(act: Action, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -906,10 +965,60 @@ def _query_of(act: Action, body: Mapping[str, Any]) -> dict[str, Any]:
     return query
 
 
-def _bad_next_url(act: Action, message: str) -> MalformedResponseError:
+def is_long_ban(err: CaptainDataError, max_wait_s: float) -> bool:
+    """True for a 429 or 503 whose `Retry-After` is longer than `max_wait_s`: not waited out in
+    a step (a 503 naming no time is retried with backoff as usual).
+
+    Args:
+        err: the error a call ended with.
+        max_wait_s: the longest wait a step does (the client's `max_retry_after_s`).
+
+    Example:
+        >>> is_long_ban(RateLimitError("slow down", retry_after=3600.0), 120.0)
+        True
+    """
+    limited = isinstance(err, (RateLimitError, ServerError))
+    return limited and err.retry_after is not None and err.retry_after > max_wait_s
+
+
+def _maybe_billed(err: CaptainDataError, maybe_sent: bool) -> bool:
+    """True for a failure after which the API may have done (and billed) the work: a timeout or
+    a cut connection once the request was sent, or a 2xx answer we could not use."""
+    if isinstance(err, MalformedResponseError):
+        return err.status_code is not None and 200 <= err.status_code < 300
+    return maybe_sent and isinstance(err, TransportError)
+
+
+def _page_credits(act: Action, body: Mapping[str, Any]) -> float:
+    """The most one answer of `act` can cost: a full page for a list action, else one result."""
+    results = (act.page_size or 1) if act.is_list else 1
+    return act.credits_for(results, managed=body.get("identity_mode") == "managed")
+
+
+def _page_identity(url: str | None) -> tuple[str, frozenset[tuple[str, str]]]:
+    """What makes two page URLs the same page: the path and the query (`page=1` is no page)."""
+    parts = urlsplit(url or "")
+    query = frozenset((k, v) for k, v in parse_qsl(parts.query) if (k, v) != ("page", "1"))
+    return parts.path.rstrip("/"), query
+
+
+def _pagination_loop(act: Action, url: str | None, page: int) -> MalformedResponseError:
+    path = urlsplit(url or "")
+    shown = f"{path.path}?{path.query}" if path.query else path.path
     return MalformedResponseError(
-        message, action_id=act.id, error_label="BAD_PAGINATION_URL", retryable=False
+        f"{act.id}: page {page}'s X-Pagination-Next ({shown}) points back to a page already "
+        "fetched in this walk; stopping rather than pay for it again. The search is recorded "
+        "as failed, not complete, and is walked again on the next run.",
+        action_id=act.id,
+        error_label="PAGINATION_LOOP",
+        retryable=True,  # for a later run: the ledger does not keep it as the input's answer
     )
+
+
+def _bad_next_url(act: Action, message: str) -> MalformedResponseError:
+    # retryable for a later run (the ledger keeps it as a failure to retry, not an answer);
+    # within the call it is never retried: it is raised after the page's results are handed over
+    return MalformedResponseError(message, action_id=act.id, error_label="BAD_PAGINATION_URL")
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
@@ -928,13 +1037,19 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
 
 
 def _parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from `Retry-After` (seconds or an HTTP date), else `X-RateLimit-Reset`."""
+    """Seconds to wait from `Retry-After` (seconds or an HTTP date), else `X-RateLimit-Reset`.
+
+    A value that is not a finite number of seconds >= 0 (`nan`, `-5`, `inf`) is treated as
+    absent: the retry then backs off as for any retryable error, never at once.
+    """
     raw = (headers.get("Retry-After") or "").strip()
     if raw:
         try:
-            return max(0.0, float(raw))
+            seconds = float(raw)
         except ValueError:
-            pass
+            seconds = None
+        else:
+            return seconds if math.isfinite(seconds) and seconds >= 0 else None
         try:
             when = email.utils.parsedate_to_datetime(raw)
         except (TypeError, ValueError, IndexError):
@@ -946,6 +1061,8 @@ def _parse_retry_after(headers: Mapping[str, str]) -> float | None:
         try:
             value = float(reset)
         except ValueError:
+            return None
+        if not math.isfinite(value) or value < 0:
             return None
         # An epoch timestamp, or a count of seconds: tell them apart by size.
         return max(0.0, value - time.time()) if value > 1e9 else max(0.0, value)

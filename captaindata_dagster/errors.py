@@ -57,6 +57,11 @@ class CaptainDataError(Exception):
         self.retry_after = retry_after
         self.attempts = attempts  # HTTP attempts the client made before giving up
         self.rate_limited = 0  # 429 answers met on the way (set by the client)
+        # False when no connection was ever opened: the request cannot have been carried out.
+        self.maybe_sent = True
+        # Credits the failed attempts may have cost unseen (timeouts after sending, cut answers,
+        # malformed 2xx): counted against budgets and shown next to the credits spent.
+        self.credits_at_risk = 0.0
 
     def __str__(self) -> str:
         head = " ".join(str(x) for x in (self.status_code, self.error_label) if x not in (None, ""))

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from .entity_keys import entity_key
 from .store import NULL_SAFE_EQ, Store, is_postgres_url, upsert_sql
 
 STORE_ENV = "CAPTAINDATA_OUTREACH_STORE"
@@ -83,10 +84,20 @@ _SUBDOMAIN = re.compile(r"^(?:www|[a-z]{2})\.")
 
 
 def profile_key(url: str) -> str:
-    """One key per person whatever the URL's spelling: host without `www.`, no query, no slash.
+    """One key per person whatever the URL's spelling: its `entity_key` (`person:jane-doe` for
+    `/in/jane-doe`, `fr.linkedin.com/in/Jane-Doe/fr`, `/in/jane-doe/overlay/contact-info/`...).
 
-    `/in/` and `/pub/` slugs are case-insensitive on LinkedIn and are lowered; other paths (Sales
-    Navigator ids) keep their case.
+    A URL naming no entity keeps the key records had before entity keys (`legacy_profile_key`).
+    """
+    return entity_key(url) or legacy_profile_key(url)
+
+
+def legacy_profile_key(url: str) -> str:
+    """The key records had before entity keys: host without `www.`, path without query or slash.
+
+    `/in/` and `/pub/` slugs are lowered; other paths (Sales Navigator ids) keep their case. A
+    store written then holds such keys: every lookup by entity also reads them (`_find`), so a
+    person invited before the upgrade is never invited again.
     """
     text = str(url).strip()
     parts = urlsplit(text) if "://" in text else urlsplit("https://" + text)
@@ -206,9 +217,10 @@ class OutreachStore(Store):
     # ------------------------------------------------------------------ reads
 
     def get(self, campaign: str, action_id: str, profile: str) -> SendRecord | None:
-        """The record of one profile (any spelling of its URL), or None."""
+        """The record of one profile (any spelling of its URL, records written before entity keys
+        included: see `_find`), or None."""
         with self._read() as conn:
-            return _one(conn, campaign, action_id, profile_key(profile))
+            return _find(conn, campaign, action_id, profile_key(profile))
 
     def records(
         self,
@@ -260,7 +272,8 @@ class OutreachStore(Store):
     ) -> Reservation:
         """Commit a `pending` record before the call, if this profile may be sent to now.
 
-        In one transaction: a record that is sent, unsettled or permanently failed is `taken`; an
+        In one transaction: a record that is sent, unsettled or permanently failed is `taken`
+        (under any spelling of the profile's URL, and under the keys of before entity keys); an
         account that already used `daily_cap` sends for this action in the last 24 h is
         `over_cap`; else the record becomes `pending` with its attempt number, and is committed
         (synchronously, to disk) before this returns.
@@ -272,9 +285,10 @@ class OutreachStore(Store):
             if daily_cap is not None:
                 locks.append(f"captaindata:outreach-cap:{action_id}:{account}")
             self._lock_keys(conn, *locks)
+            binding = _find(conn, campaign, action_id, key)
+            if binding is not None and not binding.may_send:
+                return Reservation(TAKEN, binding)
             existing = _one(conn, campaign, action_id, key)
-            if existing is not None and not existing.may_send:
-                return Reservation(TAKEN, existing)
             used = 0
             if daily_cap is not None:
                 used = _used(conn, action_id, account, at)
@@ -370,12 +384,16 @@ class OutreachStore(Store):
     ) -> SendRecord:
         """A person checked: it went out (or must never go out). No run will send it again.
 
-        Creates the record when there is none (e.g. sent by hand outside the campaign).
+        Creates the record when there is none (e.g. sent by hand outside the campaign); records
+        of the same person written before entity keys and still to review are settled with it.
         """
         key = profile_key(profile_url)
         at = _iso(now or utcnow())
         with self._write() as conn:
             self._lock_keys(conn, _record_lock(campaign, action_id, key))
+            for old in _legacy(conn, campaign, action_id, key):
+                if old.state in REVIEW_STATES:
+                    _resolve(conn, old, SENT, at, by, note)
             existing = _one(conn, campaign, action_id, key)
             if existing is None:
                 conn.execute(
@@ -407,12 +425,14 @@ class OutreachStore(Store):
     ) -> SendRecord | None:
         """A person checked: it did not go out, the next run may send it. None if no record.
 
-        Refused (ValueError) for a record already `sent`: un-sending is not a thing.
+        Refused (ValueError) for a record already `sent`: un-sending is not a thing. Records of
+        the same person written before entity keys (`_find`) are marked with it.
         """
         key = profile_key(profile_url)
+        at = _iso(now or utcnow())
         with self._write() as conn:
             self._lock_keys(conn, _record_lock(campaign, action_id, key))
-            existing = _one(conn, campaign, action_id, key)
+            existing = _find(conn, campaign, action_id, key)
             if existing is None:
                 return None
             if existing.state == SENT:
@@ -420,12 +440,13 @@ class OutreachStore(Store):
                     f"{existing.profile_url} is recorded as sent in campaign {campaign!r}; "
                     "it will not be sent again"
                 )
-            conn.execute(
-                "UPDATE sends SET state = ?, settled_at = ?, resolved_by = ?, "
-                "note = COALESCE(?, note) WHERE campaign = ? AND action_id = ? AND profile_key = ?",
-                (RETRY, _iso(now or utcnow()), by, note, campaign, action_id, key),
-            )
-            return _one(conn, campaign, action_id, key)
+            current = _one(conn, campaign, action_id, key)
+            if current is not None:
+                _resolve(conn, current, RETRY, at, by, note)
+            for old in _legacy(conn, campaign, action_id, key):
+                if not old.may_send:
+                    _resolve(conn, old, RETRY, at, by, note)
+            return _find(conn, campaign, action_id, key)
 
 
 # ---------------------------------------------------------------------- rows
@@ -441,6 +462,51 @@ def _one(conn: Any, campaign: str, action_id: str, key: str) -> SendRecord | Non
         (campaign, action_id, key),
     ).fetchone()
     return None if row is None else _record(row)
+
+
+# Which record of a person speaks first: sent, then unsettled, then refused for good.
+_BINDING = {SENT: 0, PENDING: 1, UNKNOWN: 1, FAILED: 2}
+_ENTITY_KEY = re.compile(
+    r"^(?:person|sales_navigator_lead|sales_navigator_company|company|school):"
+)  # the kinds of `entity_keys.entity_key`; any other key is a `legacy_profile_key`
+
+
+def _find(conn: Any, campaign: str, action_id: str, key: str) -> SendRecord | None:
+    """The record that decides for `key`: of the records of `key` and of the same person under the
+    keys of before entity keys (`_legacy`), the most binding one that says not to send (sent,
+    then unsettled, then refused), else the record of `key`, else an older one, else None."""
+    current = _one(conn, campaign, action_id, key)
+    found = [r for r in (current, *_legacy(conn, campaign, action_id, key)) if r is not None]
+    binding = [r for r in found if not r.may_send]
+    if binding:
+        return min(binding, key=lambda r: _BINDING.get(r.state, 3))
+    return found[0] if found else None
+
+
+def _legacy(conn: Any, campaign: str, action_id: str, key: str) -> list[SendRecord]:
+    """Records of the entity `key` names, kept under a `legacy_profile_key` by a store written
+    before entity keys (`linkedin.com/in/jane-doe/fr`): never rewritten, read with every lookup.
+
+    The SQL keeps the keys holding the entity's id (LIKE, on the campaign's rows only); the
+    stored URL's own `entity_key` decides."""
+    if not _ENTITY_KEY.match(key):
+        return []
+    ident = re.sub(r"([\\%_])", r"\\\1", key.partition(":")[2])
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM sends WHERE campaign = ? AND action_id = ? "
+        "AND profile_key <> ? AND profile_key LIKE ? ESCAPE '\\' ORDER BY created_at",
+        (campaign, action_id, key, f"%{ident}%"),
+    ).fetchall()
+    return [r for r in map(_record, rows) if entity_key(r.profile_url) == key]
+
+
+def _resolve(conn: Any, record: SendRecord, state: str, at: str, by: str, note: str | None) -> None:
+    """A person's decision (`sent` or `retry`) on one record, whatever its key."""
+    conn.execute(
+        "UPDATE sends SET state = ?, settled_at = ?, resolved_by = ?, note = COALESCE(?, note) "
+        "WHERE campaign = ? AND action_id = ? AND profile_key = ?",
+        (state, at, by, note, record.campaign, record.action_id, record.profile_key),
+    )
 
 
 def _used(conn: Any, action_id: str, account: str | None, now: datetime) -> int:

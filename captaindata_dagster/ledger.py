@@ -19,6 +19,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import socket
 import uuid
 from collections.abc import Mapping
@@ -26,8 +27,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from .catalog import CUSTOM_DATA, Action
+from .entity_keys import entity_key
 from .errors import ACCOUNT_LABELS, ValidationError
 from .store import POSTGRES, Store, is_postgres_url, redact_url, upsert_sql
 
@@ -51,16 +54,31 @@ def input_key(
     input: Mapping[str, Any] | None,  # noqa: A002 - the API's own word
     parameters: Mapping[str, Any] | None = None,
     max_results: int | None = None,
+    *,
+    by_entity: bool = True,
 ) -> str:
     """The ledger key of one call: sha256 of its canonical JSON.
 
     Aliases are renamed to catalog field names, strings stripped, `None` values and `custom_data`
     left out (it is echoed back, it does not change what the API fetches), keys sorted. For list
     actions `max_results` is part of the key: a search capped at 50 is not the one capped at 200.
+
+    A field naming a LinkedIn person, lead, company or school (`entity_keys.entity_key`) is keyed
+    by who it names, written as that entity's canonical URL (`https://www.linkedin.com/in/<id>`):
+    every spelling of one person is one entry, and an input already given in canonical form keeps
+    the key it had before entity keys. For a list action the URL may also hold the query
+    (`/school/x/people/?educationStartYear=2010`, `/company/x/people/?keywords=cto`): there only
+    a URL naming the entity alone (no query but tracking, no path after it) is folded, so two
+    different lists are never one entry. `by_entity=False` keys the text as given (a batch keys
+    an input it refuses that way, so a refused spelling never hides a valid one).
     """
     data = action.canonical_input(input) if isinstance(input, Mapping) else input
     if isinstance(data, dict):
-        data = {k: v for k, v in data.items() if k != CUSTOM_DATA}
+        data = {
+            k: _entity_or_text(v, action.is_list) if by_entity else v
+            for k, v in data.items()
+            if k != CUSTOM_DATA
+        }
     payload = {
         "action": action.id,
         "input": _normalise(data),
@@ -69,6 +87,48 @@ def input_key(
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# entity kind -> the path of its canonical URL (a `/pub/` person's id holds its four segments)
+_CANONICAL_PATHS = {
+    "person": "in",
+    "sales_navigator_lead": "sales/lead",
+    "sales_navigator_company": "sales/company",
+    "company": "company",
+    "school": "school",
+}
+
+
+_TRACKING = re.compile(r"^(trk|trackingId|originalSubdomain|lipi|utm_\w+)$")
+
+
+def _entity_or_text(value: Any, is_list: bool) -> Any:
+    """The entity's canonical URL for `value`, or `value` itself (see `input_key`)."""
+    url = canonical_url(value)
+    if url is None or not is_list:
+        return url or value
+    parts = urlsplit(value.strip() if "://" in value else "https://" + value.strip())
+    query = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True)]
+    if any(not _TRACKING.match(k) for k in query):
+        return value
+    segments = [s for s in parts.path.split("/") if s]
+    named = [s for s in urlsplit(url).path.split("/") if s]
+    return url if len(segments) <= len(named) else value
+
+
+def canonical_url(value: Any) -> str | None:
+    """The one URL the ledger keys an entity by, e.g. `https://www.linkedin.com/in/jane-doe` for
+    every spelling of Jane's profile URL; None for a value naming no entity (kept as given)."""
+    key = entity_key(value)
+    if key is None:
+        return None
+    kind, _, ident = key.partition(":")
+    path = _CANONICAL_PATHS.get(kind)
+    if path is None:
+        return None
+    if kind == "person" and "/" in ident:
+        path = "pub"
+    return f"https://www.linkedin.com/{path}/{ident}"
 
 
 def _normalise(value: Any) -> Any:
@@ -418,10 +478,13 @@ class Ledger(Store):
         attempts: int = 1,
         at: datetime | None = None,
         user_uid: str | None = None,
+        keep_pages: bool = True,
     ) -> None:
         """Record that the call failed for this input (after the client's retries).
 
-        A search that failed midway keeps its stored pages, so a retry resumes after them; an
+        A search that failed midway keeps its stored pages, so a retry resumes after them,
+        unless `keep_pages` is False (the walk itself was broken: a pagination loop, a next URL
+        naming another endpoint; its stored next URL must not be followed again); an
         error on a key whose earlier result was complete replaces that result. `user_uid` is the
         user whose connected account made the call, if one did. An account error
         (`ACCOUNT_LABELS`) is stored like any other but is never `fresh`: the next run retries.
@@ -434,7 +497,7 @@ class Ledger(Store):
                 "FROM entries WHERE action_id = ? AND input_key = ?",
                 (action_id, key),
             ).fetchone()
-            keep = row is not None and not row[0] and row[1] > 0
+            keep = keep_pages and row is not None and not row[0] and row[1] > 0
             if keep:
                 pages_done, next_url, started = row[1], row[2], row[3]
                 spent, total_attempts = float(row[4]), int(row[5]) + int(attempts)

@@ -37,6 +37,9 @@ def stats_metadata(stats: BatchStats, rows: int) -> dict[str, Any]:
         "captaindata/action_id": stats.action_id,
         "dagster/row_count": dg.MetadataValue.int(rows),
         "captaindata/credits_spent": dg.MetadataValue.float(float(stats.credits)),
+        # Attempts the API may have billed without an answer we could use (timeouts, cut or
+        # malformed answers): not in credits_spent, but counted against the budget.
+        "captaindata/credits_at_risk": dg.MetadataValue.float(float(stats.credits_at_risk)),
         "captaindata/calls": dg.MetadataValue.int(stats.calls),
         "captaindata/retries": dg.MetadataValue.int(stats.retries),
         "captaindata/rate_limited_429": dg.MetadataValue.int(stats.rate_limited),
@@ -86,12 +89,18 @@ def failure_for_error(err: CaptainDataError) -> dg.Failure:
 
 
 def error_rate_failure(
-    action_id: str, errors: pd.DataFrame, attempted: int, threshold: float
+    action_id: str,
+    errors: pd.DataFrame,
+    attempted: int,
+    threshold: float,
+    retry_not_before: str | None = None,
 ) -> dg.Failure | None:
     """A failure when more than `threshold` of the attempted inputs failed, else None.
 
     Cached errors count: a partition whose inputs mostly fail is broken whether or not it was
-    re-fetched. Transient labels (429, 5xx, upstream timeouts) let the RetryPolicy try again.
+    re-fetched. Transient labels (429, 5xx, upstream timeouts) let the RetryPolicy try again,
+    except under a rate limit too long to wait out (`retry_not_before`): a step retry would
+    only meet it again, so the error sensor re-runs the partition after that time instead.
     """
     import pandas as pd
 
@@ -122,8 +131,9 @@ def error_rate_failure(
             "error_rate": float(round(rate, 4)),
             "errors_by_label": dg.MetadataValue.json(dict(labels)),
             **({"user_uids": dg.MetadataValue.json(sorted(users))} if users else {}),
+            **({"retry_not_before": retry_not_before} if retry_not_before else {}),
         },
-        allow_retries=transient,
+        allow_retries=transient and not retry_not_before,
     )
 
 
@@ -172,9 +182,14 @@ def user_counts(errors: pd.DataFrame) -> dict[str, int]:
 
 def errors_output_metadata(stats: BatchStats, errors: pd.DataFrame) -> dict[str, Any]:
     """Metadata of an errors-table output: its size, the labels, and this run's new errors."""
+    summary = new_errors_summary(errors)
+    if stats.retry_not_before:  # a rate limit too long to wait out: re-run after it, not before
+        for info in summary.values():
+            if info.get("status_code") == 429:
+                info["retry_not_before"] = stats.retry_not_before
     return {
         "dagster/row_count": dg.MetadataValue.int(len(errors)),
         "captaindata/errors": dg.MetadataValue.int(stats.errors),
         "captaindata/errors_by_label": dg.MetadataValue.json(dict(stats.errors_by_label)),
-        NEW_ERRORS_KEY: dg.MetadataValue.json(new_errors_summary(errors)),
+        NEW_ERRORS_KEY: dg.MetadataValue.json(summary),
     }

@@ -140,7 +140,9 @@ def build_action_op(
 
         stats = batch.stats
         if max_error_rate is not None:
-            failure = error_rate_failure(act.id, batch.errors, stats.attempted, max_error_rate)
+            failure = error_rate_failure(
+                act.id, batch.errors, stats.attempted, max_error_rate, stats.retry_not_before
+            )
             if failure is not None:
                 raise failure
         yield dg.Output(

@@ -5,8 +5,10 @@ op sending that action to LinkedIn profiles: those of an upstream frame (its `li
 column) and those listed in the run config. What makes it safe to run unattended:
 
 - **Never twice.** Every send goes through an idempotency record keyed by (campaign, action,
-  profile) in an `OutreachStore` (see `idempotency.py`), committed *before* the call and settled
-  after it. A profile already sent in the campaign is skipped, in this run and every later one.
+  person) in an `OutreachStore` (see `idempotency.py`), committed *before* the call and settled
+  after it. A person already sent to in the campaign is skipped, in this run and every later one,
+  whatever the spelling of the URL (`/in/jane-doe`, `fr.linkedin.com/in/Jane-Doe/fr`: one person,
+  one key, see `entity_keys.py`); a URL naming no one is refused (INVALID_INPUT), never sent.
 - **Unknown is not failed.** A timeout, a dropped connection, a 5xx or an ambiguous upstream label
   after the request may have reached the API settles as `unknown`; a run that died mid-call leaves
   `pending`. Both are listed in the `needs_review` output and metadata, never re-sent blindly: a
@@ -20,11 +22,12 @@ column) and those listed in the run config. What makes it safe to run unattended
   call at a time each.
 - **Dry run**: nothing sent, nothing written; `skipped` says what would go out, from which account.
 
-Outputs (pandas frames; every profile given lands in exactly one of them): `sent`, `skipped`
-(`reason`: already_sent, over_cap, dry_run), `needs_review`, `errors` (the package's error columns
-plus `campaign`). `build_outreach_asset(..., upstream=people)` gives the same as four partitioned
-assets whose tables hold a state (`<name>_sent`: everything sent in the campaign). `run_outreach`
-is the plain-Python engine under both. A run config in the launchpad::
+Outputs (pandas frames; every person given lands in exactly one of them, under the first spelling
+of their URL): `sent`, `skipped` (`reason`: already_sent, over_cap, dry_run), `needs_review`,
+`errors` (the package's error columns plus `campaign`). `build_outreach_asset(...,
+upstream=people)` gives the same as four partitioned assets whose tables hold a state
+(`<name>_sent`: everything sent in the campaign). `run_outreach` is the plain-Python engine under
+both. A run config in the launchpad::
 
     ops:
       connect_spring:
@@ -46,7 +49,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from itertools import cycle
 from typing import Any, Optional
 
@@ -57,7 +60,8 @@ from pydantic import Field
 from .assets import _partitions_of, _upstream_key
 from .batch import ERROR_COLUMNS
 from .catalog import Action
-from .client import CaptainDataClient, check_parameters, resolve_action
+from .client import CaptainDataClient, check_parameters, is_long_ban, resolve_action
+from .entity_keys import entity_key
 from .errors import (
     SYSTEMIC_ERRORS,
     TRANSIENT_LABELS,
@@ -84,6 +88,7 @@ from .idempotency import (
 from .metadata import DEFAULT_POOL, NEW_ERRORS_KEY, default_retry_policy, failure_for_error
 from .metadata import new_errors_summary as _new_errors_summary
 from .resource import CaptainDataResource
+from .stopping import CallStopped, Stop, Watch, bound
 
 _log = logging.getLogger("captaindata_dagster.outreach")
 
@@ -106,6 +111,11 @@ REVIEW_SAMPLE = 100  # profiles listed in the needs_review metadata
 
 ALREADY_SENT, OVER_CAP_REASON, DRY_RUN = "already_sent", "over_cap", "dry_run"
 STOPPED = "stopped"  # a 401/402/403 stopped the run first (only in the error's outreach_result)
+RATE_LIMITED = "rate_limited"  # a rate limit longer than a step waits ended the run (or account)
+_STOPPED_ERROR = {  # a send the client held back because the run was stopping: retried next run
+    "error_label": "RUN_STOPPED", "error_scope": "run", "error_ref": None, "status_code": None,
+    "message": "the run was stopped (terminated, or its process gone) before this was sent",
+}  # fmt: skip
 SENT_COLUMNS = (
     "campaign", "action_id", "profile_url", "account", "message", "sent_at", "attempts", "result",
 )  # fmt: skip
@@ -177,6 +187,20 @@ def outreach_action(action_id: str) -> Action:
     return act
 
 
+def _profile_problem(act: Action, url: str) -> str | None:
+    """Why `url` may not be sent to, or None: the catalog's checks, then whom it names. A send is
+    keyed by the person (`entity_key`): a URL naming no one could not be kept from going twice."""
+    problems = act.input_problems({act.primary_field: url})
+    if problems:
+        return str(problems[0])
+    if entity_key(url) is None:
+        return (
+            f"{act.primary_field}: {url!r} names no LinkedIn profile (no handle or id after /in/, "
+            "/pub/, /sales/lead/ or /sales/people/)"
+        )
+    return None
+
+
 def run_outreach(
     client: CaptainDataClient | None,
     store: OutreachStore,
@@ -241,16 +265,15 @@ def run_outreach(
     for raw in profiles:
         run.stats.profiles += 1
         url = _text(raw)
-        problems = act.input_problems({act.primary_field: url})
-        key = url if problems else profile_key(url)
+        problem = _profile_problem(act, url)
+        key = url if problem else profile_key(url)  # one person, one key: see entity_keys
         if key in seen:
             continue
         seen.add(key)
-        if problems:
-            first = problems[0]
+        if problem:
             run.error_row(url, {
                 "error_label": "INVALID_INPUT", "error_scope": "input", "error_ref": None,
-                "message": f"{act.id}: {first}. Nothing was sent.", "status_code": None,
+                "message": f"{act.id}: {problem}. Nothing was sent.", "status_code": None,
                 "retryable": False,
             }, from_cache=False)  # fmt: skip
             continue
@@ -277,16 +300,11 @@ def run_outreach(
         run.plan(todo, users)
     elif todo:
         run.queue.extend(todo)
-        workers = [
-            threading.Thread(target=run.work, args=(u,), name=f"captaindata-outreach-{i}")
-            for i, u in enumerate(users)
-        ]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
+        _send_all(run, users)
         for url in run.queue:
-            if run.failure is None:
+            if run.ban_detail is not None:
+                run.skipped_row(url, RATE_LIMITED, None, run.ban_detail)
+            elif run.failure is None:
                 run.skipped_row(url, OVER_CAP_REASON, None, "every account used its daily cap")
             else:
                 run.skipped_row(url, STOPPED, None, "the run stopped before sending it")
@@ -355,6 +373,11 @@ class _Run:
         self.lock = threading.Lock()
         self.queue: deque[str] = deque()
         self.stopping = False
+        self.stop = Stop()  # interrupted, or the parent process is gone: nothing more is sent
+        # A rate limit longer than the client waits: accounts it ended, and what to tell the
+        # profiles left unsent (the label and the time to retry); None without such a ban.
+        self.banned: set[str | None] = set()
+        self.ban_detail: str | None = None
         self.failure: BaseException | None = None
         self.stats = OutreachStats(act.id, campaign, dry_run, cap)
         self.sent: list[dict[str, Any]] = []
@@ -437,10 +460,17 @@ class _Run:
     # -- workers
 
     def work(self, account: str | None) -> None:
-        """One worker per account: reserve, send, settle, until the queue is empty or capped."""
+        """One worker per account: reserve, send, settle, until the queue is empty or capped.
+        Once `stop` is set the client sends nothing more from this thread (see `stopping`)."""
+        with bound(self.stop):
+            self._work(account)
+
+    def _work(self, account: str | None) -> None:
         while True:
             with self.lock:
-                if self.stopping or not self.queue:
+                if self.stopping or self.stop.is_set() or not self.queue:
+                    return
+                if account in self.banned:  # its account is rate-limited for longer than a step
                     return
                 url = self.queue.popleft()
             try:
@@ -479,6 +509,10 @@ class _Run:
                 parameters=self.params or None,
                 integration_users=[account] if account else None,
             )
+        except CallStopped:  # nothing went out: the next run may send it
+            self.settle(url, attempt, FAILED, error=_STOPPED_ERROR, retryable=True)
+            self.skipped_row(url, STOPPED, account, "the run stopped before sending it")
+            return
         except CaptainDataError as err:
             self.count(err.attempts, getattr(err, "rate_limited", 0))
             self.settle_error(url, account, attempt, err)
@@ -516,6 +550,26 @@ class _Run:
             self.error_row(url, fields, from_cache=False, account=account)
         if isinstance(err, SYSTEMIC_ERRORS):
             self.fail(err)
+        assert self.client is not None
+        if is_long_ban(err, self.client.max_retry_after_s):
+            self._ban(account, err)
+
+    def _ban(self, account: str | None, err: CaptainDataError) -> None:
+        """A rate limit too long to wait out: its account (an account limit) or the whole run
+        (a workspace limit) sends nothing more; the profiles left are reported with the time to
+        retry, instead of one refused call each."""
+        until = datetime.now(timezone.utc) + timedelta(seconds=float(err.retry_after or 0.0))
+        detail = (
+            f"{err.error_label}: rate-limited until {until:%Y-%m-%d %H:%M} UTC (Retry-After "
+            f"{err.retry_after:g} s, over max_retry_after_s); not sent, retry after that time"
+        )
+        with self.lock:
+            self.ban_detail = detail
+            if getattr(err, "limit_type", None) == "account" and account is not None:
+                self.banned.add(account)
+            else:
+                self.stopping = True
+        self.log.warning("%s: %s (account %s)", self.act.id, detail, account)
 
     def settle(self, url: str, attempt: int, state: str, **kw: Any) -> None:
         if not self.store.settle(self.campaign, self.act.id, url, attempt, state, **kw):
@@ -537,6 +591,10 @@ class _Run:
             self.stopping = True
             if self.failure is None:
                 self.failure = exc
+
+    def halt(self) -> None:
+        with self.lock:
+            self.stopping = True
 
     # -- frames
 
@@ -565,6 +623,33 @@ class _Run:
         s.errors_by_label = dict(Counter(errors["error_label"].astype(str)))
         s.elapsed_s = elapsed
         return OutreachResult(sent, skipped, review, errors, s)
+
+
+def _send_all(run: _Run, users: list[str | None]) -> None:
+    """One worker thread per account until the queue is done or capped.
+
+    On an interrupt in this (main) thread, Dagster's terminate or Ctrl-C, or once the step's
+    parent process is gone, nothing more is sent; the sends in flight are settled (waited for up
+    to the client's timeouts) before the interrupt propagates: see `stopping.Watch`.
+    """
+    workers = [
+        threading.Thread(target=run.work, args=(u,), name=f"captaindata-outreach-{i}")
+        for i, u in enumerate(users)
+    ]
+    for w in workers:
+        w.start()
+
+    def done(seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        for w in workers:
+            w.join(max(0.0, deadline - time.monotonic()))
+        return not any(w.is_alive() for w in workers)
+
+    assert run.client is not None
+    grace = run.client.timeout + run.client.connect_timeout  # the longest a send can take
+    what = f"{run.campaign}/{run.act.id}"
+    with Watch(run.stop, done, run.halt, run.log, what, grace_s=grace) as watch:
+        watch.until_done()
 
 
 def settlement(err: CaptainDataError) -> tuple[str, bool]:

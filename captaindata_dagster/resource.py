@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
 
 API_KEY_ENV = "CAPTAINDATA_API_KEY"
 BASE_URL_ENV = "CAPTAINDATA_BASE_URL"
+_rebuilding = threading.local()  # set while Dagster rebuilds a resource with its config resolved
+
+
+class LiteralKeyWarning(UserWarning):
+    """`CaptainDataResource(api_key="...")`: the key would be stored in every run's snapshot."""
 
 
 class CaptainDataResource(dg.ConfigurableResource):
@@ -56,6 +62,17 @@ class CaptainDataResource(dg.ConfigurableResource):
         "up and asked again.",
     )
     max_retries: int = Field(default=5, description="Retries per call for 429, 5xx and timeouts.")
+    max_billed_retries: int = Field(
+        default=1,
+        description="Re-sends after an attempt the API may have billed unseen (a timeout after "
+        "sending, a cut or malformed answer); each may be billed again. 0: never re-send.",
+    )
+    max_retry_after_s: float = Field(
+        default=120.0,
+        description="Longest Retry-After waited out within a step. A longer ban ends that "
+        "account (or the whole batch, for a workspace limit): its inputs are reported with the "
+        "label and the time to retry.",
+    )
     requests_per_second: float | None = Field(
         default=None,
         description="The plan's limit (trial 1, low 2, mid 10, high 20, highest 40); None = unpaced.",
@@ -107,6 +124,20 @@ class CaptainDataResource(dg.ConfigurableResource):
 
     __str__ = __repr__
 
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+        if not getattr(_rebuilding, "active", False):
+            _warn_if_literal(data.get("api_key"))
+
+    def _with_updated_values(self, values: Mapping[str, Any] | None) -> Any:
+        # Dagster builds a copy with every EnvVar resolved when a step starts: not a literal key.
+        before = getattr(_rebuilding, "active", False)
+        _rebuilding.active = True
+        try:
+            return super()._with_updated_values(values)
+        finally:
+            _rebuilding.active = before
+
     def get_client(self) -> CaptainDataClient:
         """The client for these settings (built once, then shared). Raises if no key is set."""
         with self._lock:
@@ -130,6 +161,8 @@ class CaptainDataResource(dg.ConfigurableResource):
                     base_url,
                     timeout=self.timeout,
                     max_retries=self.max_retries,
+                    max_billed_retries=self.max_billed_retries,
+                    max_retry_after_s=self.max_retry_after_s,
                     requests_per_second=self.requests_per_second,
                     integration_users=self.integration_users,
                     account_form=self.account_form,
@@ -241,3 +274,18 @@ class CaptainDataResource(dg.ConfigurableResource):
             if self._ledger is not None:
                 self._ledger.close()
                 self._ledger = None
+
+
+def _warn_if_literal(api_key: Any) -> None:
+    """Warn when the key is given as a plain string: Dagster keeps the resource's config in the run
+    snapshot (`history/runs.db`, compressed, so a grep misses it) and shows it in the UI."""
+    if not isinstance(api_key, str) or not api_key or isinstance(api_key, dg.EnvVar):
+        return
+    warnings.warn(
+        "CaptainDataResource got api_key as a literal string: Dagster stores the resource config, "
+        "the key included, in every run's snapshot (history/runs.db) and shows it in the UI. Pass "
+        f'api_key=dg.EnvVar("{API_KEY_ENV}") instead, or leave api_key unset: {API_KEY_ENV} is '
+        "then read when a step runs.",
+        LiteralKeyWarning,
+        stacklevel=3,
+    )

@@ -84,9 +84,13 @@ class _Group:
     first_seen: str | None = None
     last_seen: str | None = None
     users: dict[str, int] = field(default_factory=dict)  # failed inputs per user uid
+    retry_not_before: str | None = None  # a long rate limit: no re-run before this ISO time
 
     def add(self, info: dict[str, Any], run_id: str | None) -> None:
         self.count += int(info.get("count") or 1)
+        wait = info.get("retry_not_before")
+        if wait and (self.retry_not_before is None or wait > self.retry_not_before):
+            self.retry_not_before = str(wait)
         for uid, n in (info.get("users") or {}).items():
             self.users[str(uid)] = self.users.get(str(uid), 0) + int(n or 0)
         for uid in info.get("user_uids") or []:
@@ -221,6 +225,8 @@ def build_captaindata_error_sensor(
         after = int(cursor.get("after", 0))
         runs_after = float(cursor.get("runs_after", 0.0))
         reruns: dict[str, str] = dict(cursor.get("reruns", {}))
+        # partitions whose re-run waits for a long rate limit to pass: slot -> time, labels
+        deferred: dict[str, dict[str, Any]] = dict(cursor.get("deferred", {}))
         groups: dict[tuple[dg.AssetKey, str | None, str], _Group] = {}
 
         def group(target: _Target, partition: str | None, label: str) -> _Group:
@@ -275,12 +281,18 @@ def build_captaindata_error_sensor(
         # 3. report, re-run what is transient, say what needs a person
         now = _now()
         observations, requests, lines = [], [], []
-        to_rerun: dict[tuple[str, str | None], set[str]] = {}
+        to_rerun = _due_deferred(deferred, now)
         for g in groups.values():
             target = next(t for t in targets if t.results == g.asset_key)
             wanted = g.label in retry
             rerun = False
-            if wanted:
+            waits = g.retry_not_before and now < datetime.fromisoformat(g.retry_not_before)
+            if wanted and waits:
+                slot = f"{g.asset_key.to_user_string()}|{g.partition or ''}"
+                entry = deferred.setdefault(slot, {"not_before": g.retry_not_before, "labels": []})
+                entry["not_before"] = max(entry["not_before"], g.retry_not_before)
+                entry["labels"] = sorted({*entry["labels"], g.label})
+            elif wanted:
                 slot = f"{g.asset_key.to_user_string()}|{g.partition or ''}"
                 last = reruns.get(slot)
                 due = last is None or now - datetime.fromisoformat(last) >= rerun_window
@@ -294,6 +306,8 @@ def build_captaindata_error_sensor(
             where = f"{g.asset_key.to_user_string()}" + (f" / {g.partition}" if g.partition else "")
             if rerun:
                 what = "re-run requested"
+            elif wanted and waits:
+                what = f"rate-limited: re-run requested after {g.retry_not_before}"
             elif wanted:
                 what = f"re-run already requested within {rerun_window}"
             else:
@@ -315,7 +329,9 @@ def build_captaindata_error_sensor(
         reruns = {k: v for k, v in reruns.items() if datetime.fromisoformat(v) >= horizon}
         message = "; ".join(lines) if lines else "no new Captain Data errors"
         context.log.info(message)
-        new_cursor = json.dumps({"after": newest, "runs_after": newest_run, "reruns": reruns})
+        new_cursor = json.dumps(
+            {"after": newest, "runs_after": newest_run, "reruns": reruns, "deferred": deferred}
+        )
         return dg.SensorResult(
             run_requests=requests,
             asset_events=observations,
@@ -324,6 +340,20 @@ def build_captaindata_error_sensor(
         )
 
     return _sensor
+
+
+def _due_deferred(
+    deferred: dict[str, dict[str, Any]], now: datetime
+) -> dict[tuple[str, str | None], set[str]]:
+    """Take out of `deferred` the re-runs whose rate limit has passed: (asset, partition) ->
+    labels, to request now."""
+    due: dict[tuple[str, str | None], set[str]] = {}
+    for slot, entry in list(deferred.items()):
+        if now >= datetime.fromisoformat(entry["not_before"]):
+            asset, partition = slot.split("|", 1)
+            due.setdefault((asset, partition or None), set()).update(entry["labels"])
+            del deferred[slot]
+    return due
 
 
 def _run_failures(
@@ -345,6 +375,7 @@ def _run_failures(
         ref = getattr(md.get("error_ref"), "value", None)
         status = getattr(md.get("status_code"), "value", None)
         users = getattr(md.get("user_uids"), "value", None)
+        wait = getattr(md.get("retry_not_before"), "value", None)
         found.append(
             (
                 target,
@@ -357,6 +388,7 @@ def _run_failures(
                     "count": 1,
                     "first_seen": at,
                     "last_seen": at,
+                    "retry_not_before": wait,
                 },
             )
         )

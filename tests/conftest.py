@@ -6,9 +6,11 @@ import dagster as dg
 import pytest
 
 from captaindata_dagster import CaptainDataClient
+from captaindata_dagster.ledger import Ledger
 from captaindata_dagster.simulator import run_simulator
 
 from .postgres_fixtures import pg_url, postgres_server  # noqa: F401 - PostgreSQL fixtures
+from .scripted import Scripted
 
 TEST_KEY = "cd-test-key-5f0c2a9e-DO-NOT-LEAK"  # distinctive, so a leak is easy to grep for
 # Two named LinkedIn people searches, the partitions of most pipeline tests.
@@ -63,3 +65,25 @@ def make_client():
     yield build
     for c in clients:
         c.close()
+
+
+@pytest.fixture
+def scripted():
+    """Start scripted servers (`scripted([(status, headers, body), ...])`); closed at the end."""
+    servers = []
+
+    def start(answers):
+        s = Scripted(answers)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    """A SQLite ledger in the test's temporary folder."""
+    with Ledger(tmp_path / "ledger.sqlite") as led:
+        yield led

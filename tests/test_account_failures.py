@@ -62,12 +62,6 @@ def calls_by(sim, uid: str, action_id: str = PROFILE) -> list:
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    with Ledger(tmp_path / "ledger.sqlite") as led:
-        yield led
-
-
-@pytest.fixture
 def batch_log(caplog):
     caplog.set_level(logging.INFO, logger="captaindata_dagster.batch")
     return caplog

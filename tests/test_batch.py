@@ -49,12 +49,6 @@ def answered(sim, action_id: str = PROFILE) -> Counter:
     )
 
 
-@pytest.fixture
-def ledger(tmp_path):
-    with Ledger(tmp_path / "ledger.sqlite") as led:
-        yield led
-
-
 # ---------------------------------------------------------------- dedupe, cache, freshness
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 import pytest
@@ -204,8 +204,38 @@ def test_cursor_round_trips(make_sim, tmp_path, instance, pipeline):
     run_profiles(sim, tmp_path, instance, [people, profiles], max_retries=0)
     result = tick(sensor, instance)
     cursor = json.loads(result.cursor)
-    assert cursor["after"] > 0 and set(cursor) == {"after", "runs_after", "reruns"}
+    assert cursor["after"] > 0 and set(cursor) == {"after", "runs_after", "reruns", "deferred"}
     assert list(cursor["reruns"]) == ["linkedin_profiles|paris"]
     again = tick(sensor, instance, result.cursor)
     assert json.loads(again.cursor) == cursor
     assert again.asset_events == [] and again.run_requests == []
+
+
+def test_a_long_rate_limit_defers_the_rerun_until_it_has_passed(
+    make_sim, tmp_path, instance, pipeline, monkeypatch
+):
+    """A ban longer than max_retry_after_s ends the batch; the sensor re-runs after it, not at
+    its next tick (which would only meet the ban again)."""
+    sim = make_sim(search_total=20, retry_after_s=3600)
+    people, profiles = pipeline
+    sensor = build_captaindata_error_sensor(assets=[people, profiles])
+    found = run_profiles(sim, tmp_path, instance, [people])
+    start = tick(sensor, instance)
+    urls = found.output_for_node("linkedin_people", "results")["linkedin_profile_url"]
+    sim.set_fail_inputs(dict.fromkeys(urls, "LIMIT_REACHED"))  # a workspace limit, 1 h long
+    run_profiles(sim, tmp_path, instance, [people, profiles], max_retry_after_s=60)
+    assert len(sim.calls("linkedin-extract-people")) <= 2  # no call after the ban (in flight aside)
+    first = tick(sensor, instance, start.cursor)
+    assert first.run_requests == []
+    assert "rate-limited: re-run requested after" in first.skip_reason.skip_message
+    deferred = json.loads(first.cursor)["deferred"]
+    assert list(deferred) == ["linkedin_profiles|paris"]
+    later = dg.build_sensor_context(instance=instance, cursor=first.cursor)
+    monkeypatch.setattr(
+        "captaindata_dagster.sensors._now",
+        lambda: datetime.now(timezone.utc) + timedelta(hours=2),  # the injected clock
+    )
+    second = sensor(later)
+    [request] = second.run_requests
+    assert request.partition_key == "paris" and "LIMIT_REACHED" in request.tags[RERUN_TAG]
+    assert json.loads(second.cursor)["deferred"] == {}

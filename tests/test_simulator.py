@@ -575,17 +575,16 @@ def test_malformed_json_fault(fresh):
 
 def test_timeout_fault_hangs_then_closes(fresh):
     sim = fresh(faults={"timeout": 1.0}, hang_s=0.5)
-    t0 = time.monotonic()
+    # a client that waits less than the hang times out (it never sees an answer)...
     with pytest.raises(requests.exceptions.ReadTimeout):
         run(sim, "linkedin-extract-people", timeout=0.2)
-    assert time.monotonic() - t0 < 0.5
     (rec,) = sim.requests
     assert (rec.status, rec.fault, rec.performed) == (0, "timeout", False)
-    # a hang holds no account slot (nothing runs upstream); waiting longer sees the hang-up
-    t0 = time.monotonic()
-    with pytest.raises(requests.exceptions.ConnectionError):
-        run(sim, "linkedin-extract-people", timeout=3)
-    assert 0.4 < time.monotonic() - t0 < 2.5
+    # ...and one that waits longer sees the hang-up, not an answer (no timing asserted: the
+    # exception's kind tells the two apart). A hang holds no account slot.
+    with pytest.raises(requests.exceptions.ConnectionError) as info:
+        run(sim, "linkedin-extract-people", timeout=30)
+    assert not isinstance(info.value, requests.exceptions.ReadTimeout)
 
 
 def test_drop_fault_hangs_up_before_answering(fresh):

@@ -229,3 +229,14 @@ def test_credits_follow_the_catalog_cost_of_each_action(make_sim):
     assert sim.credits_used == pytest.approx(1.5)  # the simulator bills what the client counts
     people = load_catalog().get("linkedin-extract-people")
     assert client.run_action(people.id, sample_input(people)).credits == 1.0
+
+
+@pytest.mark.parametrize("mode", ["direct", "auto", "managed"])
+def test_identity_mode_goes_only_where_the_body_declares_it(mode):
+    client = CaptainDataClient(
+        TEST_KEY, "http://127.0.0.1:9", integration_users=[IDENTITY], identity_mode=mode
+    )
+    for action in live_actions():
+        _, body = client.prepare(action.id, sample_input(action))
+        assert problems(action.request_schema, body) == [], (action.id, body)
+        assert ("identity_mode" in body) == ("identity_mode" in action.body_fields), action.id

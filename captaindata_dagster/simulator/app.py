@@ -481,9 +481,8 @@ class Routes:
         fault = self.pick_fault(cfg, inp)
         after = (
             fault is not None
-            and cfg.fault_after_effect
-            and action.side_effects
             and fault.is_server_side
+            and (cfg.fault_after_billing or (cfg.fault_after_effect and action.side_effects))
         )
         if fault is not None and not after:
             return self.fault_reply(

@@ -109,6 +109,9 @@ class SimulatorConfig:
     # page's results, the next page still named (the rest of that page is not served again).
     short_pages: Sequence[int] = ()
     fault_after_effect: bool = False  # 5xx/timeout/drop on side-effect actions after acting
+    # 5xx/timeout/drop/malformed answers on EVERY action after the work was done and billed, as a
+    # slow or cut answer of the real API is: the credits are counted, the answer never arrives.
+    fault_after_billing: bool = False
     # Uids of created users whose LinkedIn session has expired: their calls answer LK_BAD_COOKIE
     # (and their account shows the error) until they connect again, which removes them.
     bad_cookie_users: Sequence[str] = ()

@@ -256,8 +256,11 @@ def test_outreach_assets_downstream_of_people_land_partitioned_and_rerun_safely(
     ids=["500", "timeout", "drop+502"],
 )
 def test_fault_storm_after_the_effect_never_sends_twice(make_sim, make_client, store, faults):
-    sim = make_sim(faults=faults, fault_after_effect=True, hang_s=0.4, retry_after_s=0, seed=11)
-    client = make_client(sim, timeout=0.2, max_retries=0, integration_users=["u1", "u2"])
+    # A timeout fault hangs far longer than the client waits, and the client waits far longer
+    # than a healthy answer takes even on a loaded machine: which calls time out does not depend
+    # on the machine's speed (a 0.2 s timeout once timed out healthy calls under load).
+    sim = make_sim(faults=faults, fault_after_effect=True, hang_s=30, retry_after_s=0, seed=11)
+    client = make_client(sim, timeout=2.0, max_retries=0, integration_users=["u1", "u2"])
     profiles = [url(i) for i in range(30)]
     for _ in range(4):
         result = run_outreach(
@@ -421,9 +424,9 @@ def test_daily_cap_per_account_holds_across_runs_and_campaigns(sim, make_client,
 
 def test_a_person_resolves_needs_review_and_the_next_run_acts_on_it(make_sim, tmp_path, capsys):
     # url(0): invited, but the answer was lost (a timeout after the simulator acted)
-    sim = make_sim(fail_inputs={url(0): "timeout"}, fault_after_effect=True, hang_s=0.5)
+    sim = make_sim(fail_inputs={url(0): "timeout"}, fault_after_effect=True, hang_s=30)
     op = build_outreach_op(CONNECT, campaign="spring", name="connect")
-    res = resource(sim, tmp_path, timeout=0.2, integration_users=["u1"])
+    res = resource(sim, tmp_path, timeout=2.0, integration_users=["u1"])  # see the storm test
     profiles = [url(i) for i in range(4)]
     assert run_op(op, res, profiles=[url(0)]).success
     # url(1): a 503 before acting; the client cannot tell it from the first case

@@ -49,6 +49,10 @@ def client_for(sim) -> CaptainDataClient:
         timeout=0.8,
         connect_timeout=0.8,
         max_retries=8,
+        # A timed-out or cut answer may have been billed: by default the client re-sends it once
+        # (tests/reliability/test_money.py). These storms bill nothing for a lost answer and
+        # measure completeness, so they allow as many re-sends as retries.
+        max_billed_retries=8,
         backoff_base_s=0.01,
         backoff_max_s=0.1,
         integration_users=USERS,
