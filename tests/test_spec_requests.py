@@ -240,3 +240,18 @@ def test_identity_mode_goes_only_where_the_body_declares_it(mode):
         _, body = client.prepare(action.id, sample_input(action))
         assert problems(action.request_schema, body) == [], (action.id, body)
         assert ("identity_mode" in body) == ("identity_mode" in action.body_fields), action.id
+
+
+@pytest.mark.parametrize("action", live_actions(), ids=lambda a: a.id)
+def test_every_error_answer_of_every_action_has_the_spec_envelope(make_sim, action):
+    """The 400, 424 and 500 every action declares, answered in the spec's error schema."""
+    inp = sample_input(action, 3)
+    body = {"input": inp} if action.accepts_input else {}
+    if action.required_parameters:
+        body["parameters"] = action.with_defaults(None)
+    bad = _post(make_sim(), action.id, {**body, "not_a_field": 1})
+    assert bad.status_code == 400 and problems(error_schema(), bad.json()) == [], bad.text
+    for fault, status in (("LK_ERROR", 424), ("GENERIC_ERROR", 500)):
+        resp = _post(make_sim(faults={fault: 1.0}), action.id, body)
+        assert resp.status_code == status, resp.text
+        assert problems(error_schema(), resp.json()) == [], resp.text
