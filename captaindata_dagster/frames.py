@@ -44,6 +44,7 @@ import dagster as dg
 from .batch import ERROR_COLUMNS
 from .catalog import Action
 from .cell_values import CONVERTERS, UNFIT, cell_text, is_missing, json_text
+from .entity_keys import entity_key
 
 META_COLUMNS = ("_input", "_input_key", "_fetched_at", "_from_cache")
 PROFILE_URL = "linkedin_profile_url"
@@ -195,9 +196,14 @@ def _get(df: pd.DataFrame, col: str, n: int) -> pd.Series:
 
 
 def dedupe_people(table: pd.DataFrame, column: str = PROFILE_URL) -> tuple[pd.DataFrame, int]:
-    """One row per person: drop rows without a profile URL and repeats of one (first kept)."""
+    """One row per person: drop rows without a profile URL and repeats of one (first kept).
+
+    Repeats are found by `entity_keys.entity_key`, so two spellings of one person's URL
+    (`/in/jane-doe/` and `fr.linkedin.com/in/Jane-Doe`) are one person, as in the ledger.
+    """
     keep = table[table[column].notna()]
-    keep = keep.drop_duplicates(subset=[column], keep="first").reset_index(drop=True)
+    who = keep[column].map(lambda url: entity_key(url) or url)
+    keep = keep[~who.duplicated(keep="first")].reset_index(drop=True)
     return keep, len(table) - len(keep)
 
 

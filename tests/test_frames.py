@@ -299,3 +299,23 @@ def test_errors_table_types_its_columns_the_same_way(caplog):
     assert _cells(table["status_code"]) == [(int, 429), (None, None), (int, 500)]
     assert _cells(table["retryable"]) == [(bool, False), (bool, True), (None, None)]
     assert [r.getMessage().split(":")[0] for r in caplog.records] == ["errors.status_code"]
+
+
+def test_dedupe_people_folds_spellings_of_one_person():
+    import pandas as pd
+
+    from captaindata_dagster.frames import dedupe_people
+
+    table = pd.DataFrame(
+        {
+            "linkedin_profile_url": [
+                "https://www.linkedin.com/in/jane-doe",
+                "https://fr.linkedin.com/in/Jane-Doe/?trk=x",
+                None,
+                "https://www.linkedin.com/in/john-doe",
+            ],
+            "full_name": ["Jane", "Jane again", "nobody", "John"],
+        }
+    )
+    kept, dropped = dedupe_people(table)
+    assert list(kept["full_name"]) == ["Jane", "John"] and dropped == 2
