@@ -541,23 +541,13 @@ class CaptainDataClient:
     ) -> dict[str, Any]:
         """Connect (or with `update=True`, refresh) an identity's account from session cookies.
 
-        The same as `connect_integration`, for identities; the answer has `uid`, `auth_type`,
-        `setup_source`, `is_shared`, `name`, `integration_permalink`, `level`, `identity_uid`,
-        `meta`. The cookies are sent once and never logged or kept by the client. Without
-        cookies, hand the person the identity's login link instead (`create_identity`).
-
-        Args:
-            identity_uid: The identity whose account it is (a UUID; see `list_identities`).
-            integration: The platform, "linkedin" by default.
-            li_at: LinkedIn's `li_at` session cookie.
-            li_a: LinkedIn's `li_a` cookie (Sales Navigator), optional.
-            account_name: A label for the account.
-            update: True refreshes an existing account (PUT), False connects one (POST).
+        `connect_integration` for identities (same arguments, the identity's uid, a UUID, first).
+        The answer has `uid`, `auth_type`, `setup_source`, `is_shared`, `name`,
+        `integration_permalink`, `level`, `identity_uid`, `meta`. Without cookies, hand the
+        person the identity's login link instead (`create_identity`).
 
         Example:
-            >>> client.connect_identity_integration(  # doctest: +SKIP
-            ...     ada["uid"], li_at=os.environ["CAPTAINDATA_LI_AT"]
-            ... )
+            >>> client.connect_identity_integration(ada["uid"], li_at=li_at)  # doctest: +SKIP
         """
         uid = self._uuid(identity_uid, "identity_uid")
         path = f"/identities/{uid}/integrations/{integration}"

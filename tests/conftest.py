@@ -87,3 +87,11 @@ def ledger(tmp_path):
     """A SQLite ledger in the test's temporary folder."""
     with Ledger(tmp_path / "ledger.sqlite") as led:
         yield led
+
+
+@pytest.fixture
+def api_env(sim, monkeypatch):
+    """The environment a CLI or a step reads: the simulator's key and URL, no sandbox."""
+    monkeypatch.setenv("CAPTAINDATA_API_KEY", sim.api_key)
+    monkeypatch.setenv("CAPTAINDATA_BASE_URL", sim.base_url)
+    monkeypatch.delenv("CAPTAINDATA_SANDBOX", raising=False)

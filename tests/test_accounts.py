@@ -61,13 +61,6 @@ def cookie_env(monkeypatch):
     monkeypatch.delenv(accounts.LI_A_ENV, raising=False)
 
 
-@pytest.fixture
-def api_env(sim, monkeypatch):
-    monkeypatch.setenv("CAPTAINDATA_API_KEY", sim.api_key)
-    monkeypatch.setenv("CAPTAINDATA_BASE_URL", sim.base_url)
-    monkeypatch.delenv("CAPTAINDATA_SANDBOX", raising=False)
-
-
 def workspace(sim, client, connected=2, unconnected=1) -> tuple[list[str], list[str]]:
     """Users with a connected LinkedIn account, and users without one (created in the sim)."""
     good, bare = [], []

@@ -52,13 +52,6 @@ def cookie_env(monkeypatch):
     monkeypatch.delenv(accounts.LI_A_ENV, raising=False)
 
 
-@pytest.fixture
-def api_env(sim, monkeypatch):
-    monkeypatch.setenv("CAPTAINDATA_API_KEY", sim.api_key)
-    monkeypatch.setenv("CAPTAINDATA_BASE_URL", sim.base_url)
-    monkeypatch.delenv("CAPTAINDATA_SANDBOX", raising=False)
-
-
 def run(client, uid: str, i: int = 1):
     return client.run_action(
         PROFILE, {"linkedin_profile_url": profile_url(i)}, integration_users=[uid]
