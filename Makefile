@@ -22,9 +22,12 @@ demo: $(STAMP)  ## the main job against the bundled simulator
 bench: $(STAMP)  ## performance vs the plan's physical limit (minutes); writes bench/results.json and .md
 	$(BIN)/python -m bench
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, the layers contract, types, and the size limits
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/basedpyright
+	$(BIN)/python scripts/check_sizes.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -33,7 +36,7 @@ format: $(STAMP)
 docs: $(STAMP)  ## regenerate the README's configuration reference from the settings classes
 	$(BIN)/python scripts/gen_config_reference.py
 
-catalog: $(STAMP)  ## regenerate captaindata_dagster/catalog.json from ../shared/captaindata-v4/openapi.json
+catalog: $(STAMP)  ## regenerate captaindata_dagster/api/catalog.json from ../shared/captaindata-v4/openapi.json
 	$(BIN)/python scripts/gen_catalog.py
 
 screenshot: $(STAMP)  ## docs/ui-asset-*.png from a live webserver (needs Debian's chromium; not run by CI)

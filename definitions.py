@@ -24,8 +24,8 @@ from captaindata_dagster import (
     build_profile_extraction_asset,
     build_search_schedule,
 )
-from captaindata_dagster.sandbox import sandbox_enabled
-from captaindata_dagster.warehouse import DuckDBWarehouseIOManager
+from captaindata_dagster.orchestration.warehouse import DuckDBWarehouseIOManager
+from captaindata_dagster.simulator.sandbox import sandbox_enabled
 
 SEARCHES = {
     "data-engineers-paris": "https://www.linkedin.com/search/results/people/?keywords=data%20engineer&geoUrn=%5B%22105015875%22%5D",

@@ -65,9 +65,9 @@ def memory(url: str, key: str, n: int, accounts: int, action_id: str) -> dict[st
     import pandas  # noqa: F401
 
     from captaindata_dagster import CaptainDataClient
-    from captaindata_dagster.batch import run_batch
-    from captaindata_dagster.ledger import Ledger
+    from captaindata_dagster.engine.batch import run_batch
     from captaindata_dagster.simulator import sample_input
+    from captaindata_dagster.storage.ledger import Ledger
 
     client = CaptainDataClient(key, url)
     inputs = [sample_input(action_id, i) for i in range(n)]
@@ -111,9 +111,9 @@ def dagster_overhead(url: str, key: str, n: int, repeats: int) -> dict[str, Any]
         CaptainDataResource,
         build_profile_extraction_asset,
     )
-    from captaindata_dagster.batch import run_batch
-    from captaindata_dagster.ledger import Ledger
+    from captaindata_dagster.engine.batch import run_batch
     from captaindata_dagster.simulator import sample_input
+    from captaindata_dagster.storage.ledger import Ledger
 
     urls = [sample_input("linkedin-extract-people", i)["linkedin_profile_url"] for i in range(n)]
     users = account_uids(1)

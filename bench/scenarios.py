@@ -26,10 +26,10 @@ from typing import Any
 import requests
 
 from captaindata_dagster import CaptainDataClient
-from captaindata_dagster.batch import BatchResult, run_batch
-from captaindata_dagster.catalog import load_catalog
-from captaindata_dagster.ledger import Ledger
+from captaindata_dagster.api.catalog import load_catalog
+from captaindata_dagster.engine.batch import BatchResult, run_batch
 from captaindata_dagster.simulator import sample_input
+from captaindata_dagster.storage.ledger import Ledger
 
 from .child import account_uids
 from .report import Result, check

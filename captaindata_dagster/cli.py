@@ -25,10 +25,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from . import accounts
-from .accounts import IDENTITY, USER, AccountKind
-from .client import DEFAULT_BASE_URL, AccountForm, CaptainDataClient
-from .errors import CaptainDataError, ValidationError
+from captaindata_dagster.api import accounts
+from captaindata_dagster.api.accounts import IDENTITY, USER, AccountKind
+from captaindata_dagster.api.client import DEFAULT_BASE_URL, AccountForm, CaptainDataClient
+from captaindata_dagster.api.errors import CaptainDataError, ValidationError
 
 API_KEY_ENV = "CAPTAINDATA_API_KEY"  # the resource's names, repeated: no Dagster import here
 BASE_URL_ENV = "CAPTAINDATA_BASE_URL"
@@ -168,10 +168,10 @@ def _client(sandbox: bool, account_form: AccountForm = "integration_users") -> C
     `account_form` is the command group's: identity_ids for `identities`, integration_users for
     `users`.
     """
-    from .sandbox import SANDBOX_ENV, sandbox_enabled
+    from captaindata_dagster.simulator.sandbox import SANDBOX_ENV, sandbox_enabled
 
     if sandbox or sandbox_enabled():
-        from .sandbox import sandbox_simulator
+        from captaindata_dagster.simulator.sandbox import sandbox_simulator
 
         sim = sandbox_simulator()
         return CaptainDataClient(sim.api_key, sim.base_url, account_form=account_form)

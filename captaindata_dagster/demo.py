@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     import dagster as dg
     import duckdb
 
-    from .sandbox import sandbox_simulator
+    from captaindata_dagster.simulator.sandbox import sandbox_simulator
 
     module = _load_definitions(args.definitions)
     defs: dg.Definitions = module.defs

@@ -22,7 +22,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = ROOT.parent / "shared" / "captaindata-v4" / "openapi.json"
-DEFAULT_OUT = ROOT / "captaindata_dagster" / "catalog.json"
+DEFAULT_OUT = ROOT / "captaindata_dagster" / "api" / "catalog.json"
 
 # The verb after the platform prefix decides whether an action changes something on the
 # platform (an invitation sent, a message posted...). Such actions are never re-sent blindly.

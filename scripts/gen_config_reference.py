@@ -93,9 +93,9 @@ def _doc_line(model: type) -> str:
 def render() -> str:
     """The whole generated reference, markers excluded."""
     sys.path.insert(0, str(ROOT))
-    from captaindata_dagster.components import CaptainDataActionsComponent
-    from captaindata_dagster.resource import CaptainDataResource
-    from captaindata_dagster.warehouse import DuckDBWarehouseIOManager
+    from captaindata_dagster.orchestration.components import CaptainDataActionsComponent
+    from captaindata_dagster.orchestration.resource import CaptainDataResource
+    from captaindata_dagster.orchestration.warehouse import DuckDBWarehouseIOManager
 
     out = []
     for title, model, yaml_names in (

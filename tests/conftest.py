@@ -6,8 +6,8 @@ import dagster as dg
 import pytest
 
 from captaindata_dagster import CaptainDataClient
-from captaindata_dagster.ledger import Ledger
 from captaindata_dagster.simulator import run_simulator
+from captaindata_dagster.storage.ledger import Ledger
 
 from .postgres_fixtures import pg_url, postgres_server  # noqa: F401 - PostgreSQL fixtures
 from .scripted import Scripted

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import jsonschema
 
-from captaindata_dagster.catalog import Action, load_catalog
+from captaindata_dagster.api.catalog import Action, load_catalog
 
 FORMATS = jsonschema.FormatChecker(formats=())
 

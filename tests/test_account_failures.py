@@ -20,13 +20,17 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 import pytest
 
-from captaindata_dagster import CaptainDataResource, accounts, build_action_asset, load_catalog
-from captaindata_dagster.batch import run_batch
-from captaindata_dagster.errors import ACCOUNT_LABELS
-from captaindata_dagster.ledger import CLAIMED, DONE, Ledger, input_key
-from captaindata_dagster.metadata import user_counts
-from captaindata_dagster.sensors import RETRY_LABELS, build_captaindata_error_sensor
+from captaindata_dagster import (
+    CaptainDataResource,
+    build_action_asset,
+)
+from captaindata_dagster.api import accounts, load_catalog
+from captaindata_dagster.api.labels import ACCOUNT_LABELS
+from captaindata_dagster.engine.batch import run_batch
+from captaindata_dagster.orchestration.metadata import user_counts
+from captaindata_dagster.orchestration.sensors import RETRY_LABELS, build_captaindata_error_sensor
 from captaindata_dagster.simulator import sample_input
+from captaindata_dagster.storage.ledger import CLAIMED, DONE, Ledger, input_key
 
 PROFILE = "linkedin-extract-people"
 SEARCH = "linkedin-search-people"  # 10 results a page, paginated by page number
@@ -63,7 +67,7 @@ def calls_by(sim, uid: str, action_id: str = PROFILE) -> list:
 
 @pytest.fixture
 def batch_log(caplog):
-    caplog.set_level(logging.INFO, logger="captaindata_dagster.batch")
+    caplog.set_level(logging.INFO, logger="captaindata_dagster.engine.batch")
     return caplog
 
 

@@ -20,23 +20,27 @@ import requests
 from captaindata_dagster import (
     CaptainDataClient,
     CaptainDataResource,
+    build_action_asset,
+    build_captaindata_error_sensor,
+    build_captaindata_run_failure_sensor,
+)
+from captaindata_dagster.api import (
     MalformedResponseError,
     UpstreamError,
     ValidationError,
     accounts,
-    build_action_asset,
-    build_captaindata_error_sensor,
-    build_captaindata_run_failure_sensor,
+)
+from captaindata_dagster.cli import main
+from captaindata_dagster.engine.batch import ERROR_COLUMNS, run_batch
+from captaindata_dagster.orchestration import (
     build_outreach_op,
     connect_linkedin_job,
     connect_linkedin_op,
     create_captaindata_user_op,
     list_captaindata_users_op,
 )
-from captaindata_dagster.batch import ERROR_COLUMNS, run_batch
-from captaindata_dagster.cli import main
-from captaindata_dagster.ledger import Ledger
-from captaindata_dagster.warehouse import DuckDBWarehouseIOManager
+from captaindata_dagster.orchestration.warehouse import DuckDBWarehouseIOManager
+from captaindata_dagster.storage.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = "linkedin-extract-people"

@@ -10,12 +10,12 @@ from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from captaindata_dagster import (
     CaptainDataResource,
-    ValidationError,
     build_action_asset,
     build_company_extraction_asset,
     build_people_search_asset,
     build_profile_extraction_asset,
 )
+from captaindata_dagster.api import ValidationError
 
 from .conftest import SEARCHES
 
@@ -380,8 +380,8 @@ def test_assets_declare_pool_retry_policy_and_types():
 
 def people_frame(df: pd.DataFrame) -> pd.DataFrame:
     """A frame with every column the people type requires, around the given URLs."""
-    from captaindata_dagster.catalog import load_catalog
-    from captaindata_dagster.frames import results_table
+    from captaindata_dagster.api.catalog import load_catalog
+    from captaindata_dagster.engine.frames import results_table
 
     action = load_catalog().get("linkedin-search-people")
     base = df.assign(
@@ -411,7 +411,7 @@ def test_a_killed_materialization_resumes_without_paying_twice(make_sim, tmp_pat
     from collections import Counter
     from pathlib import Path
 
-    from captaindata_dagster.ledger import Ledger
+    from captaindata_dagster.storage.ledger import Ledger
 
     sim = make_sim(search_total=200, latency_ms=30)
     ledger_path = tmp_path / "ledger.sqlite"

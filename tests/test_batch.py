@@ -16,16 +16,22 @@ import pandas as pd
 import pytest
 
 import captaindata_dagster
-from captaindata_dagster import (
+from captaindata_dagster import CaptainDataClient
+from captaindata_dagster.api import (
     AuthenticationError,
-    CaptainDataClient,
     CreditsExhaustedError,
     ValidationError,
     load_catalog,
 )
-from captaindata_dagster.batch import ERROR_COLUMNS, RESULT_META_COLUMNS, BatchStats, run_batch
-from captaindata_dagster.ledger import Ledger
+from captaindata_dagster.engine.batch import (
+    ERROR_COLUMNS,
+    RESULT_META_COLUMNS,
+    BatchResult,
+    BatchStats,
+    run_batch,
+)
 from captaindata_dagster.simulator import sample_input
+from captaindata_dagster.storage.ledger import Ledger
 
 PROFILE = "linkedin-extract-people"
 SEARCH = "linkedin-search-people"
@@ -325,10 +331,10 @@ def test_wrong_key_raises_and_stops(sim, make_client, ledger):
     assert err.status_code == 401
     refused = [r for r in sim.requests if r.status == 401]
     assert len(sim.requests) == len(refused) and 1 <= len(refused) <= 3  # only those in flight
-    stats = err.batch_stats
+    stats = BatchResult.from_error(err).stats
     assert isinstance(stats, BatchStats) and stats.calls == len(refused)
     assert stats.not_started == 30 - len(refused) and stats.errors == 0
-    assert err.batch_result.errors.empty
+    assert BatchResult.from_error(err).errors.empty
     assert ledger.stats()["entries"] == 0  # not a fact about any input: nothing recorded
 
 
@@ -338,7 +344,8 @@ def test_credits_running_out_keeps_what_was_paid_for(make_sim, make_client, ledg
     with pytest.raises(CreditsExhaustedError) as info:
         run_batch(client, PROFILE, [url(i) for i in range(10)], ledger=ledger)
     assert sim.credits_used == 4
-    assert info.value.batch_stats.credits == 4 and len(info.value.batch_result.results) == 4
+    assert BatchResult.from_error(info.value).stats.credits == 4
+    assert len(BatchResult.from_error(info.value).results) == 4
     assert ledger.stats()["ok"] == 4 and ledger.stats()["errors"] == 0
 
 
@@ -358,8 +365,8 @@ def test_the_key_never_reaches_the_ledger_or_the_log(sim, make_client, tmp_path,
 CHILD = """
 import os, sys, time
 from captaindata_dagster import CaptainDataClient
-from captaindata_dagster.batch import run_batch
-from captaindata_dagster.ledger import Ledger
+from captaindata_dagster.engine.batch import run_batch
+from captaindata_dagster.storage.ledger import Ledger
 
 base_url, ledger_path, n, users, block_after, marker = sys.argv[1:7]
 users = [u for u in users.split(",") if u]

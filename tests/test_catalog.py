@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from captaindata_dagster.catalog import CATALOG_PATH, load_catalog
+from captaindata_dagster.api.catalog import CATALOG_PATH, load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT.parent / "shared" / "captaindata-v4" / "openapi.json"

@@ -6,7 +6,7 @@ import dagster as dg
 import pandas as pd
 
 from captaindata_dagster import CaptainDataResource, build_people_search_asset
-from captaindata_dagster.checks import (
+from captaindata_dagster.orchestration.checks import (
     ERROR_RATE,
     REQUIRED_COLUMNS,
     UNIQUE_KEY,

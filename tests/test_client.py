@@ -10,9 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from captaindata_dagster import (
-    AuthenticationError,
     CaptainDataClient,
     CaptainDataError,
+)
+from captaindata_dagster.api import (
+    AuthenticationError,
     ConnectionFailedError,
     CreditsExhaustedError,
     InvalidInputError,

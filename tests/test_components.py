@@ -23,8 +23,8 @@ import yaml
 from dagster.components.testing import create_defs_folder_sandbox
 
 from captaindata_dagster import CaptainDataActionsComponent, CaptainDataResource
-from captaindata_dagster.components import TYPE_NAME, shared_resource
-from captaindata_dagster.sensors import PERSON_HINTS, RETRY_LABELS
+from captaindata_dagster.orchestration.components import TYPE_NAME, shared_resource
+from captaindata_dagster.orchestration.sensors import PERSON_HINTS, RETRY_LABELS
 
 from .conftest import SEARCHES, TEST_KEY
 
@@ -570,7 +570,7 @@ def test_scaffolded_defs_yaml_builds_as_it_is(monkeypatch):
         # the type as it was asked for (dg scaffold defs writes captaindata_dagster.<name>)
         assert (
             text.splitlines()[3]
-            == "type: captaindata_dagster.components.CaptainDataActionsComponent"
+            == "type: captaindata_dagster.orchestration.components.CaptainDataActionsComponent"
         )
         assert "{{ env.CAPTAINDATA_API_KEY }}" in text
         with sandbox.load_component_and_build_defs(defs_path=path) as (component, defs):

@@ -13,16 +13,16 @@ import time
 
 import pytest
 
-from captaindata_dagster import (
+from captaindata_dagster import CaptainDataClient
+from captaindata_dagster.api import (
     AuthenticationError,
-    CaptainDataClient,
     InvalidInputError,
     MalformedResponseError,
     RateLimitError,
     ServerError,
     UpstreamError,
 )
-from captaindata_dagster.errors import ClientRequestError
+from captaindata_dagster.api.errors import ClientRequestError
 
 from .scripted import page
 

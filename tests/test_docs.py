@@ -27,8 +27,8 @@ def test_configuration_reference_is_current():
     assert gen.main(["--check"]) == 0, "run `make docs`"
     rendered = gen.render()
     # every setting a user can write is documented, with its description
-    from captaindata_dagster.components import CaptainDataActionsComponent
-    from captaindata_dagster.resource import CaptainDataResource
+    from captaindata_dagster.orchestration.components import CaptainDataActionsComponent
+    from captaindata_dagster.orchestration.resource import CaptainDataResource
 
     for model in (CaptainDataResource, CaptainDataActionsComponent):
         for name, field in model.model_fields.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from captaindata_dagster.entity_keys import entity_key, same_entity
+from captaindata_dagster.api.entity_keys import entity_key, same_entity
 
 JANE = [
     "https://www.linkedin.com/in/jane-doe",

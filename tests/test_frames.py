@@ -7,8 +7,8 @@ import logging
 import pandas as pd
 import pytest
 
-from captaindata_dagster.catalog import load_catalog
-from captaindata_dagster.frames import errors_table, results_table
+from captaindata_dagster.api.catalog import load_catalog
+from captaindata_dagster.engine.frames import errors_table, results_table
 
 
 def test_partition_columns_keep_their_type_with_zero_rows():
@@ -304,7 +304,7 @@ def test_errors_table_types_its_columns_the_same_way(caplog):
 def test_dedupe_people_folds_spellings_of_one_person():
     import pandas as pd
 
-    from captaindata_dagster.frames import dedupe_people
+    from captaindata_dagster.engine.frames import dedupe_people
 
     table = pd.DataFrame(
         {

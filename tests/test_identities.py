@@ -19,18 +19,22 @@ import requests
 
 from captaindata_dagster import (
     CaptainDataResource,
+    build_action_asset,
+)
+from captaindata_dagster.api import (
     MalformedResponseError,
     NotFoundError,
     UpstreamError,
     ValidationError,
     accounts,
-    build_action_asset,
+)
+from captaindata_dagster.cli import main
+from captaindata_dagster.orchestration import (
     connect_identity_linkedin_job,
     connect_identity_linkedin_op,
     create_captaindata_identity_op,
     list_captaindata_identities_op,
 )
-from captaindata_dagster.cli import main
 
 PROFILE = "linkedin-extract-people"
 COOKIE = "AQEDAT-identity-li-at-3b9f-DO-NOT-LEAK"  # distinctive, so a leak is easy to grep for

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import captaindata_dagster
-from captaindata_dagster import load_catalog
-from captaindata_dagster.ledger import Ledger, default_ledger_path, input_key
+from captaindata_dagster.api import load_catalog
+from captaindata_dagster.storage.ledger import Ledger, default_ledger_path, input_key
 
 PROFILE = load_catalog().get("linkedin-extract-people")
 SEARCH = load_catalog().get("linkedin-search-people")
@@ -239,7 +239,7 @@ def test_entries_stats_delete_and_integrity(ledger):
 
 WRITER = """
 import sys
-from captaindata_dagster.ledger import Ledger
+from captaindata_dagster.storage.ledger import Ledger
 path, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 led = Ledger(path, timeout_s=60)
 for i in range(n):

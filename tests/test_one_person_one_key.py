@@ -14,11 +14,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from captaindata_dagster.batch import run_batch
-from captaindata_dagster.client import resolve_action
-from captaindata_dagster.idempotency import SENT, UNKNOWN, OutreachStore, profile_key
-from captaindata_dagster.ledger import input_key
-from captaindata_dagster.outreach import run_outreach
+from captaindata_dagster.api.client import resolve_action
+from captaindata_dagster.engine.batch import run_batch
+from captaindata_dagster.orchestration.outreach import run_outreach
+from captaindata_dagster.storage.ledger import input_key
+from captaindata_dagster.storage.outreach_records import SENT, UNKNOWN, OutreachStore, profile_key
 
 CONNECT = "linkedin-connect-profile"
 PEOPLE = "linkedin-extract-people"
@@ -187,8 +187,8 @@ def test_profile_keys_are_entity_keys_and_unknown_urls_keep_the_old_key():
 
 def test_two_lists_of_one_school_or_company_are_two_entries():
     """A list action's URL may carry its query: only a URL naming the entity alone is folded."""
-    from captaindata_dagster.catalog import load_catalog
-    from captaindata_dagster.ledger import input_key
+    from captaindata_dagster.api.catalog import load_catalog
+    from captaindata_dagster.storage.ledger import input_key
 
     alumni = load_catalog().get("linkedin-extract-school-alumnis")
     base = "https://www.linkedin.com/school/stanford-university"

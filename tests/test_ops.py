@@ -5,9 +5,10 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from captaindata_dagster import CaptainDataResource, ValidationError
-from captaindata_dagster.batch import ERROR_COLUMNS
-from captaindata_dagster.ops import (
+from captaindata_dagster import CaptainDataResource
+from captaindata_dagster.api import ValidationError
+from captaindata_dagster.engine.batch import ERROR_COLUMNS
+from captaindata_dagster.orchestration.ops import (
     DEFAULT_POOL,
     ActionOpConfig,
     build_action_op,

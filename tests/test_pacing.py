@@ -7,13 +7,13 @@ import threading
 
 import pytest
 
-from captaindata_dagster.errors import (
+from captaindata_dagster.api.errors import (
     RateLimitError,
     ServerError,
     UpstreamError,
     error_from_response,
 )
-from captaindata_dagster.pacing import AccountSlots, TokenBucket
+from captaindata_dagster.api.pacing import AccountSlots, TokenBucket
 
 
 class FakeClock:

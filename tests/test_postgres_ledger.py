@@ -26,9 +26,10 @@ import dagster as dg
 import pytest
 
 import captaindata_dagster
-from captaindata_dagster import CaptainDataResource, ValidationError, build_outreach_op
-from captaindata_dagster.idempotency import OutreachStore, default_store_path
-from captaindata_dagster.ledger import (
+from captaindata_dagster import CaptainDataResource
+from captaindata_dagster.api import ValidationError
+from captaindata_dagster.orchestration import build_outreach_op
+from captaindata_dagster.storage.ledger import (
     BUSY,
     CLAIMED,
     DONE,
@@ -36,7 +37,8 @@ from captaindata_dagster.ledger import (
     Ledger,
     resolve_ledger_location,
 )
-from captaindata_dagster.store import StoreError, StoreUnavailable, redact_url, scrub
+from captaindata_dagster.storage.outreach_records import OutreachStore, default_store_path
+from captaindata_dagster.storage.store import StoreError, StoreUnavailable, redact_url, scrub
 
 from . import test_batch as batch_contract
 from . import test_ledger as ledger_contract
@@ -137,8 +139,8 @@ def test_psycopg_is_imported_only_when_a_postgres_url_is_used(pg_url, tmp_path):
         """
         import sys
         from captaindata_dagster import CaptainDataResource
-        from captaindata_dagster.ledger import Ledger
-        from captaindata_dagster.idempotency import OutreachStore
+        from captaindata_dagster.storage.ledger import Ledger
+        from captaindata_dagster.storage.outreach_records import OutreachStore
         led = Ledger(sys.argv[2])
         led.save_result("a", "k", [{"x": 1}])
         OutreachStore(sys.argv[3]).records()
@@ -303,7 +305,7 @@ def test_an_unreachable_server_fails_with_a_clear_error_naming_no_password(pg_ur
     # a wrong password is refused at once, not retried until the timeout: the store's sleeper
     # (injected) is never asked to wait before another attempt
     waits: list[float] = []
-    monkeypatch.setattr("captaindata_dagster.postgres_store.time.sleep", waits.append)
+    monkeypatch.setattr("captaindata_dagster.storage.postgres.time.sleep", waits.append)
     wrong = pg_url.replace(password_of(pg_url), "Wr0ng-Pa55word")
     with pytest.raises(StoreUnavailable) as e:
         Ledger(wrong, timeout_s=60).get("a", "k")
@@ -398,7 +400,7 @@ def test_a_claim_is_held_by_one_ledger_and_dies_with_its_process(location, tmp_p
                 sys.executable,
                 "-c",
                 "import sys, time\n"
-                "from captaindata_dagster.ledger import Ledger\n"
+                "from captaindata_dagster.storage.ledger import Ledger\n"
                 "led = Ledger(sys.argv[1])\n"
                 "print(led.claim('act', 'held').state, flush=True)\n"
                 "time.sleep(120)\n",
@@ -424,8 +426,8 @@ BATCH_CHILD = textwrap.dedent(
     """
     import json, sys
     from captaindata_dagster import CaptainDataClient
-    from captaindata_dagster.batch import run_batch
-    from captaindata_dagster.ledger import Ledger
+    from captaindata_dagster.engine.batch import run_batch
+    from captaindata_dagster.storage.ledger import Ledger
 
     base_url, key, location, users = sys.argv[1:5]
     client = CaptainDataClient(key, base_url, integration_users=users.split(","))

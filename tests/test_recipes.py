@@ -312,7 +312,8 @@ def test_sales_navigator_searches_land_leads_and_their_profiles(env, sim, monkey
 
 
 def test_sales_navigator_refuses_a_plain_linkedin_search_url():
-    from captaindata_dagster import ValidationError, build_people_search_asset
+    from captaindata_dagster import build_people_search_asset
+    from captaindata_dagster.api import ValidationError
 
     with pytest.raises(ValidationError) as err:
         build_people_search_asset(

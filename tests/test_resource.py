@@ -11,8 +11,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from captaindata_dagster import CaptainDataResource, ValidationError
-from captaindata_dagster.resource import LiteralKeyWarning
+from captaindata_dagster import CaptainDataResource
+from captaindata_dagster.api import ValidationError
+from captaindata_dagster.orchestration.resource import LiteralKeyWarning
 
 from .conftest import TEST_KEY
 

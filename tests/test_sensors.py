@@ -15,7 +15,7 @@ from captaindata_dagster import (
     build_people_search_asset,
     build_profile_extraction_asset,
 )
-from captaindata_dagster.sensors import RERUN_TAG, SURFACED_TAG
+from captaindata_dagster.orchestration.sensors import RERUN_TAG, SURFACED_TAG
 
 from .conftest import SEARCHES
 
@@ -232,7 +232,7 @@ def test_a_long_rate_limit_defers_the_rerun_until_it_has_passed(
     assert list(deferred) == ["linkedin_profiles|paris"]
     later = dg.build_sensor_context(instance=instance, cursor=first.cursor)
     monkeypatch.setattr(
-        "captaindata_dagster.sensors._now",
+        "captaindata_dagster.orchestration.sensors._now",
         lambda: datetime.now(timezone.utc) + timedelta(hours=2),  # the injected clock
     )
     second = sensor(later)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from captaindata_dagster.catalog import load_catalog
+from captaindata_dagster.api.catalog import load_catalog
 from captaindata_dagster.simulator import (
     ERROR_LABELS,
     RequestRecord,

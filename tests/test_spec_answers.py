@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from captaindata_dagster import CaptainDataClient
-from captaindata_dagster.catalog import CUSTOM_DATA
+from captaindata_dagster.api.catalog import CUSTOM_DATA
 from captaindata_dagster.simulator import data, run_simulator
 from captaindata_dagster.simulator.item import Item
 from captaindata_dagster.simulator.shapes import fill

@@ -13,8 +13,9 @@ import json
 import pytest
 import requests
 
-from captaindata_dagster import CaptainDataClient, ValidationError
-from captaindata_dagster.catalog import load_catalog
+from captaindata_dagster import CaptainDataClient
+from captaindata_dagster.api import ValidationError
+from captaindata_dagster.api.catalog import load_catalog
 from captaindata_dagster.simulator import run_simulator
 from captaindata_dagster.simulator.data import sample_input
 

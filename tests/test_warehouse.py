@@ -4,7 +4,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
-from captaindata_dagster.warehouse import DuckDBWarehouseIOManager
+from captaindata_dagster.orchestration.warehouse import DuckDBWarehouseIOManager
 
 days = dg.StaticPartitionsDefinition(["a", "b"])
 

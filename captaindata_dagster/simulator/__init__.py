@@ -12,10 +12,10 @@ validation, pagination headers, error envelopes, rate limits and credits, with d
 It imports nothing from the package but the catalog.
 """
 
-from .config import ERROR_LABELS, SimulatorConfig
-from .data import sample_input, sample_value
-from .server import Simulator, run_simulator
-from .state import RequestRecord
+from captaindata_dagster.simulator.config import ERROR_LABELS, SimulatorConfig
+from captaindata_dagster.simulator.data import sample_input, sample_value
+from captaindata_dagster.simulator.server import Simulator, run_simulator
+from captaindata_dagster.simulator.state import RequestRecord
 
 __all__ = [
     "ERROR_LABELS",

@@ -1,5 +1,5 @@
 """`python -m captaindata_dagster.simulator`: the same as the `captaindata-simulator` command."""
 
-from .cli import main
+from captaindata_dagster.simulator.cli import main
 
 raise SystemExit(main())

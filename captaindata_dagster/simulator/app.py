@@ -20,14 +20,14 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..catalog import CUSTOM_DATA, Action, Problem, load_catalog
-from . import data, faults
-from .config import SimulatorConfig
-from .faults import Fault, html_page, resolve
-from .state import RequestRecord, number, redact, retry_after
+from captaindata_dagster.api.catalog import CUSTOM_DATA, Action, Problem, load_catalog
+from captaindata_dagster.simulator import data, faults
+from captaindata_dagster.simulator.config import SimulatorConfig
+from captaindata_dagster.simulator.faults import Fault, html_page, resolve
+from captaindata_dagster.simulator.state import RequestRecord, number, redact, retry_after
 
 if TYPE_CHECKING:
-    from .server import Simulator
+    from captaindata_dagster.simulator.server import Simulator
 
 BODY_FIELDS = ("input", "parameters", "integration_users", "identity_ids", "identity_mode")
 IDENTITY_MODES = ("direct", "auto", "managed")

@@ -12,8 +12,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from .config import SimulatorConfig
-from .server import Simulator
+from captaindata_dagster.simulator.config import SimulatorConfig
+from captaindata_dagster.simulator.server import Simulator
 
 
 def _pair(text: str, what: str) -> tuple[str, str]:

@@ -19,8 +19,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..catalog import CUSTOM_DATA, Action, load_catalog
-from .entities import (
+from captaindata_dagster.api.catalog import CUSTOM_DATA, Action, load_catalog
+from captaindata_dagster.simulator.entities import (
     CERTIFICATIONS,
     CITIES,
     COMPANIES,
@@ -47,8 +47,8 @@ from .entities import (
     short_hash,
     words,
 )
-from .item import Item
-from .shapes import fill
+from captaindata_dagster.simulator.item import Item
+from captaindata_dagster.simulator.shapes import fill
 
 __all__ = [
     "CERTIFICATIONS",

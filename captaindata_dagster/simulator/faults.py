@@ -12,7 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 
-from .config import HTML_FAULT, NUMERIC_FAULT, STATUS_LABELS, check_fault_name, label_status
+from captaindata_dagster.simulator.config import (
+    HTML_FAULT,
+    NUMERIC_FAULT,
+    STATUS_LABELS,
+    check_fault_name,
+    label_status,
+)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ import hashlib
 from base64 import urlsafe_b64encode
 from typing import Any
 
-from ..catalog import CUSTOM_DATA
-from .entities import (
+from captaindata_dagster.api.catalog import CUSTOM_DATA
+from captaindata_dagster.simulator.entities import (
     CERTIFICATIONS,
     CITIES,
     PLACE_CATEGORIES,
@@ -25,7 +25,7 @@ from .entities import (
     sentence,
     words,
 )
-from .item import Item
+from captaindata_dagster.simulator.item import Item
 
 
 def _thread_id(it: Item) -> str:

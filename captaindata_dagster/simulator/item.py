@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, NamedTuple
 
-from ..catalog import Action
-from .entities import (
+from captaindata_dagster.api.catalog import Action
+from captaindata_dagster.simulator.entities import (
     CITIES,
     COMPANIES,
     COMPANY_PREFIXES,

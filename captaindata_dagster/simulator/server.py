@@ -16,9 +16,9 @@ from dataclasses import fields, replace
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from .app import Call, Handler, Routes
-from .config import SimulatorConfig
-from .state import RequestRecord, State, number
+from captaindata_dagster.simulator.app import Call, Handler, Routes
+from captaindata_dagster.simulator.config import SimulatorConfig
+from captaindata_dagster.simulator.state import RequestRecord, State, number
 
 _FIXED = {"host", "port", "api_key"}  # cannot change while serving
 

@@ -17,9 +17,16 @@ from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from typing import Any
 
-from .entities import WORDS, h, iso, past_date, past_datetime, short_hash
-from .fields import named, url_for, value
-from .item import PARTS, Item, Part
+from captaindata_dagster.simulator.entities import (
+    WORDS,
+    h,
+    iso,
+    past_date,
+    past_datetime,
+    short_hash,
+)
+from captaindata_dagster.simulator.fields import named, url_for, value
+from captaindata_dagster.simulator.item import PARTS, Item, Part
 
 Schema = Mapping[str, Any]
 

@@ -28,8 +28,8 @@ from captaindata_dagster import (
     build_people_search_asset,
     build_profile_extraction_asset,
 )
-from captaindata_dagster.client import resolve_action
-from captaindata_dagster.warehouse import DuckDBWarehouseIOManager
+from captaindata_dagster.api.client import resolve_action
+from captaindata_dagster.orchestration.warehouse import DuckDBWarehouseIOManager
 
 CRM_DATABASE_ENV = "CRM_DATABASE"
 CRM_TABLE = "crm.linkedin_searches"  # columns: name (text), url (text), active (boolean)

@@ -24,7 +24,7 @@ from captaindata_dagster import (
     build_people_search_asset,
     build_profile_extraction_asset,
 )
-from captaindata_dagster.warehouse import DuckDBWarehouseIOManager
+from captaindata_dagster.orchestration.warehouse import DuckDBWarehouseIOManager
 
 # Partition key -> Sales Navigator search URL (copy it from the browser's address bar).
 LEAD_SEARCHES = {

@@ -31,7 +31,7 @@ from captaindata_dagster import (
     build_people_search_asset,
     build_profile_extraction_asset,
 )
-from captaindata_dagster.warehouse import DuckDBWarehouseIOManager
+from captaindata_dagster.orchestration.warehouse import DuckDBWarehouseIOManager
 
 if TYPE_CHECKING:  # pandas and SQLAlchemy load inside steps, not with the code location
     import pandas as pd

@@ -28,15 +28,17 @@ from captaindata_dagster import (
     ActionResult,
     CaptainDataClient,
     CaptainDataError,
+)
+from captaindata_dagster.api import (
     RateLimitError,
     ServerError,
     ValidationError,
     load_catalog,
 )
-from captaindata_dagster.batch import run_batch
-from captaindata_dagster.client import check_parameters
-from captaindata_dagster.errors import error_class_for_status, error_from_response
-from captaindata_dagster.input_safety import MAX_TEXT_CHARS
+from captaindata_dagster.api.client import check_parameters
+from captaindata_dagster.api.errors import error_class_for_status, error_from_response
+from captaindata_dagster.api.input_safety import MAX_TEXT_CHARS
+from captaindata_dagster.engine.batch import run_batch
 from captaindata_dagster.simulator import run_simulator
 
 from ..conftest import TEST_KEY
@@ -503,7 +505,7 @@ def test_empty_inputs_are_refused_naming_the_field(field_value):
 def test_huge_values_are_checked_fast_and_never_echoed_whole(monkeypatch):
     """Fast by construction, not by a stopwatch: no field's pattern ever runs on a value longer
     than the input limits (a pattern's backtracking on 1 MB is what would make a check slow)."""
-    import captaindata_dagster.catalog as catalog_module
+    import captaindata_dagster.api.catalog as catalog_module
 
     searched: list[int] = []
     compile_pattern = catalog_module._compile

@@ -22,7 +22,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from captaindata_dagster.ledger import STATUS_PARTIAL, Ledger
+from captaindata_dagster.storage.ledger import STATUS_PARTIAL, Ledger
 
 ROOT = Path(__file__).resolve().parents[2]
 SEARCH = "linkedin-search-people"

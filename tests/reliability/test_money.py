@@ -12,14 +12,14 @@ import json
 
 import pytest
 
-from captaindata_dagster import (
-    CaptainDataClient,
+from captaindata_dagster import CaptainDataClient
+from captaindata_dagster.api import (
     MalformedResponseError,
     RateLimitError,
     ServerError,
     TransportError,
 )
-from captaindata_dagster.batch import run_batch
+from captaindata_dagster.engine.batch import run_batch
 
 from ..conftest import TEST_KEY
 from ..scripted import page
@@ -221,8 +221,8 @@ def test_a_503_with_a_long_retry_after_is_not_waited_out_either(scripted, waits)
 
 
 def test_an_outreach_run_under_a_long_ban_sends_one_call_not_one_per_profile(make_sim, tmp_path):
-    from captaindata_dagster.idempotency import OutreachStore
-    from captaindata_dagster.outreach import run_outreach
+    from captaindata_dagster.orchestration.outreach import run_outreach
+    from captaindata_dagster.storage.outreach_records import OutreachStore
 
     sim = make_sim(faults={"LIMIT_REACHED": 1.0}, retry_after_s=3600)
     client = CaptainDataClient(

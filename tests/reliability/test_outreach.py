@@ -28,10 +28,20 @@ from dagster_duckdb_pandas import DuckDBPandasIOManager
 from captaindata_dagster import (
     CaptainDataError,
     CaptainDataResource,
-    ValidationError,
     build_people_search_asset,
 )
-from captaindata_dagster.idempotency import (
+from captaindata_dagster.api import ValidationError
+from captaindata_dagster.orchestration.outreach import (
+    OUTREACH_ERROR_COLUMNS,
+    REVIEW_COLUMNS,
+    SENT_COLUMNS,
+    SKIPPED_COLUMNS,
+    OutreachResult,
+    build_outreach_asset,
+    build_outreach_op,
+    run_outreach,
+)
+from captaindata_dagster.storage.outreach_records import (
     FAILED,
     PENDING,
     RETRY,
@@ -41,16 +51,7 @@ from captaindata_dagster.idempotency import (
     default_store_path,
     profile_key,
 )
-from captaindata_dagster.idempotency import main as review_cli
-from captaindata_dagster.outreach import (
-    OUTREACH_ERROR_COLUMNS,
-    REVIEW_COLUMNS,
-    SENT_COLUMNS,
-    SKIPPED_COLUMNS,
-    build_outreach_asset,
-    build_outreach_op,
-    run_outreach,
-)
+from captaindata_dagster.storage.outreach_records import main as review_cli
 
 CONNECT = "linkedin-connect-profile"
 MESSAGE = "linkedin-message-profile"
@@ -340,8 +341,9 @@ def test_a_pending_record_left_by_a_dead_run_is_reported_and_not_resent(sim, tmp
 CHILD = textwrap.dedent(
     """
     import sys
-    from captaindata_dagster import CaptainDataClient, OutreachStore
-    from captaindata_dagster.outreach import run_outreach
+    from captaindata_dagster import CaptainDataClient
+    from captaindata_dagster.storage import OutreachStore
+    from captaindata_dagster.orchestration.outreach import run_outreach
 
     base_url, key, store_path, *profiles = sys.argv[1:]
     client = CaptainDataClient(key, base_url, timeout=60, integration_users=["u1"])
@@ -589,7 +591,7 @@ def test_a_systemic_stop_still_accounts_for_every_profile(sim, make_client, stor
     with pytest.raises(CaptainDataError) as e:
         run_outreach(client, store, CONNECT, profiles, campaign="c")
     assert e.value.error_label == "UNAUTHORIZED"
-    done = e.value.outreach_result
+    done = OutreachResult.from_error(e.value)
     frames_partition(done, profiles)
     assert list(done.errors["input"]) == [url(0)]
     assert set(done.skipped["reason"]) == {"stopped"}

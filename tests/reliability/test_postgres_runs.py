@@ -21,10 +21,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from captaindata_dagster import load_catalog
-from captaindata_dagster.idempotency import SENT, OutreachStore
-from captaindata_dagster.ledger import CLAIMED, Ledger, input_key
-from captaindata_dagster.postgres_store import APPLICATION_NAME
+from captaindata_dagster.api import load_catalog
+from captaindata_dagster.storage.ledger import CLAIMED, Ledger, input_key
+from captaindata_dagster.storage.outreach_records import SENT, OutreachStore
+from captaindata_dagster.storage.postgres import APPLICATION_NAME
 
 from ..conftest import TEST_KEY
 from .test_kills import clean, materialize_cmd
@@ -193,8 +193,9 @@ def test_two_runs_on_two_machines_share_one_postgres_ledger(make_sim, pg_url, tm
 OUTREACH_CHILD = textwrap.dedent(
     """
     import json, sys
-    from captaindata_dagster import CaptainDataClient, OutreachStore
-    from captaindata_dagster.outreach import run_outreach
+    from captaindata_dagster import CaptainDataClient
+    from captaindata_dagster.storage import OutreachStore
+    from captaindata_dagster.orchestration.outreach import run_outreach
 
     base_url, key, store_url, account, *profiles = sys.argv[1:]
     client = CaptainDataClient(key, base_url, integration_users=[account])

@@ -28,8 +28,8 @@ import duckdb
 import pytest
 
 from captaindata_dagster import CaptainDataClient, CaptainDataError, CaptainDataResource
-from captaindata_dagster.idempotency import OutreachStore
-from captaindata_dagster.outreach import build_outreach_op
+from captaindata_dagster.orchestration.outreach import build_outreach_op
+from captaindata_dagster.storage.outreach_records import OutreachStore
 
 from ..conftest import TEST_KEY
 

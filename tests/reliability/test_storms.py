@@ -12,8 +12,8 @@ from collections import Counter
 import pytest
 
 from captaindata_dagster import CaptainDataClient
-from captaindata_dagster.batch import run_batch
-from captaindata_dagster.ledger import Ledger
+from captaindata_dagster.engine.batch import run_batch
+from captaindata_dagster.storage.ledger import Ledger
 
 N = 500
 USERS = ["acct-1", "acct-2", "acct-3", "acct-4"]

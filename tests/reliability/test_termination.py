@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from captaindata_dagster.idempotency import FAILED, PENDING, SENT, OutreachStore
-from captaindata_dagster.ledger import Ledger
-from captaindata_dagster.outreach import run_outreach
-from captaindata_dagster.stopping import CallStopped, Stop, bound
+from captaindata_dagster.api.stopping import CallStopped, Stop, bound
+from captaindata_dagster.orchestration.outreach import run_outreach
+from captaindata_dagster.storage.ledger import Ledger
+from captaindata_dagster.storage.outreach_records import FAILED, PENDING, SENT, OutreachStore
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE = "linkedin-extract-people"
@@ -43,7 +43,7 @@ DEFS = """
 import dagster as dg
 import pandas as pd
 from captaindata_dagster import CaptainDataResource, build_action_asset
-from captaindata_dagster.outreach import build_outreach_asset
+from captaindata_dagster.orchestration.outreach import build_outreach_asset
 
 URLS = [f"https://www.linkedin.com/in/stop-{{i}}" for i in range({inputs})]
 profiles = build_action_asset({profile!r}, name="profiles", inputs=URLS)

@@ -23,18 +23,10 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from .catalog import Action
-from .checks import (
-    DEFAULT_FAIL_ERROR_RATE,
-    DEFAULT_WARN_ERROR_RATE,
-    check_specs,
-    error_rate_check,
-    required_columns_check,
-    unique_key_check,
-)
-from .client import check_parameters, resolve_action
-from .errors import CaptainDataError, ValidationError
-from .frames import (
+from captaindata_dagster.api.catalog import Action
+from captaindata_dagster.api.client import check_parameters, resolve_action
+from captaindata_dagster.api.errors import CaptainDataError, ValidationError
+from captaindata_dagster.engine.frames import (
     PROFILE_URL,
     dedupe_people,
     errors_frame_type,
@@ -44,7 +36,15 @@ from .frames import (
     partition_expr,
     results_table,
 )
-from .metadata import (
+from captaindata_dagster.orchestration.checks import (
+    DEFAULT_FAIL_ERROR_RATE,
+    DEFAULT_WARN_ERROR_RATE,
+    check_specs,
+    error_rate_check,
+    required_columns_check,
+    unique_key_check,
+)
+from captaindata_dagster.orchestration.metadata import (
     DEFAULT_POOL,
     default_retry_policy,
     error_rate_failure,
@@ -52,7 +52,7 @@ from .metadata import (
     failure_for_error,
     stats_metadata,
 )
-from .resource import CaptainDataResource
+from captaindata_dagster.orchestration.resource import CaptainDataResource
 
 if TYPE_CHECKING:  # frames are pandas, imported by the steps that build them, not at load
     import pandas as pd

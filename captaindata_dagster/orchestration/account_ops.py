@@ -30,11 +30,11 @@ from typing import Any, Optional
 import dagster as dg
 from pydantic import Field
 
-from . import accounts
-from .accounts import IDENTITY, USER
-from .errors import CaptainDataError, ValidationError
-from .metadata import failure_for_error
-from .resource import CaptainDataResource
+from captaindata_dagster.api import accounts
+from captaindata_dagster.api.accounts import IDENTITY, USER
+from captaindata_dagster.api.errors import CaptainDataError, ValidationError
+from captaindata_dagster.orchestration.metadata import failure_for_error
+from captaindata_dagster.orchestration.resource import CaptainDataResource
 
 
 class CreateUserConfig(dg.Config):

@@ -33,9 +33,9 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from .client import check_parameters, resolve_action
-from .errors import CaptainDataError, ValidationError
-from .metadata import (
+from captaindata_dagster.api.client import check_parameters, resolve_action
+from captaindata_dagster.api.errors import CaptainDataError, ValidationError
+from captaindata_dagster.orchestration.metadata import (
     DEFAULT_POOL,
     default_retry_policy,
     error_rate_failure,
@@ -43,7 +43,7 @@ from .metadata import (
     failure_for_error,
     stats_metadata,
 )
-from .resource import CaptainDataResource
+from captaindata_dagster.orchestration.resource import CaptainDataResource
 
 
 class ActionOpConfig(dg.Config):

@@ -29,10 +29,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .catalog import CUSTOM_DATA, Action
-from .entity_keys import entity_key
-from .errors import ACCOUNT_LABELS, ValidationError
-from .store import POSTGRES, Store, is_postgres_url, redact_url, upsert_sql
+from captaindata_dagster.api.catalog import CUSTOM_DATA, Action
+from captaindata_dagster.api.entity_keys import entity_key
+from captaindata_dagster.api.errors import ValidationError
+from captaindata_dagster.api.labels import ACCOUNT_LABELS
+from captaindata_dagster.storage.store import (
+    POSTGRES,
+    Store,
+    is_postgres_url,
+    redact_url,
+    upsert_sql,
+)
 
 LEDGER_ENV = "CAPTAINDATA_LEDGER"
 LEDGER_URL_ENV = "CAPTAINDATA_LEDGER_URL"

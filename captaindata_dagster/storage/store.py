@@ -128,7 +128,9 @@ class Store:
         loc = self.default_location() if location is None else location
         self.timeout_s = float(timeout_s)
         if is_postgres_url(loc):
-            from .postgres_store import PostgresBackend  # psycopg itself loads on first use
+            from captaindata_dagster.storage.postgres import (
+                PostgresBackend,  # psycopg itself loads on first use
+            )
 
             self._location: str | Path = str(loc).strip()
             self.path: Path | None = None
@@ -141,7 +143,7 @@ class Store:
                     f"{type(self).__name__} location {redact_url(loc)!r}: give a file path "
                     "(SQLite) or a postgresql://user@host:5432/database URL (PostgreSQL)"
                 )
-            from .sqlite_store import SQLiteBackend
+            from captaindata_dagster.storage.sqlite import SQLiteBackend
 
             self._location = self.path = Path(loc)
             self._backend = SQLiteBackend(

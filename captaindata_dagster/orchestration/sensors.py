@@ -23,46 +23,12 @@ from typing import Any
 
 import dagster as dg
 
-from .accounts import account_hint
-from .metadata import NEW_ERRORS_KEY
+from captaindata_dagster.api.accounts import account_hint
+from captaindata_dagster.api.labels import PERSON_FIXES, RERUN_LABELS
+from captaindata_dagster.orchestration.metadata import NEW_ERRORS_KEY
 
-RETRY_LABELS = frozenset(
-    {
-        "STATUS_429",
-        "LIMIT_REACHED",
-        "LK_524",
-        "PROXY_ERROR",
-        "API_TIMEOUT_ERROR",
-        "API_MAX_RETRY",
-        "GENERIC_ERROR",
-        "SERVER_ERROR",
-        "SERVICE_UNAVAILABLE",
-        "TIMEOUT",
-        "CONNECTION_ERROR",
-        "TRANSPORT_ERROR",
-        "MALFORMED_RESPONSE",
-    }
-)
-"""Labels of passing conditions: a re-run of the partition later is likely to succeed."""
-
-PERSON_HINTS = {
-    "LK_BAD_COOKIE": "reconnect the LinkedIn account (its session cookie expired): "
-    "captaindata-dagster identities connect <identity uid> (a /v4/users account: "
-    "captaindata-dagster users connect <user uid>)",
-    "NOT_CONNECTED": "connect a LinkedIn account for the identity: "
-    "captaindata-dagster identities connect <identity uid> (a /v4/users account: "
-    "captaindata-dagster users connect <user uid>)",
-    "NO_VALID_ACCOUNT_CONFIGURED": account_hint("NO_VALID_ACCOUNT_CONFIGURED", kind=None),
-    "INVALID_INPUT": "fix the inputs",
-    "BAD_INPUT": "fix the inputs",
-    "BAD_PARAMETERS": "fix the action parameters",
-    "UNAUTHORIZED": "check CAPTAINDATA_API_KEY",
-    "MISSING_API_KEY": "set CAPTAINDATA_API_KEY (or CAPTAINDATA_SANDBOX=1)",
-    "NO_CREDITS": "add credits to the workspace",
-    "NO_ACCESS": "check the plan's access to this action",
-    "STATUS_403": "check the workspace's permissions",
-}
-"""What a person should do about a label that no re-run will fix."""
+RETRY_LABELS = RERUN_LABELS  # the labels whose re-run the error sensor requests by default
+PERSON_HINTS = PERSON_FIXES
 
 SURFACED_TAG = "captaindata/surfaced"
 RERUN_TAG = "captaindata/rerun_labels"

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from .batch import BatchStats
-from .errors import SYSTEMIC_ERRORS, TRANSIENT_LABELS, CaptainDataError
+from captaindata_dagster.api.errors import SYSTEMIC_ERRORS, CaptainDataError
+from captaindata_dagster.api.labels import TRANSIENT_LABELS, TRANSIENT_STATUSES
+from captaindata_dagster.engine.batch import BatchResult, BatchStats
 
 if TYPE_CHECKING:
     import pandas as pd
 
-TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_POOL = "captaindata"  # the Dagster concurrency pool every Captain Data step declares
 
 
@@ -69,12 +69,11 @@ def error_metadata(err: CaptainDataError) -> dict[str, Any]:
     }
     if err.action_id:
         md["action_id"] = err.action_id
-    user_uid = getattr(err, "user_uid", None)  # set by the batch engine: whose account failed
-    if user_uid:
-        md["user_uids"] = dg.MetadataValue.json([str(user_uid)])
-    stats = getattr(err, "batch_stats", None)
-    if isinstance(stats, BatchStats):
-        md["credits_spent_before_failure"] = float(stats.credits)
+    if err.user_uid:  # set by the batch engine: whose account failed
+        md["user_uids"] = dg.MetadataValue.json([err.user_uid])
+    done = BatchResult.from_error(err)
+    if done is not None:
+        md["credits_spent_before_failure"] = float(done.stats.credits)
     return md
 
 

@@ -28,7 +28,7 @@ SANDBOX_BANNER = (
 
 _lock = threading.Lock()
 _sim: Any = None
-log = logging.getLogger("captaindata_dagster.sandbox")
+log = logging.getLogger("captaindata_dagster.simulator.sandbox")
 
 
 def sandbox_enabled() -> bool:
@@ -54,7 +54,9 @@ def sandbox_simulator() -> Any:
     global _sim
     with _lock:
         if _sim is None:
-            from .simulator import Simulator  # only sandbox users pay for the import
+            from captaindata_dagster.simulator import (
+                Simulator,  # only sandbox users pay for the import
+            )
 
             faults = parse_faults(os.environ.get(SANDBOX_FAULTS_ENV, ""))
             _sim = Simulator(seed=SANDBOX_SEED, latency_ms=5, faults=faults).start()

@@ -22,12 +22,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from .accounts import account_hint, account_kind
-from .catalog import CUSTOM_DATA, Action
-from .client import ActionResult, CaptainDataClient, check_parameters, is_last_page, is_long_ban
-from .errors import ACCOUNT_LABELS, SYSTEMIC_ERRORS, CaptainDataError, ValidationError
-from .ledger import CLAIMED, DONE, Entry, Ledger, ResumePoint, input_key
-from .stopping import CallStopped, Stop, Watch, bound
+from captaindata_dagster.api.accounts import account_hint, account_kind
+from captaindata_dagster.api.catalog import CUSTOM_DATA, Action
+from captaindata_dagster.api.client import (
+    ActionResult,
+    CaptainDataClient,
+    check_parameters,
+    is_last_page,
+    is_long_ban,
+)
+from captaindata_dagster.api.errors import SYSTEMIC_ERRORS, CaptainDataError, ValidationError
+from captaindata_dagster.api.labels import ACCOUNT_LABELS
+from captaindata_dagster.api.stopping import CallStopped, Stop, Watch, bound
+from captaindata_dagster.storage.ledger import CLAIMED, DONE, Entry, Ledger, ResumePoint, input_key
 
 if TYPE_CHECKING:  # pandas is imported where frames are built: loading a code location
     import pandas as pd  # that only declares assets must not pay for it
@@ -38,7 +45,7 @@ GROW_EVERY_S = 0.5
 PROGRESS_EVERY_S = 10.0
 CLAIM_POLL_S = 0.25  # how often an input another run is fetching is looked at again
 CLAIM_WAIT_S = 1800.0  # an input another run holds longer than this is left for a later run
-_log = logging.getLogger("captaindata_dagster.batch")
+_log = logging.getLogger("captaindata_dagster.engine.batch")
 
 # A walk that ended on these cannot be resumed where it stopped (its next URL is the fault): the
 # next run walks the search again from its first page.
@@ -116,6 +123,22 @@ class BatchResult:
     results: pd.DataFrame
     errors: pd.DataFrame
     stats: BatchStats
+
+    @classmethod
+    def from_error(cls, err: BaseException) -> BatchResult | None:
+        """What a batch had done when `err` stopped it; None if `err` did not stop a batch.
+
+        Args:
+            err: an error raised by `run_batch` (any exception is accepted).
+
+        Example:
+            >>> try:
+            ...     run_batch(client, "linkedin-extract-people", inputs)
+            ... except CaptainDataError as err:
+            ...     done = BatchResult.from_error(err)
+        """
+        found = getattr(err, "partial_result", None)
+        return found if isinstance(found, cls) else None
 
 
 @dataclass
@@ -306,7 +329,7 @@ def run_batch(
     ledger but never answer for the input: the next run tries it again.
 
     Systemic errors (401, 402, 403) stop the batch the same way, then the original
-    `CaptainDataError` is raised with `err.batch_stats` and `err.batch_result` (what was done).
+    `CaptainDataError` is raised with what was done in it: `BatchResult.from_error(err)`.
     Every other failure is per-input data: saved and returned in the errors frame.
     """
     started = time.monotonic()
@@ -406,11 +429,7 @@ def run_batch(
     )
     if run.failure is not None:
         err = run.failure
-        try:
-            err.batch_stats = stats  # type: ignore[attr-defined]
-            err.batch_result = result  # type: ignore[attr-defined]
-        except AttributeError:  # pragma: no cover - exotic exception types
-            pass
+        err.partial_result = result
         logger.error("%s: stopped by %s", act.id, _describe(err))
         raise err
     return result
@@ -904,7 +923,7 @@ class _Run:
         self.count(err.attempts, getattr(err, "rate_limited", 0), elapsed)
         if isinstance(err, SYSTEMIC_ERRORS):
             if users:  # a 403 may be the account's: the step failure names it
-                err.user_uid = ",".join(users)  # type: ignore[attr-defined]
+                err.user_uid = ",".join(users)
             self.fail(err)  # not about this input: not saved, not an error row
             return None
         at = datetime.now(timezone.utc)

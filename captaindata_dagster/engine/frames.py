@@ -41,10 +41,16 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from .batch import ERROR_COLUMNS
-from .catalog import Action
-from .cell_values import CONVERTERS, UNFIT, cell_text, is_missing, json_text
-from .entity_keys import entity_key
+from captaindata_dagster.api.catalog import Action
+from captaindata_dagster.api.entity_keys import entity_key
+from captaindata_dagster.engine.batch import ERROR_COLUMNS
+from captaindata_dagster.engine.cell_values import (
+    CONVERTERS,
+    UNFIT,
+    cell_text,
+    is_missing,
+    json_text,
+)
 
 META_COLUMNS = ("_input", "_input_key", "_fetched_at", "_from_cache")
 PROFILE_URL = "linkedin_profile_url"
@@ -81,7 +87,7 @@ def _column(values: pd.Series, kind: str, name: str = "") -> pd.Series:
 def _report(name: str, kind: str, unfit: list[Any]) -> None:
     shown = ", ".join(_short(v) for v in unfit[:_EXAMPLES])
     more = ", ..." if len(unfit) > _EXAMPLES else ""
-    dg.get_dagster_logger("captaindata_dagster.frames").warning(
+    dg.get_dagster_logger("captaindata_dagster.engine.frames").warning(
         "%s: %d value(s) that a %s column cannot hold were stored as NA: %s%s",
         name or "column",
         len(unfit),

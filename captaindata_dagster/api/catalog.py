@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .input_safety import unsafe_text
+from captaindata_dagster.api.input_safety import unsafe_text
 
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
 CUSTOM_DATA = "custom_data"  # every action with an input accepts it there, echoed back untouched

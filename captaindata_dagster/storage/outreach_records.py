@@ -18,8 +18,8 @@ left behind by a dead process and `unknown` both need a person: they are reporte
 blindly. A person resolves one with `mark_sent` (it went out: never send it) or `mark_retry` (it
 did not: the next run sends it), from Python, from the outreach op's run config, or from a shell::
 
-    python -m captaindata_dagster.idempotency list --store .captaindata/outreach.sqlite
-    python -m captaindata_dagster.idempotency mark-sent --campaign spring --action \
+    python -m captaindata_dagster.storage.outreach_records list --store .captaindata/outreach.sqlite
+    python -m captaindata_dagster.storage.outreach_records mark-sent --campaign spring --action \
         linkedin-connect-profile https://www.linkedin.com/in/ada-lovelace
 
 This is a module of its own, in a file of its own, on purpose: the ledger is a cache a user may
@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .entity_keys import entity_key
-from .store import NULL_SAFE_EQ, Store, is_postgres_url, upsert_sql
+from captaindata_dagster.api.entity_keys import entity_key
+from captaindata_dagster.storage.store import NULL_SAFE_EQ, Store, is_postgres_url, upsert_sql
 
 STORE_ENV = "CAPTAINDATA_OUTREACH_STORE"
 LEDGER_URL_ENV = "CAPTAINDATA_LEDGER_URL"  # the ledger's PostgreSQL URL (see ledger.py)
@@ -565,9 +565,9 @@ def _dump(value: Any) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m captaindata_dagster.idempotency list | mark-sent | mark-retry ...`."""
+    """`python -m captaindata_dagster.storage.outreach_records list | mark-sent | mark-retry ...`."""
     ap = argparse.ArgumentParser(
-        prog="python -m captaindata_dagster.idempotency",
+        prog="python -m captaindata_dagster.storage.outreach_records",
         description="Review and resolve outreach sends whose outcome is unknown.",
     )
     ap.add_argument("--store", default=None, help=f"store file or postgresql:// URL (default: "

@@ -26,10 +26,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
-from . import stopping
-from .answer_shape import answer_problem, fill_key
-from .catalog import CUSTOM_DATA, Action, Catalog, load_catalog
-from .errors import (
+from captaindata_dagster.api import stopping
+from captaindata_dagster.api.answer_shape import answer_problem, fill_key
+from captaindata_dagster.api.catalog import CUSTOM_DATA, Action, Catalog, load_catalog
+from captaindata_dagster.api.errors import (
     CaptainDataError,
     ConnectionFailedError,
     MalformedResponseError,
@@ -40,14 +40,14 @@ from .errors import (
     ValidationError,
     error_from_response,
 )
-from .pacing import AccountSlots, TokenBucket
+from captaindata_dagster.api.pacing import AccountSlots, TokenBucket
 
 DEFAULT_BASE_URL = "https://api.captaindata.com/v4"
 # Pace a little under the plan's limit: when one process (a Dagster step) hands over to another
 # that starts at once, the API's window still holds the first one's last second of calls. 5 % of
 # headroom absorbs that hand-over (and clock jitter) instead of discovering it by 429s.
 DEFAULT_PACING_MARGIN = 0.05
-log = logging.getLogger("captaindata_dagster.client")
+log = logging.getLogger("captaindata_dagster.api.client")
 
 AccountForm = Literal["integration_users", "identity_ids"]
 # The published spec's form (identity_ids/identity_mode; the only one its bodies allow) by default.

@@ -24,15 +24,15 @@ import dagster as dg
 import pydantic
 from pydantic import Field
 
-from .catalog import Action
-from .client import resolve_action
-from .errors import CaptainDataError, ValidationError
-from .frames import META_COLUMNS, PROFILE_URL
-from .metadata import DEFAULT_POOL
-from .resource import API_KEY_ENV, CaptainDataResource
-from .sandbox import sandbox_enabled
-from .schedules import build_search_schedule
-from .sensors import RETRY_LABELS
+from captaindata_dagster.api.catalog import Action
+from captaindata_dagster.api.client import resolve_action
+from captaindata_dagster.api.errors import CaptainDataError, ValidationError
+from captaindata_dagster.engine.frames import META_COLUMNS, PROFILE_URL
+from captaindata_dagster.orchestration.metadata import DEFAULT_POOL
+from captaindata_dagster.orchestration.resource import API_KEY_ENV, CaptainDataResource
+from captaindata_dagster.orchestration.schedules import build_search_schedule
+from captaindata_dagster.orchestration.sensors import RETRY_LABELS
+from captaindata_dagster.simulator.sandbox import sandbox_enabled
 
 TYPE_NAME = "captaindata_dagster.CaptainDataActionsComponent"
 _ENV_REFERENCE = re.compile(
@@ -414,7 +414,7 @@ class CaptainDataActionsComponent(dg.Component, dg.Model, dg.Resolvable):
 
     def _build_assets(self) -> dict[str, tuple[dg.AssetsDefinition, Action]]:
         """name -> (assets definition, action), in declaration order; each step by its factory."""
-        from .assets import (
+        from captaindata_dagster.orchestration.assets import (
             build_action_asset,
             build_company_extraction_asset,
             build_people_search_asset,
@@ -579,7 +579,7 @@ class CaptainDataActionsComponent(dg.Component, dg.Model, dg.Resolvable):
 def _error_sensor(
     cfg: ErrorSensorSettings, assets: list[dg.AssetsDefinition], default_name: str
 ) -> dg.SensorDefinition:
-    from .sensors import build_captaindata_error_sensor
+    from captaindata_dagster.orchestration.sensors import build_captaindata_error_sensor
 
     return build_captaindata_error_sensor(
         assets,
@@ -595,7 +595,7 @@ def _error_sensor(
 def _run_failure_sensor(
     cfg: RunFailureSensorSettings, assets: list[dg.AssetsDefinition], default_name: str
 ) -> dg.SensorDefinition:
-    from .sensors import build_captaindata_run_failure_sensor
+    from captaindata_dagster.orchestration.sensors import build_captaindata_run_failure_sensor
 
     return build_captaindata_run_failure_sensor(
         assets, name=cfg.name or default_name, default_status=_status(cfg.running)
@@ -740,7 +740,7 @@ def _resource_kwargs(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _shared_warehouse(database: str, schema: str | None) -> Any:
-    from .warehouse import DuckDBWarehouseIOManager
+    from captaindata_dagster.orchestration.warehouse import DuckDBWarehouseIOManager
 
     key = _canonical("warehouse", {"database": database, "schema": schema})
     with _shared_lock:

@@ -13,7 +13,7 @@ column) and those listed in the run config. What makes it safe to run unattended
   after the request may have reached the API settles as `unknown`; a run that died mid-call leaves
   `pending`. Both are listed in the `needs_review` output and metadata, never re-sent blindly: a
   person checks the account and marks each one sent or safe to retry (run config `mark_sent` /
-  `mark_retry`, `OutreachStore.mark_*`, or `python -m captaindata_dagster.idempotency`).
+  `mark_retry`, `OutreachStore.mark_*`, or `python -m captaindata_dagster.storage.outreach_records`).
 - **Refusals are settled.** A 4xx answer means nothing was done: an input problem (INVALID_INPUT)
   is settled `failed` and not retried; an account or upstream refusal and a 429 are `failed`
   retryable (the next run tries again). 401/402/403 stop the run with `dagster.Failure`.
@@ -57,14 +57,16 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from .assets import _partitions_of, _upstream_key
-from .batch import ERROR_COLUMNS
-from .catalog import Action
-from .client import CaptainDataClient, check_parameters, is_long_ban, resolve_action
-from .entity_keys import entity_key
-from .errors import (
+from captaindata_dagster.api.catalog import Action
+from captaindata_dagster.api.client import (
+    CaptainDataClient,
+    check_parameters,
+    is_long_ban,
+    resolve_action,
+)
+from captaindata_dagster.api.entity_keys import entity_key
+from captaindata_dagster.api.errors import (
     SYSTEMIC_ERRORS,
-    TRANSIENT_LABELS,
     CaptainDataError,
     MalformedResponseError,
     RateLimitError,
@@ -72,8 +74,20 @@ from .errors import (
     TransportError,
     ValidationError,
 )
-from .frames import partition_columns, partition_expr
-from .idempotency import (
+from captaindata_dagster.api.labels import AMBIGUOUS_LABELS
+from captaindata_dagster.api.stopping import CallStopped, Stop, Watch, bound
+from captaindata_dagster.engine.batch import ERROR_COLUMNS
+from captaindata_dagster.engine.frames import partition_columns, partition_expr
+from captaindata_dagster.orchestration.assets import _partitions_of, _upstream_key
+from captaindata_dagster.orchestration.metadata import (
+    DEFAULT_POOL,
+    NEW_ERRORS_KEY,
+    default_retry_policy,
+    failure_for_error,
+)
+from captaindata_dagster.orchestration.metadata import new_errors_summary as _new_errors_summary
+from captaindata_dagster.orchestration.resource import CaptainDataResource
+from captaindata_dagster.storage.outreach_records import (
     FAILED,
     OVER_CAP,
     PENDING,
@@ -85,12 +99,8 @@ from .idempotency import (
     default_store_path,
     profile_key,
 )
-from .metadata import DEFAULT_POOL, NEW_ERRORS_KEY, default_retry_policy, failure_for_error
-from .metadata import new_errors_summary as _new_errors_summary
-from .resource import CaptainDataResource
-from .stopping import CallStopped, Stop, Watch, bound
 
-_log = logging.getLogger("captaindata_dagster.outreach")
+_log = logging.getLogger("captaindata_dagster.orchestration.outreach")
 
 PROFILE_FIELDS = ("linkedin_profile_url", "sales_navigator_profile_url")
 # Conservative defaults under LinkedIn's own (unpublished, ~100-200 invitations a week) limits.
@@ -105,12 +115,10 @@ DEFAULT_DAILY_CAPS = {
 NEEDS_MESSAGE = frozenset(
     {"linkedin-message-profile", "linkedin-inmail-profile", "salesnavigator-inmail-profile"}
 )
-# 424 labels that say the upstream timed out or gave up: LinkedIn may have acted all the same.
-AMBIGUOUS_LABELS = TRANSIENT_LABELS - {"STATUS_429", "LIMIT_REACHED"}
 REVIEW_SAMPLE = 100  # profiles listed in the needs_review metadata
 
 ALREADY_SENT, OVER_CAP_REASON, DRY_RUN = "already_sent", "over_cap", "dry_run"
-STOPPED = "stopped"  # a 401/402/403 stopped the run first (only in the error's outreach_result)
+STOPPED = "stopped"  # a 401/402/403 stopped the run first (only in the error's partial result)
 RATE_LIMITED = "rate_limited"  # a rate limit longer than a step waits ended the run (or account)
 _STOPPED_ERROR = {  # a send the client held back because the run was stopping: retried next run
     "error_label": "RUN_STOPPED", "error_scope": "run", "error_ref": None, "status_code": None,
@@ -171,6 +179,16 @@ class OutreachResult:
     errors: pd.DataFrame
     stats: OutreachStats
 
+    @classmethod
+    def from_error(cls, err: BaseException) -> "OutreachResult | None":
+        """What an outreach run had done when `err` stopped it; None if it stopped none.
+
+        Args:
+            err: an error raised by `run_outreach` (any exception is accepted).
+        """
+        found = getattr(err, "partial_result", None)
+        return found if isinstance(found, cls) else None
+
 
 def outreach_action(action_id: str) -> Action:
     """The catalog action if it is a side-effect action aimed at a profile, else ValidationError."""
@@ -225,7 +243,7 @@ def run_outreach(
     sends one at a time, at most `daily_cap_per_account` (default: per action, see
     `DEFAULT_DAILY_CAPS`) in any 24 h. `client` may be None for a dry run (no key needed).
 
-    A 401/402/403 stops the run and is raised (with `err.outreach_result`); the records already
+    A 401/402/403 stops the run and is raised (with what was done: `OutreachResult.from_error(err)`); the records already
     settled stay. Any other exception leaves its profile's record `pending` (to review).
     """
     started = time.monotonic()
@@ -335,10 +353,7 @@ def run_outreach(
         )
     if run.failure is not None:
         err = run.failure
-        try:
-            err.outreach_result = result  # type: ignore[attr-defined]
-        except AttributeError:  # pragma: no cover - exotic exception types
-            pass
+        err.partial_result = result
         raise err
     return result
 
@@ -789,9 +804,9 @@ class _Step:
             )
         except CaptainDataError as err:
             failure = failure_for_error(err)
-            done = getattr(err, "outreach_result", None)
+            done = OutreachResult.from_error(err)
             md = dict(failure.metadata)
-            if isinstance(done, OutreachResult):
+            if done is not None:
                 md.update(_counts(done.stats))
                 md.update(_review_metadata(done.needs_review))
             raise dg.Failure(
@@ -1038,7 +1053,7 @@ def _review_metadata(review: pd.DataFrame) -> dict[str, Any]:
             "These sends may or may not have gone out; they are never re-sent blindly. Check the "
             "account's sent invitations or messages, then put each URL in the run config's "
             "`mark_sent` (it went out) or `mark_retry` (it did not: this run sends it), or run "
-            "`python -m captaindata_dagster.idempotency mark-sent|mark-retry --campaign C "
+            "`python -m captaindata_dagster.storage.outreach_records mark-sent|mark-retry --campaign C "
             "--action A URL`."
         ),
     }
@@ -1048,7 +1063,7 @@ def _what_to_do(campaign: str, action_id: str, url: str, account: str | None) ->
     who = f"account {account}" if account else "the account"
     return (
         f"Check {who} on LinkedIn for {url}; then set mark_sent (it went out) or mark_retry (it "
-        f"did not) in the run config, or run `python -m captaindata_dagster.idempotency "
+        f"did not) in the run config, or run `python -m captaindata_dagster.storage.outreach_records "
         f"mark-sent|mark-retry --campaign {campaign} --action {action_id} {url}`"
     )
 

@@ -12,20 +12,19 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-# Labels that describe a passing condition upstream (LinkedIn hiccup, proxy), as opposed to one a
-# person must fix (a bad cookie, no access). Status decides first; these refine 424s.
-TRANSIENT_LABELS = frozenset(
-    {"LK_524", "PROXY_ERROR", "API_TIMEOUT_ERROR", "API_MAX_RETRY", "STATUS_429", "LIMIT_REACHED"}
-)
-# Labels about the user's LinkedIn account that made the call, not about the input: a person must
-# (re)connect the account, and the same input may well succeed on another account.
-ACCOUNT_LABELS = frozenset({"LK_BAD_COOKIE", "NOT_CONNECTED", "NO_VALID_ACCOUNT_CONFIGURED"})
+from captaindata_dagster.api.labels import TRANSIENT_LABELS
 
 
 class CaptainDataError(Exception):
     """Base of every error raised by this package; catch it to handle them all.
 
     `retryable` says whether sending the same request again later may succeed.
+
+    When an error stops a whole run (a bad key, credits exhausted), the engine hands what the run
+    had done with it, in `partial_result`: a `BatchResult` from `run_batch`, an `OutreachResult`
+    from `run_outreach` (read it typed with `BatchResult.from_error(err)` or
+    `OutreachResult.from_error(err)`). `user_uid` names the connected account(s) whose call failed,
+    when the engine knows them.
     """
 
     default_label: str = "GENERIC_ERROR"
@@ -62,6 +61,9 @@ class CaptainDataError(Exception):
         # Credits the failed attempts may have cost unseen (timeouts after sending, cut answers,
         # malformed 2xx): counted against budgets and shown next to the credits spent.
         self.credits_at_risk = 0.0
+        # Set by the engine when this error stopped a run: what the run had done (see the class).
+        self.partial_result: object | None = None
+        self.user_uid: str | None = None
 
     def __str__(self) -> str:
         head = " ".join(str(x) for x in (self.status_code, self.error_label) if x not in (None, ""))

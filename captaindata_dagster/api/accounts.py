@@ -25,8 +25,9 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from .client import CaptainDataClient
-from .errors import ACCOUNT_LABELS, NotFoundError, ValidationError
+from captaindata_dagster.api.client import CaptainDataClient
+from captaindata_dagster.api.errors import NotFoundError, ValidationError
+from captaindata_dagster.api.labels import ACCOUNT_LABELS
 
 LI_AT_ENV = "CAPTAINDATA_LI_AT"
 LI_A_ENV = "CAPTAINDATA_LI_A"
@@ -41,7 +42,7 @@ AccountKind = Literal["user", "identity"]
 LOGIN_LINK_HOURS = 48  # how long an identity's login link works (the API's word)
 
 _SECRET_KEYS = frozenset({"auth_data", "cookies", "li_at", "li_a", "password"})
-log = logging.getLogger("captaindata_dagster.accounts")
+log = logging.getLogger("captaindata_dagster.api.accounts")
 
 
 def create_user(

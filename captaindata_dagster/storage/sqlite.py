@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .store import SQLITE
+from captaindata_dagster.storage.store import SQLITE
 
 
 class SQLiteConnection(sqlite3.Connection):

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from .client import DEFAULT_ACCOUNT_FORM, DEFAULT_BASE_URL, CaptainDataClient
-from .errors import ValidationError
-from .ledger import LEDGER_URL_ENV, Ledger, resolve_ledger_location
-from .sandbox import SANDBOX_ENV, sandbox_enabled, sandbox_simulator
+from captaindata_dagster.api.client import DEFAULT_ACCOUNT_FORM, DEFAULT_BASE_URL, CaptainDataClient
+from captaindata_dagster.api.errors import ValidationError
+from captaindata_dagster.simulator.sandbox import SANDBOX_ENV, sandbox_enabled, sandbox_simulator
+from captaindata_dagster.storage.ledger import LEDGER_URL_ENV, Ledger, resolve_ledger_location
 
 if TYPE_CHECKING:
-    from .batch import BatchResult
+    from captaindata_dagster.engine.batch import BatchResult
 
 API_KEY_ENV = "CAPTAINDATA_API_KEY"
 BASE_URL_ENV = "CAPTAINDATA_BASE_URL"
@@ -189,7 +189,9 @@ class CaptainDataResource(dg.ConfigurableResource):
 
     def _connected_users(self, client: CaptainDataClient) -> list[str]:
         """The users to rotate over: connected ones, restricted to `integration_users` if set."""
-        from .accounts import connected_users  # plain functions; loaded only when rotating
+        from captaindata_dagster.api.accounts import (
+            connected_users,  # plain functions; loaded only when rotating
+        )
 
         connected = connected_users(client)
         group = "identities" if self.account_form == "identity_ids" else "users"
@@ -251,7 +253,7 @@ class CaptainDataResource(dg.ConfigurableResource):
     ) -> BatchResult:
         """`batch.run_batch` with this resource's client, accounts and ledger: what every Captain
         Data step (asset or op) runs, so they share one wiring."""
-        from .batch import run_batch
+        from captaindata_dagster.engine.batch import run_batch
 
         return run_batch(
             self.get_client(),

@@ -25,7 +25,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from .store import POSTGRES, StoreError, StoreUnavailable, redact_url, scrub
+from captaindata_dagster.storage.store import (
+    POSTGRES,
+    StoreError,
+    StoreUnavailable,
+    redact_url,
+    scrub,
+)
 
 SCHEMA = "captaindata"
 APPLICATION_NAME = "captaindata-dagster"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .catalog import CUSTOM_DATA, Action
+from captaindata_dagster.api.catalog import CUSTOM_DATA, Action
 
 
 def answer_problem(act: Action, data: Any) -> str | None:
@@ -26,7 +26,7 @@ def answer_problem(act: Action, data: Any) -> str | None:
         data: the parsed JSON body (None for an empty body, which is "no result").
 
     Example:
-        >>> from captaindata_dagster.catalog import load_catalog
+        >>> from captaindata_dagster.api.catalog import load_catalog
         >>> people = load_catalog().get("linkedin-extract-people")
         >>> answer_problem(people, {"data": {}, "meta": {}})
         'names none of the fields linkedin-extract-people declares (got data, meta)'

@@ -1,0 +1,69 @@
+"""The API client layer: a plain, thread-safe Python library for the Captain Data v4 API.
+
+It knows nothing of Dagster, the engine or the stores above it: a notebook can use it alone.
+`client` (calls, paging, retries), `errors` (typed errors), `catalog` (facts about the actions,
+from the vendor's OpenAPI), `pacing` (requests per second, one call at a time per account),
+`accounts` (users and identities of a workspace).
+
+Example:
+    >>> from captaindata_dagster.api import CaptainDataClient, CaptainDataError
+"""
+
+from captaindata_dagster.api.accounts import (
+    connect_linkedin,
+    connected_users,
+    create_identity,
+    create_user,
+    linkedin_status,
+    list_identities,
+    list_users,
+)
+from captaindata_dagster.api.catalog import Action, Catalog, load_catalog
+from captaindata_dagster.api.client import ActionResult, CaptainDataClient
+from captaindata_dagster.api.errors import (
+    AuthenticationError,
+    CaptainDataError,
+    ClientRequestError,
+    ConnectionFailedError,
+    CreditsExhaustedError,
+    InvalidInputError,
+    MalformedResponseError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeoutError,
+    ServerError,
+    TransportError,
+    UpstreamError,
+    ValidationError,
+)
+
+__all__ = [
+    "Action",
+    "ActionResult",
+    "AuthenticationError",
+    "CaptainDataClient",
+    "CaptainDataError",
+    "Catalog",
+    "ClientRequestError",
+    "ConnectionFailedError",
+    "CreditsExhaustedError",
+    "InvalidInputError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ServerError",
+    "TransportError",
+    "UpstreamError",
+    "ValidationError",
+    "connect_linkedin",
+    "connected_users",
+    "create_identity",
+    "create_user",
+    "linkedin_status",
+    "list_identities",
+    "list_users",
+    "load_catalog",
+]

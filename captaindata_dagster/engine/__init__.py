@@ -1,0 +1,13 @@
+"""The engine: runs a batch of inputs through the client, within pacing, budget and accounts.
+
+Dedupes, skips what the ledger holds fresh, runs concurrently, writes each result or error to the
+store as it arrives, and hands back records (`BatchResult`, `BatchStats`). Nothing here imports
+Dagster: an op, an asset or a plain script call it alike.
+
+Example:
+    >>> from captaindata_dagster.engine import run_batch
+"""
+
+from captaindata_dagster.engine.batch import BatchResult, BatchStats, run_batch
+
+__all__ = ["BatchResult", "BatchStats", "run_batch"]

@@ -1,0 +1,106 @@
+"""The Dagster layer: the resource, asset and op factories, sensors, checks, schedule, component.
+
+Loading definitions built here never calls the API; every HTTP call happens when a step runs.
+
+Example:
+    >>> from captaindata_dagster.orchestration import CaptainDataResource, build_action_asset
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # each module is imported on first use below; a type checker sees them now
+    from captaindata_dagster.orchestration.account_ops import (
+        connect_identity_linkedin_job,
+        connect_identity_linkedin_op,
+        connect_linkedin_job,
+        connect_linkedin_op,
+        create_captaindata_identity_op,
+        create_captaindata_user_op,
+        list_captaindata_identities_op,
+        list_captaindata_users_op,
+    )
+    from captaindata_dagster.orchestration.assets import (
+        build_action_asset,
+        build_company_extraction_asset,
+        build_people_search_asset,
+        build_profile_extraction_asset,
+    )
+    from captaindata_dagster.orchestration.components import CaptainDataActionsComponent
+    from captaindata_dagster.orchestration.ops import build_action_op, extract_profiles_job
+    from captaindata_dagster.orchestration.outreach import (
+        build_outreach_asset,
+        build_outreach_op,
+        run_outreach,
+    )
+    from captaindata_dagster.orchestration.resource import CaptainDataResource
+    from captaindata_dagster.orchestration.schedules import build_search_schedule
+    from captaindata_dagster.orchestration.sensors import (
+        build_captaindata_error_sensor,
+        build_captaindata_run_failure_sensor,
+    )
+    from captaindata_dagster.orchestration.warehouse import DuckDBWarehouseIOManager
+
+# Loading a code location that declares only a component or a few assets must not pay for pandas,
+# DuckDB or modules it does not use: each name's module is imported when the name is first read.
+_MODULE_OF = {
+    "CaptainDataActionsComponent": "components",
+    "CaptainDataResource": "resource",
+    "DuckDBWarehouseIOManager": "warehouse",
+    "build_action_asset": "assets",
+    "build_action_op": "ops",
+    "build_captaindata_error_sensor": "sensors",
+    "build_captaindata_run_failure_sensor": "sensors",
+    "build_company_extraction_asset": "assets",
+    "build_outreach_asset": "outreach",
+    "build_outreach_op": "outreach",
+    "build_people_search_asset": "assets",
+    "build_profile_extraction_asset": "assets",
+    "build_search_schedule": "schedules",
+    "connect_identity_linkedin_job": "account_ops",
+    "connect_identity_linkedin_op": "account_ops",
+    "connect_linkedin_job": "account_ops",
+    "connect_linkedin_op": "account_ops",
+    "create_captaindata_identity_op": "account_ops",
+    "create_captaindata_user_op": "account_ops",
+    "extract_profiles_job": "ops",
+    "list_captaindata_identities_op": "account_ops",
+    "list_captaindata_users_op": "account_ops",
+    "run_outreach": "outreach",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "CaptainDataActionsComponent",
+    "CaptainDataResource",
+    "DuckDBWarehouseIOManager",
+    "build_action_asset",
+    "build_action_op",
+    "build_captaindata_error_sensor",
+    "build_captaindata_run_failure_sensor",
+    "build_company_extraction_asset",
+    "build_outreach_asset",
+    "build_outreach_op",
+    "build_people_search_asset",
+    "build_profile_extraction_asset",
+    "build_search_schedule",
+    "connect_identity_linkedin_job",
+    "connect_identity_linkedin_op",
+    "connect_linkedin_job",
+    "connect_linkedin_op",
+    "create_captaindata_identity_op",
+    "create_captaindata_user_op",
+    "extract_profiles_job",
+    "list_captaindata_identities_op",
+    "list_captaindata_users_op",
+    "run_outreach",
+]
