@@ -8,9 +8,8 @@ import pytest
 from captaindata_dagster import CaptainDataClient
 from captaindata_dagster.simulator import run_simulator
 from captaindata_dagster.storage.ledger import Ledger
-
-from .postgres_fixtures import pg_url, postgres_server  # noqa: F401 - PostgreSQL fixtures
-from .scripted import Scripted
+from tests.postgres_fixtures import pg_url, postgres_server  # noqa: F401 - PostgreSQL fixtures
+from tests.scripted import Scripted
 
 TEST_KEY = "cd-test-key-5f0c2a9e-DO-NOT-LEAK"  # distinctive, so a leak is easy to grep for
 # Two named LinkedIn people searches, the partitions of most pipeline tests.
@@ -95,3 +94,15 @@ def api_env(sim, monkeypatch):
     monkeypatch.setenv("CAPTAINDATA_API_KEY", sim.api_key)
     monkeypatch.setenv("CAPTAINDATA_BASE_URL", sim.base_url)
     monkeypatch.delenv("CAPTAINDATA_SANDBOX", raising=False)
+
+
+TIERS = ("unit", "integration", "slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, from the folder it lives in (`-m unit` runs the fast ones)."""
+    for item in items:
+        parts = item.path.relative_to(config.rootpath).parts
+        tier = next((p for p in parts if p in TIERS), None)
+        if tier is not None:
+            item.add_marker(getattr(pytest.mark, tier))

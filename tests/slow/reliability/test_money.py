@@ -20,10 +20,9 @@ from captaindata_dagster.api import (
     TransportError,
 )
 from captaindata_dagster.engine.batch import run_batch
-
-from ..conftest import TEST_KEY
-from ..scripted import page
-from ..test_contract_corners import PROFILE, PROFILE_INPUT, SEARCH, SEARCH_INPUT
+from tests.conftest import TEST_KEY
+from tests.integration.test_contract_corners import PROFILE, PROFILE_INPUT, SEARCH, SEARCH_INPUT
+from tests.scripted import page
 
 PEOPLE = [f"https://www.linkedin.com/in/money-{i}" for i in range(30)]
 

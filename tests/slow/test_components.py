@@ -25,10 +25,9 @@ from dagster.components.testing import create_defs_folder_sandbox
 from captaindata_dagster import CaptainDataActionsComponent, CaptainDataResource
 from captaindata_dagster.orchestration.components import TYPE_NAME, shared_resource
 from captaindata_dagster.orchestration.sensors import PERSON_HINTS, RETRY_LABELS
+from tests.conftest import SEARCHES, TEST_KEY
 
-from .conftest import SEARCHES, TEST_KEY
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "linkedin_warehouse"
 DG = Path(sys.executable).parent / "dg"
 

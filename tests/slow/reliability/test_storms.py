@@ -20,7 +20,7 @@ USERS = ["acct-1", "acct-2", "acct-3", "acct-4"]
 PROFILE = "linkedin-extract-people"
 SEARCH = "linkedin-search-people"
 # Failures of the input itself (an account failure such as LK_BAD_COOKIE is the account's: it
-# retires the account for the batch, see tests/test_account_failures.py)
+# retires the account for the batch, see tests/integration/test_account_failures.py)
 PERMANENT = {f"https://www.linkedin.com/in/storm-{i}": "LK_ERROR" for i in (7, 77)} | {
     "https://www.linkedin.com/in/storm-300": "NO_RESULT"
 }
@@ -50,7 +50,7 @@ def client_for(sim) -> CaptainDataClient:
         connect_timeout=0.8,
         max_retries=8,
         # A timed-out or cut answer may have been billed: by default the client re-sends it once
-        # (tests/reliability/test_money.py). These storms bill nothing for a lost answer and
+        # (tests/slow/reliability/test_money.py). These storms bill nothing for a lost answer and
         # measure completeness, so they allow as many re-sends as retries.
         max_billed_retries=8,
         backoff_base_s=0.01,

@@ -16,8 +16,7 @@ from captaindata_dagster import (
     build_profile_extraction_asset,
 )
 from captaindata_dagster.orchestration.sensors import RERUN_TAG, SURFACED_TAG
-
-from .conftest import SEARCHES
+from tests.conftest import SEARCHES
 
 
 @pytest.fixture

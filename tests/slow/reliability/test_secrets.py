@@ -30,10 +30,9 @@ import pytest
 from captaindata_dagster import CaptainDataClient, CaptainDataError, CaptainDataResource
 from captaindata_dagster.orchestration.outreach import build_outreach_op
 from captaindata_dagster.storage.outreach_records import OutreachStore
+from tests.conftest import TEST_KEY
 
-from ..conftest import TEST_KEY
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WRONG_KEY = "cd-wrong-key-3c9d17e2-DO-NOT-LEAK"
 KEYS = (TEST_KEY, WRONG_KEY)
 

@@ -39,11 +39,10 @@ from captaindata_dagster.storage.ledger import (
 )
 from captaindata_dagster.storage.outreach_records import OutreachStore, default_store_path
 from captaindata_dagster.storage.store import StoreError, StoreUnavailable, redact_url, scrub
-
-from . import test_batch as batch_contract
-from . import test_ledger as ledger_contract
-from .conftest import TEST_KEY
-from .reliability import test_outreach as outreach_contract
+from tests.conftest import TEST_KEY
+from tests.integration import test_batch as batch_contract
+from tests.slow.reliability import test_outreach as outreach_contract
+from tests.unit import test_ledger as ledger_contract
 
 PKG_ROOT = str(Path(captaindata_dagster.__file__).resolve().parents[1])
 PROFILE = "linkedin-extract-people"

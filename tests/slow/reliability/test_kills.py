@@ -24,7 +24,7 @@ import pytest
 
 from captaindata_dagster.storage.ledger import STATUS_PARTIAL, Ledger
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SEARCH = "linkedin-search-people"
 PROFILE = "linkedin-extract-people"
 SEARCHES = {

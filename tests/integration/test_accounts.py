@@ -42,7 +42,7 @@ from captaindata_dagster.orchestration import (
 from captaindata_dagster.orchestration.warehouse import DuckDBWarehouseIOManager
 from captaindata_dagster.storage.ledger import Ledger
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROFILE = "linkedin-extract-people"
 COOKIE = "AQEDAT-li-at-cookie-7c1d-DO-NOT-LEAK"  # distinctive, so a leak is easy to grep for
 SALES_COOKIE = "AQJ2-li-a-cookie-88e0-DO-NOT-LEAK"

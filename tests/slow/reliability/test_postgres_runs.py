@@ -25,12 +25,11 @@ from captaindata_dagster.api import load_catalog
 from captaindata_dagster.storage.ledger import CLAIMED, Ledger, input_key
 from captaindata_dagster.storage.outreach_records import SENT, OutreachStore
 from captaindata_dagster.storage.postgres import APPLICATION_NAME
+from tests.conftest import TEST_KEY
+from tests.slow.reliability.test_kills import clean, materialize_cmd
+from tests.slow.reliability.test_secrets import scan_instance, scan_text, scan_tree
 
-from ..conftest import TEST_KEY
-from .test_kills import clean, materialize_cmd
-from .test_secrets import scan_instance, scan_text, scan_tree
-
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SEARCH = "linkedin-search-people"
 PROFILE = "linkedin-extract-people"
 CONNECT = "linkedin-connect-profile"

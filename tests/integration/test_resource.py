@@ -14,10 +14,9 @@ import pytest
 from captaindata_dagster import CaptainDataResource
 from captaindata_dagster.api import ValidationError
 from captaindata_dagster.orchestration.resource import LiteralKeyWarning
+from tests.conftest import TEST_KEY
 
-from .conftest import TEST_KEY
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_loading_definitions_makes_no_http_call(sim, monkeypatch):

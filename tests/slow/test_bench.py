@@ -23,7 +23,7 @@ import pytest
 from bench.scenarios import SCENARIOS
 from captaindata_dagster.engine.batch import RESULT_META_COLUMNS, _Item, _Rows
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _start(out: Path, name: str, only: list[str]) -> subprocess.Popen[str]:

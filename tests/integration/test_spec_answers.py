@@ -18,9 +18,8 @@ from captaindata_dagster.api.catalog import CUSTOM_DATA
 from captaindata_dagster.simulator import data, run_simulator
 from captaindata_dagster.simulator.item import Item
 from captaindata_dagster.simulator.shapes import fill
-
-from .conftest import TEST_KEY
-from .spec import live_actions, problems
+from tests.conftest import TEST_KEY
+from tests.spec import live_actions, problems
 
 ACTIONS = live_actions()
 ECHO = {"row": 42, "source": "spec-test", "tags": ["a", "b"], "nested": {"ok": True}}

@@ -11,7 +11,7 @@ import pytest
 
 from captaindata_dagster.api.catalog import CATALOG_PATH, load_catalog
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT.parent / "shared" / "captaindata-v4" / "openapi.json"
 
 

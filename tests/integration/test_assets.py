@@ -16,8 +16,7 @@ from captaindata_dagster import (
     build_profile_extraction_asset,
 )
 from captaindata_dagster.api import ValidationError
-
-from .conftest import SEARCHES
+from tests.conftest import SEARCHES
 
 
 def resource_for(sim, tmp_path, **kw):
@@ -416,7 +415,7 @@ def test_a_killed_materialization_resumes_without_paying_twice(make_sim, tmp_pat
     sim = make_sim(search_total=200, latency_ms=30)
     ledger_path = tmp_path / "ledger.sqlite"
     script = tmp_path / "child.py"
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     script.write_text(
         CHILD.format(
             root=root, searches=SEARCHES, key=sim.api_key, url=sim.base_url, ledger=str(ledger_path)

@@ -55,7 +55,7 @@ from captaindata_dagster.storage.outreach_records import main as review_cli
 
 CONNECT = "linkedin-connect-profile"
 MESSAGE = "linkedin-message-profile"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WRONG_KEY = "cd-wrong-key-0b7e41-DO-NOT-LEAK"
 
 

@@ -31,7 +31,7 @@ from captaindata_dagster.orchestration.outreach import run_outreach
 from captaindata_dagster.storage.ledger import Ledger
 from captaindata_dagster.storage.outreach_records import FAILED, PENDING, SENT, OutreachStore
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PROFILE = "linkedin-extract-people"
 CONNECT = "linkedin-connect-profile"
 USERS = ["t-1", "t-2", "t-3", "t-4"]

@@ -40,8 +40,7 @@ from captaindata_dagster.api.errors import error_class_for_status, error_from_re
 from captaindata_dagster.api.input_safety import MAX_TEXT_CHARS
 from captaindata_dagster.engine.batch import run_batch
 from captaindata_dagster.simulator import run_simulator
-
-from ..conftest import TEST_KEY
+from tests.conftest import TEST_KEY
 
 PROFILE = "linkedin-extract-people"
 SEARCH = "linkedin-search-people"

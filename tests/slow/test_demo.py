@@ -8,7 +8,7 @@ import duckdb
 
 from captaindata_dagster import demo
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_lands_every_table_and_the_second_run_is_free(tmp_path, monkeypatch, capsys):

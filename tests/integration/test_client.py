@@ -29,8 +29,7 @@ from captaindata_dagster.api import (
     load_catalog,
 )
 from captaindata_dagster.simulator.data import sample_input
-
-from .conftest import TEST_KEY
+from tests.conftest import TEST_KEY
 
 SEARCH = "linkedin-search-people"
 SEARCH_URL = "https://www.linkedin.com/search/results/people/?keywords=data%20engineer"

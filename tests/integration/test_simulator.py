@@ -740,7 +740,7 @@ def _free_port() -> int:
 
 def test_cli_serves_until_sigterm():
     port = _free_port()
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])
     env = dict(
         os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     )

@@ -23,8 +23,7 @@ from captaindata_dagster.api import (
     UpstreamError,
 )
 from captaindata_dagster.api.errors import ClientRequestError
-
-from .scripted import page
+from tests.scripted import page
 
 SEARCH = "linkedin-search-people"
 SEARCH_INPUT = {"linkedin_people_search_url": "https://www.linkedin.com/search/results/people/?k=1"}
@@ -175,7 +174,7 @@ def test_retry_after_as_an_http_date(scripted):
 
 def test_retry_after_beyond_the_cap_is_not_waited_out(scripted):
     """A ban longer than `max_retry_after_s` ends the call with the time to retry (the batch
-    then ends that account or the batch: tests/reliability/test_money.py)."""
+    then ends that account or the batch: tests/slow/reliability/test_money.py)."""
     s = scripted(
         [
             (429, {"Retry-After": "86400"}, b""),
