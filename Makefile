@@ -33,7 +33,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-docs: $(STAMP)  ## regenerate the README's configuration reference from the settings classes
+docs: $(STAMP)  ## regenerate docs/configuration.md (the configuration reference) from the settings classes
 	$(BIN)/python scripts/gen_config_reference.py
 
 catalog: $(STAMP)  ## regenerate captaindata_dagster/api/catalog.json from ../shared/captaindata-v4/openapi.json

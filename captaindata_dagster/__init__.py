@@ -15,7 +15,8 @@ Example:
 
 from typing import TYPE_CHECKING, Any
 
-from captaindata_dagster.api.client import ActionResult, CaptainDataClient
+from captaindata_dagster.api.action_result import ActionResult
+from captaindata_dagster.api.client import CaptainDataClient
 from captaindata_dagster.api.errors import CaptainDataError
 
 if TYPE_CHECKING:  # imported on first use below; a type checker sees them now

@@ -137,7 +137,7 @@ def _add_connect(cmds: Any, kind: AccountKind) -> None:
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     """Run one command; returns the exit code (0 ok, 1 the API failed, 2 bad usage/settings)."""
-    out = out or sys.stdout
+    stream: TextIO = out if out is not None else sys.stdout
     args = build_parser().parse_args(argv)
     kind = GROUPS[args.group]
     try:
@@ -148,10 +148,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     try:
         if args.command == "create":
             create = _create_identity if kind == IDENTITY else _create
-            return create(client, args, out)
+            return create(client, args, stream)
         if args.command == "list":
-            return _list(client, args, out, kind)
-        return _connect(client, args, out, kind)
+            return _list(client, args, stream, kind)
+        return _connect(client, args, stream, kind)
     except ValidationError as err:
         print(f"{PROG}: {err.message}", file=sys.stderr)
         return 2

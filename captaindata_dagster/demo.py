@@ -11,12 +11,16 @@ import argparse
 import importlib.util
 import os
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 # Dagster's console logger at ERROR: the run's own events stay in the instance, the terminal
 # shows the summary (and anything that went wrong).
+DESCRIPTION = (
+    "`make demo`: the demo pipeline end to end, in sandbox mode, into a local DuckDB file."
+)
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
@@ -30,34 +34,70 @@ def _load_definitions(path: Path) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Run the demo; 0 when every partition succeeded, 1 otherwise.
+
+    Args:
+        argv: `--definitions` (default `definitions.py`) and `--warehouse` (default
+            `$CAPTAINDATA_WAREHOUSE` or `warehouse.duckdb`).
+
+    Example:
+        >>> main(["--warehouse", "/tmp/demo.duckdb"])
+        0
+    """
+    ap = argparse.ArgumentParser(description=DESCRIPTION)
     ap.add_argument("--definitions", type=Path, default=Path("definitions.py"))
     ap.add_argument(
         "--warehouse", default=os.environ.get("CAPTAINDATA_WAREHOUSE", "warehouse.duckdb")
     )
     args = ap.parse_args(argv)
+    _sandbox_environment(args.warehouse)
 
+    import dagster as dg
+
+    from captaindata_dagster.simulator.sandbox import sandbox_simulator
+
+    defs: dg.Definitions = _load_definitions(args.definitions).defs
+    job = defs.resolve_job_def("refresh_linkedin")
+    keys = job.partitions_def.get_partition_keys() if job.partitions_def else [None]
+    sim = sandbox_simulator()
+    credits_before = sim.credits_used
+    spent, failed = _materialize(job, keys)
+
+    print()
+    print("captaindata demo: SANDBOX, synthetic data from the bundled simulator")
+    print(f"  partitions: {', '.join(str(k) for k in keys)}")
+    print(f"  warehouse:  {Path(args.warehouse).resolve()} (schema linkedin)")
+    print(f"  ledger:     {(defs.resources or {})['captaindata'].get_ledger().describe()}")
+    print()
+    labels = _print_tables(args.warehouse, spent)
+    print()
+    print(
+        f"  credits spent this run: {sum(spent.values()):g} (simulator counted {sim.credits_used - credits_before:g})"
+    )
+    print(f"  errors by label: {dict(labels) if labels else 'none'}")
+    if failed:
+        print(f"  FAILED partitions: {', '.join(map(str, failed))} (see the run logs)")
+        return 1
+    print("  run `make demo` again: fresh profiles and companies cost nothing the second time")
+    return 0
+
+
+def _sandbox_environment(warehouse: str) -> None:
+    """Sandbox mode, the warehouse path, and a DAGSTER_HOME without telemetry."""
     os.environ["CAPTAINDATA_SANDBOX"] = "1"  # the demo never spends real credits
-    os.environ["CAPTAINDATA_WAREHOUSE"] = args.warehouse
+    os.environ["CAPTAINDATA_WAREHOUSE"] = warehouse
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve())))
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
     if not settings.exists():
         settings.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
 
+
+def _materialize(job: Any, keys: Sequence[Any]) -> tuple[dict[str, float], list[Any]]:
+    """Run the job once per partition: credits spent per asset, and the partitions that failed."""
     import dagster as dg
-    import duckdb
 
-    from captaindata_dagster.simulator.sandbox import sandbox_simulator
-
-    module = _load_definitions(args.definitions)
-    defs: dg.Definitions = module.defs
-    job = defs.resolve_job_def("refresh_linkedin")
-    keys = job.partitions_def.get_partition_keys() if job.partitions_def else [None]
-    sim = sandbox_simulator()
-    credits_before = sim.credits_used
-
-    spent: Counter[str] = Counter()
+    spent: dict[str, float] = defaultdict(float)
     failed = []
     with dg.DagsterInstance.get() as instance:
         for key in keys:
@@ -69,16 +109,17 @@ def main(argv: list[str] | None = None) -> int:
             for event in result.get_asset_materialization_events():
                 mat = event.materialization
                 credit = mat.metadata.get("captaindata/credits_spent")
-                if credit is not None:
+                if credit is not None and isinstance(credit.value, (int, float)):
                     spent[mat.asset_key.to_user_string()] += float(credit.value)
+    return dict(spent), failed
 
-    print()
-    print("captaindata demo: SANDBOX, synthetic data from the bundled simulator")
-    print(f"  partitions: {', '.join(str(k) for k in keys)}")
-    print(f"  warehouse:  {Path(args.warehouse).resolve()} (schema linkedin)")
-    print(f"  ledger:     {defs.resources['captaindata'].get_ledger().describe()}")
-    print()
-    with duckdb.connect(args.warehouse, read_only=True) as con:
+
+def _print_tables(warehouse: str, spent: dict[str, float]) -> Counter[str]:
+    """Print rows and credits per table of the `linkedin` schema; the errors by label."""
+    import duckdb
+
+    labels: Counter[str] = Counter()
+    with duckdb.connect(warehouse, read_only=True) as con:
         tables = [
             r[0]
             for r in con.execute(
@@ -88,27 +129,16 @@ def main(argv: list[str] | None = None) -> int:
         ]
         print(f"  {'table':<28}{'rows':>8}{'credits this run':>20}")
         for table in tables:
-            (rows,) = con.execute(f'select count(*) from linkedin."{table}"').fetchone()
+            (rows,) = con.execute(f'select count(*) from linkedin."{table}"').fetchall()[0]
             credit = spent.get(table)
             shown = f"{credit:g}" if credit is not None else ""
             print(f"  {table:<28}{rows:>8}{shown:>20}")
-        labels: Counter[str] = Counter()
-        for table in tables:
             if table.endswith("_errors"):
                 for label, n in con.execute(
                     f'select error_label, count(*) from linkedin."{table}" group by 1'
                 ).fetchall():
                     labels[str(label)] += n
-    print()
-    print(
-        f"  credits spent this run: {sum(spent.values()):g} (simulator counted {sim.credits_used - credits_before:g})"
-    )
-    print(f"  errors by label: {dict(labels) if labels else 'none'}")
-    if failed:
-        print(f"  FAILED partitions: {', '.join(map(str, failed))} (see the run logs)")
-        return 1
-    print("  run `make demo` again: fresh profiles and companies cost nothing the second time")
-    return 0
+    return labels
 
 
 if __name__ == "__main__":

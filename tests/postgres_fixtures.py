@@ -10,7 +10,6 @@ database of its own (`pg_url`), dropped afterwards.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import tempfile
@@ -22,10 +21,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests.helpers import load_script
+
 URL_ENV = "CAPTAINDATA_TEST_POSTGRES_URL"
 DIR_ENV = "CAPTAINDATA_TEST_POSTGRES_DIR"
 REQUIRED_ENV = "CAPTAINDATA_TEST_POSTGRES_REQUIRED"
-ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "captaindata-pg-"  # the servers this module starts live in /tmp/captaindata-pg-*
 HOW = (
     "run `make postgres` and export what it prints, or install Debian's postgresql package "
@@ -35,12 +35,7 @@ HOW = (
 
 def server_script():
     """scripts/postgres.py as a module (it is a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location(
-        "captaindata_pg_script", ROOT / "scripts" / "postgres.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/postgres.py", "captaindata_pg_script")
 
 
 def _missing(reason: str) -> None:

@@ -1,9 +1,12 @@
 """The API client layer: a plain, thread-safe Python library for the Captain Data v4 API.
 
 It knows nothing of Dagster, the engine or the stores above it: a notebook can use it alone.
-`client` (calls, paging, retries), `errors` (typed errors), `catalog` (facts about the actions,
-from the vendor's OpenAPI), `pacing` (requests per second, one call at a time per account),
-`accounts` (users and identities of a workspace).
+`client` (the client's public methods), `request_body` (validating a call, building its body),
+`calls` (sending, paced and retried), `retries` (retry by class), `paging` (following
+`X-Pagination-Next`), `transport` (one HTTP exchange), `action_result` (what a call returns),
+`workspace` (the workspace, user and identity endpoints), `errors` (typed errors), `catalog`
+(facts about the actions, from the vendor's OpenAPI), `pacing` (requests per second, one call at
+a time per account), `accounts` (users and identities of a workspace, as plain functions).
 
 Example:
     >>> from captaindata_dagster.api import CaptainDataClient, CaptainDataError
@@ -18,8 +21,9 @@ from captaindata_dagster.api.accounts import (
     list_identities,
     list_users,
 )
+from captaindata_dagster.api.action_result import ActionResult
 from captaindata_dagster.api.catalog import Action, Catalog, load_catalog
-from captaindata_dagster.api.client import ActionResult, CaptainDataClient
+from captaindata_dagster.api.client import CaptainDataClient
 from captaindata_dagster.api.errors import (
     AuthenticationError,
     CaptainDataError,

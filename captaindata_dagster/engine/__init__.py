@@ -4,6 +4,11 @@ Dedupes, skips what the ledger holds fresh, runs concurrently, writes each resul
 store as it arrives, and hands back records (`BatchResult`, `BatchStats`). Nothing here imports
 Dagster: an op, an asset or a plain script call it alike.
 
+One runner (`runner`: worker threads, stop and watch) runs a strategy per kind of work (`fetch`,
+`search_walk`, the outreach side effect) over shared pieces: `work_queue`, `budget` (credits,
+at risk included), `account_pool` (one call at a time per account, retiring a failed one),
+`claims` (cross-run claims in the ledger) and `outcomes` (result rows, error rows, counts).
+
 Example:
     >>> from captaindata_dagster.engine import run_batch
 """

@@ -27,19 +27,21 @@ Values are converted to their field's catalog type explicitly, never by Python t
   inside are written as null (JSON has no NaN).
 
 A value a boolean, integer or number column cannot hold is not silently lost: each column that
-had some logs one warning (field, count, a few examples) on Dagster's logger, so it shows in the
-run's logs; the row itself is kept with NA in that column.
+had some logs one warning (field, count, a few examples) on the `log` the caller passes (a step's
+`context.log`, so it shows in the run's logs); the row itself is kept with NA in that column.
+
+Pure pandas: the Dagster types of these frames and the partition columns' names live in the Dagster
+layer (`orchestration.frame_types`, `orchestration.partition_columns`).
+
+Example:
+    >>> table = results_table(action, batch.results, {"partition_key": "paris"}, log=context.log)
 """
 
 from __future__ import annotations
 
-import threading
-import warnings
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
-
-import dagster as dg
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.api.entity_keys import entity_key
@@ -56,15 +58,16 @@ META_COLUMNS = ("_input", "_input_key", "_fetched_at", "_from_cache")
 PROFILE_URL = "linkedin_profile_url"
 _DTYPES = {"integer": "Int64", "number": "Float64", "boolean": "boolean"}
 _EXAMPLES = 3  # unfit values quoted in a column's warning
+_log = logging.getLogger("captaindata_dagster.engine.frames")
 
-# pandas and dagster-pandas are imported inside the functions that build or check frames, which run
-# in a step: loading a code location (webserver, daemon, every run worker) must not pay for them.
+# pandas is imported inside the functions that build frames, which run in a step: loading a code
+# location (webserver, daemon, every run worker) must not pay for it.
 if TYPE_CHECKING:
     import pandas as pd
 
 
-def _column(values: pd.Series, kind: str, name: str = "") -> pd.Series:
-    """`values` as a column of the catalog type `kind`; unfit values are NA and reported."""
+def _column(values: pd.Series, kind: str, name: str = "", log: Any = None) -> pd.Series:
+    """`values` as a column of the catalog type `kind`; unfit values are NA and reported on `log`."""
     import pandas as pd
 
     if kind not in CONVERTERS:
@@ -80,14 +83,14 @@ def _column(values: pd.Series, kind: str, name: str = "") -> pd.Series:
             c = None
         out.append(c)
     if unfit:
-        _report(name, kind, unfit)
+        _report(log if log is not None else _log, name, kind, unfit)
     return pd.Series(pd.array(out, dtype=_DTYPES[kind]), index=values.index)
 
 
-def _report(name: str, kind: str, unfit: list[Any]) -> None:
+def _report(log: Any, name: str, kind: str, unfit: list[Any]) -> None:
     shown = ", ".join(_short(v) for v in unfit[:_EXAMPLES])
     more = ", ..." if len(unfit) > _EXAMPLES else ""
-    dg.get_dagster_logger("captaindata_dagster.engine.frames").warning(
+    log.warning(
         "%s: %d value(s) that a %s column cannot hold were stored as NA: %s%s",
         name or "column",
         len(unfit),
@@ -102,71 +105,48 @@ def _short(v: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def partition_columns(
-    pdef: dg.PartitionsDefinition | None, key: str | dg.MultiPartitionKey | None
-) -> dict[str, Any]:
-    """The partition of this run as column values, named as `partition_expr` says."""
-    if pdef is None or key is None:
-        return {}
-    if isinstance(pdef, dg.MultiPartitionsDefinition):
-        by_dim = key.keys_by_dimension  # type: ignore[union-attr]
-        out = {}
-        for dim in pdef.partitions_defs:
-            value = by_dim[dim.name]
-            if isinstance(dim.partitions_def, dg.TimeWindowPartitionsDefinition):
-                out[dim.name] = _partition_time(dim.partitions_def, value)
-            else:
-                out[dim.name] = value
-        return out
-    if isinstance(pdef, dg.TimeWindowPartitionsDefinition):
-        return {"partition_date": _partition_time(pdef, key)}
-    return {"partition_key": key}
-
-
-def _partition_time(pdef: dg.TimeWindowPartitionsDefinition, key: str) -> pd.Timestamp:
-    import pandas as pd
-
-    start = pdef.time_window_for_partition_key(key).start
-    return pd.Timestamp(start.replace(tzinfo=None))
-
-
-def partition_expr(partitions_def: dg.PartitionsDefinition | None) -> str | dict[str, str] | None:
-    """The `partition_expr` metadata database IO managers need, naming our partition columns.
-
-    One dimension: `partition_key` (static or dynamic) or `partition_date` (time windows);
-    several: one column per dimension, named after it.
-    """
-    if partitions_def is None:
-        return None
-    if isinstance(partitions_def, dg.MultiPartitionsDefinition):
-        return {d.name: d.name for d in partitions_def.partitions_defs}
-    if isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
-        return "partition_date"
-    return "partition_key"
-
-
 def results_table(
-    action: Action, results: pd.DataFrame, partition: Mapping[str, Any]
+    action: Action, results: pd.DataFrame, partition: Mapping[str, Any], *, log: Any = None
 ) -> pd.DataFrame:
-    """The batch's results in the action's stable schema, partition columns first."""
+    """The batch's results in the action's stable schema, partition columns first.
+
+    Args:
+        action: the catalog action whose output fields make the columns.
+        results: `BatchResult.results`, one row per result.
+        partition: partition column name -> value, put first in every row.
+        log: where unfit values are reported (a step's `context.log`); default this module's.
+
+    Example:
+        >>> results_table(action, batch.results, {"partition_key": "paris"}, log=context.log)
+    """
     import pandas as pd
 
     n = len(results)
     data: dict[str, Any] = {k: _partition_column(v, n) for k, v in partition.items()}
     for name, kind in action.output_types.items():
-        src = results[name] if name in results.columns else pd.Series([None] * n, dtype=object)
-        src = src.reset_index(drop=True).astype(object)
-        data[name] = _column(src, kind, f"{action.id}.{name}").array
-    data["_input"] = _column(_get(results, "_input", n), "string", "_input").array
-    data["_input_key"] = _column(_get(results, "_input_key", n), "string", "_input_key").array
+        data[name] = _column(_get(results, name, n), kind, f"{action.id}.{name}", log).array
+    data["_input"] = _column(_get(results, "_input", n), "string", "_input", log).array
+    data["_input_key"] = _column(_get(results, "_input_key", n), "string", "_input_key", log).array
     fetched = _get(results, "_fetched_at", n)
     data["_fetched_at"] = pd.to_datetime(fetched, utc=True).array
-    data["_from_cache"] = _column(_get(results, "_from_cache", n), "boolean", "_from_cache").array
+    cached = _get(results, "_from_cache", n)
+    data["_from_cache"] = _column(cached, "boolean", "_from_cache", log).array
     return pd.DataFrame(data)
 
 
-def errors_table(errors: pd.DataFrame, partition: Mapping[str, Any]) -> pd.DataFrame:
-    """One row per failed input, with the partition columns first; same schema when empty."""
+def errors_table(
+    errors: pd.DataFrame, partition: Mapping[str, Any], *, log: Any = None
+) -> pd.DataFrame:
+    """One row per failed input, with the partition columns first; same schema when empty.
+
+    Args:
+        errors: `BatchResult.errors`, one row per failed input.
+        partition: partition column name -> value, put first in every row.
+        log: where unfit values are reported (a step's `context.log`); default this module's.
+
+    Example:
+        >>> errors_table(batch.errors, {"partition_key": "paris"}, log=context.log)
+    """
     import pandas as pd
 
     n = len(errors)
@@ -174,13 +154,13 @@ def errors_table(errors: pd.DataFrame, partition: Mapping[str, Any]) -> pd.DataF
     for col in ERROR_COLUMNS:
         src = _get(errors, col, n)
         if col == "status_code":
-            data[col] = _column(src, "integer", f"errors.{col}").array
+            data[col] = _column(src, "integer", f"errors.{col}", log).array
         elif col in ("retryable", "from_cache"):
-            data[col] = _column(src, "boolean", f"errors.{col}").array
+            data[col] = _column(src, "boolean", f"errors.{col}", log).array
         elif col == "at":
             data[col] = pd.to_datetime(src, utc=True).array
         else:
-            data[col] = _column(src, "string", f"errors.{col}").array
+            data[col] = _column(src, "string", f"errors.{col}", log).array
     return pd.DataFrame(data)
 
 
@@ -194,10 +174,11 @@ def _partition_column(value: Any, n: int) -> pd.Series:
 
 
 def _get(df: pd.DataFrame, col: str, n: int) -> pd.Series:
+    """Column `col` of `df` as objects indexed 0..n-1, or n Nones when `df` lacks it."""
     import pandas as pd
 
     if col in df.columns:
-        return df[col].reset_index(drop=True).astype(object)
+        return cast("pd.Series", df[col]).reset_index(drop=True).astype(object)
     return pd.Series([None] * n, dtype=object)
 
 
@@ -206,74 +187,18 @@ def dedupe_people(table: pd.DataFrame, column: str = PROFILE_URL) -> tuple[pd.Da
 
     Repeats are found by `entity_keys.entity_key`, so two spellings of one person's URL
     (`/in/jane-doe/` and `fr.linkedin.com/in/Jane-Doe`) are one person, as in the ledger.
+
+    Args:
+        table: a people table (`results_table` of a search).
+        column: the column naming the person.
+
+    Returns:
+        The table kept, and how many rows were dropped.
+
+    Example:
+        >>> people, dropped = dedupe_people(results_table(action, batch.results, {}))
     """
-    keep = table[table[column].notna()]
-    who = keep[column].map(lambda url: entity_key(url) or url)
-    keep = keep[~who.duplicated(keep="first")].reset_index(drop=True)
+    present = cast("pd.DataFrame", table[table[column].notna()])
+    who = cast("pd.Series", present[column]).map(lambda url: entity_key(url) or url)
+    keep = cast("pd.DataFrame", present[~who.duplicated(keep="first")]).reset_index(drop=True)
     return keep, len(table) - len(keep)
-
-
-def frame_type(name: str, action: Action, *, key_column: str | None = None) -> dg.DagsterType:
-    """A dagster-pandas type: the action's columns all present; `key_column` non-null and unique."""
-
-    def columns() -> list:
-        from dagster_pandas import PandasColumn
-
-        cols = [PandasColumn.exists(c, is_required=True) for c in META_COLUMNS]
-        for field in action.output_fields:
-            if field == key_column:
-                cols.append(PandasColumn.exists(field, non_nullable=True, unique=True))
-            else:
-                cols.append(PandasColumn.exists(field, is_required=True))
-        return cols
-
-    description = f"Results of Captain Data action `{action.id}`, one row per result."
-    return _lazy_pandas_type(name, description, columns)
-
-
-def errors_frame_type(name: str) -> dg.DagsterType:
-    """The errors table: every error column present, `error_label` never null."""
-
-    def columns() -> list:
-        from dagster_pandas import PandasColumn
-
-        return [
-            PandasColumn.exists(c, non_nullable=(c in ("action_id", "error_label")))
-            for c in ERROR_COLUMNS
-        ]
-
-    description = "Captain Data per-input errors, one row per failed input."
-    return _lazy_pandas_type(name, description, columns)
-
-
-def _lazy_pandas_type(name: str, description: str, columns: Callable[[], list]) -> dg.DagsterType:
-    """A dagster-pandas dataframe type built at its first check, inside a step, not at load.
-
-    Its checks, and the metadata they report, are dagster-pandas' own: the type it would build
-    does the checking. Only its construction (which imports pandas) waits for a frame to check.
-    """
-    built: list[dg.DagsterType] = []
-    lock = threading.Lock()
-
-    def type_check(context: dg.TypeCheckContext, value: Any) -> dg.TypeCheck:
-        with lock:
-            if not built:
-                from dagster_pandas import create_dagster_pandas_dataframe_type
-
-                with _quiet_beta():
-                    built.append(
-                        create_dagster_pandas_dataframe_type(
-                            name=name, description=description, columns=columns()
-                        )
-                    )
-        return built[0].type_check(context, value)
-
-    return dg.DagsterType(type_check_fn=type_check, name=name, description=description)
-
-
-@contextmanager
-def _quiet_beta() -> Iterator[None]:
-    """dagster-pandas marks its types beta; users of ours need not see that at every load."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        yield

@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # each module is imported on first use below; a type checker sees them now
+    from captaindata_dagster.engine.outreach import OutreachResult, run_outreach
     from captaindata_dagster.orchestration.account_ops import (
         connect_identity_linkedin_job,
         connect_identity_linkedin_op,
@@ -28,11 +29,7 @@ if TYPE_CHECKING:  # each module is imported on first use below; a type checker 
     )
     from captaindata_dagster.orchestration.components import CaptainDataActionsComponent
     from captaindata_dagster.orchestration.ops import build_action_op, extract_profiles_job
-    from captaindata_dagster.orchestration.outreach import (
-        build_outreach_asset,
-        build_outreach_op,
-        run_outreach,
-    )
+    from captaindata_dagster.orchestration.outreach import build_outreach_asset, build_outreach_op
     from captaindata_dagster.orchestration.resource import CaptainDataResource
     from captaindata_dagster.orchestration.schedules import build_search_schedule
     from captaindata_dagster.orchestration.sensors import (
@@ -42,11 +39,13 @@ if TYPE_CHECKING:  # each module is imported on first use below; a type checker 
     from captaindata_dagster.orchestration.warehouse import DuckDBWarehouseIOManager
 
 # Loading a code location that declares only a component or a few assets must not pay for pandas,
-# DuckDB or modules it does not use: each name's module is imported when the name is first read.
+# DuckDB or modules it does not use: each name's module is imported when the name is first read
+# (a module of this package by its short name, one of a layer below by its full name).
 _MODULE_OF = {
     "CaptainDataActionsComponent": "components",
     "CaptainDataResource": "resource",
     "DuckDBWarehouseIOManager": "warehouse",
+    "OutreachResult": "captaindata_dagster.engine.outreach",
     "build_action_asset": "assets",
     "build_action_op": "ops",
     "build_captaindata_error_sensor": "sensors",
@@ -66,7 +65,7 @@ _MODULE_OF = {
     "extract_profiles_job": "ops",
     "list_captaindata_identities_op": "account_ops",
     "list_captaindata_users_op": "account_ops",
-    "run_outreach": "outreach",
+    "run_outreach": "captaindata_dagster.engine.outreach",
 }
 
 
@@ -74,7 +73,8 @@ def __getattr__(name: str) -> Any:
     module = _MODULE_OF.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    path = module if "." in module else f"{__name__}.{module}"
+    value = getattr(importlib.import_module(path), name)
     globals()[name] = value
     return value
 
@@ -83,6 +83,7 @@ __all__ = [
     "CaptainDataActionsComponent",
     "CaptainDataResource",
     "DuckDBWarehouseIOManager",
+    "OutreachResult",
     "build_action_asset",
     "build_action_op",
     "build_captaindata_error_sensor",

@@ -31,7 +31,7 @@ import dagster as dg
 from pydantic import Field
 
 from captaindata_dagster.api import accounts
-from captaindata_dagster.api.accounts import IDENTITY, USER
+from captaindata_dagster.api.accounts import IDENTITY, USER, AccountKind
 from captaindata_dagster.api.errors import CaptainDataError, ValidationError
 from captaindata_dagster.orchestration.metadata import failure_for_error
 from captaindata_dagster.orchestration.resource import CaptainDataResource
@@ -216,7 +216,7 @@ def _connect(
     context: dg.OpExecutionContext,
     config: CookieSettings,
     captaindata: CaptainDataResource,
-    kind: str,
+    kind: AccountKind,
     uid: Optional[str],  # noqa: UP045
     lookup: Optional[str],  # noqa: UP045
 ) -> dg.Output:
@@ -282,7 +282,10 @@ def list_captaindata_identities_op(
 
 
 def _list(
-    context: dg.OpExecutionContext, config: Any, captaindata: CaptainDataResource, kind: str
+    context: dg.OpExecutionContext,
+    config: Any,
+    captaindata: CaptainDataResource,
+    kind: AccountKind,
 ) -> dg.Output:
     """The list ops: rows, a status table, and a warning per account needing a person."""
     group, _, plural = _KINDS[kind]
@@ -315,7 +318,7 @@ def _list(
     )
 
 
-def _uid_for(client: Any, kind: str, value: str) -> str:
+def _uid_for(client: Any, kind: AccountKind, value: str) -> str:
     """The uid of the one user with this email / identity with this name; else a
     `ValidationError` naming it (none, or several identities of that name)."""
     group, key, _ = _KINDS[kind]
@@ -341,7 +344,7 @@ def _uid_for(client: Any, kind: str, value: str) -> str:
     )
 
 
-def _markdown(rows: list[dict[str, Any]], kind: str) -> str:
+def _markdown(rows: list[dict[str, Any]], kind: AccountKind) -> str:
     def cell(v: Any) -> str:
         return str(v).replace("|", "\\|")
 

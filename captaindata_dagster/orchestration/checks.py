@@ -8,7 +8,7 @@ the Dagster UI shows the results on the asset's Checks tab, with the labels in t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import dagster as dg
 
@@ -130,8 +130,8 @@ def unique_key_check(
             description=f"column {column!r} is missing",
             metadata={"column": dg.MetadataValue.text(column)},
         )
-    values = table[column].dropna()
-    dupes = values[values.duplicated(keep=False)]
+    values = cast("pd.Series", table[column]).dropna()
+    dupes = cast("pd.Series", values[values.duplicated(keep=False)])
     sample = [str(v) for v in dupes.unique()[:5]]
     return dg.AssetCheckResult(
         check_name=UNIQUE_KEY,

@@ -7,7 +7,7 @@ a systemic Captain Data error always fails a step with its label, scope and ref 
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import dagster as dg
 
@@ -110,11 +110,12 @@ def error_rate_failure(
         return None
     labels = Counter(errors["error_label"].astype(str))
     top_label, _ = labels.most_common(1)[0]
-    sample = errors[errors["error_label"].astype(str) == top_label].iloc[0]
+    top = cast("pd.DataFrame", errors[errors["error_label"].astype(str) == top_label])
+    sample = top.iloc[0]
     status = sample.get("status_code")
     status_code = int(status) if status is not None and not pd.isna(status) else -1
     transient = top_label in TRANSIENT_LABELS or status_code in TRANSIENT_STATUSES
-    users = user_counts(errors[errors["error_label"].astype(str) == top_label])
+    users = user_counts(top)
     return dg.Failure(
         description=(
             f"Captain Data {action_id}: {len(errors)} of {attempted} inputs failed "
@@ -146,29 +147,38 @@ def new_errors_summary(errors: pd.DataFrame) -> dict[str, dict[str, Any]]:
     count, scope, status, a few error_refs and inputs as samples, first/last seen: what the error
     sensor surfaces without reading the warehouse or the ledger.
     """
-    import pandas as pd
 
     if errors.empty:
         return {}
     fresh = errors[~errors["from_cache"].astype(bool)] if "from_cache" in errors else errors
     summary: dict[str, dict[str, Any]] = {}
     for label, group in fresh.groupby(fresh["error_label"].astype(str), sort=True):
-        refs = [str(r) for r in group["error_ref"].dropna().unique()[:SAMPLES]]
-        status = group["status_code"].dropna()
-        scope = group["error_scope"].dropna()
-        summary[str(label)] = {
-            "count": int(len(group)),
-            "error_scope": str(scope.iloc[0]) if len(scope) else None,
-            "status_code": int(status.iloc[0]) if len(status) else None,
-            "error_refs": refs,
-            "inputs": [str(i) for i in group["input"].head(SAMPLES)],
-            "first_seen": pd.Timestamp(group["at"].min()).isoformat(),
-            "last_seen": pd.Timestamp(group["at"].max()).isoformat(),
-        }
-        users = user_counts(group)
-        if users:  # whose accounts failed: LK_BAD_COOKIE and the like name a person to call
-            summary[str(label)]["users"] = users
+        summary[str(label)] = _label_summary(cast("pd.DataFrame", group))
     return summary
+
+
+def _label_summary(group: pd.DataFrame) -> dict[str, Any]:
+    """One label's new errors: count, scope, status, sample refs and inputs, first/last seen."""
+    import pandas as pd
+
+    def column(name: str) -> pd.Series:
+        return cast("pd.Series", group[name])
+
+    status = column("status_code").dropna()
+    scope = column("error_scope").dropna()
+    info: dict[str, Any] = {
+        "count": int(len(group)),
+        "error_scope": str(scope.iloc[0]) if len(scope) else None,
+        "status_code": int(status.iloc[0]) if len(status) else None,
+        "error_refs": [str(r) for r in column("error_ref").dropna().unique()[:SAMPLES]],
+        "inputs": [str(i) for i in column("input").head(SAMPLES)],
+        "first_seen": cast("pd.Timestamp", pd.Timestamp(column("at").min())).isoformat(),
+        "last_seen": cast("pd.Timestamp", pd.Timestamp(column("at").max())).isoformat(),
+    }
+    users = user_counts(group)
+    if users:  # whose accounts failed: LK_BAD_COOKIE and the like name a person to call
+        info["users"] = users
+    return info
 
 
 def user_counts(errors: pd.DataFrame) -> dict[str, int]:

@@ -26,6 +26,7 @@ Building an op or a job reads only the bundled catalog: no HTTP call until a ste
 # No `from __future__ import annotations`: Dagster reads the op's parameter annotations as
 # objects to find its config class and resources.
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -33,8 +34,8 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from captaindata_dagster.api.client import check_parameters, resolve_action
 from captaindata_dagster.api.errors import CaptainDataError, ValidationError
+from captaindata_dagster.api.request_body import check_parameters, resolve_action
 from captaindata_dagster.orchestration.metadata import (
     DEFAULT_POOL,
     default_retry_policy,
@@ -77,6 +78,40 @@ class ActionOpConfig(dg.Config):
     )
 
 
+@dataclass(frozen=True)
+class ActionRunSettings:
+    """What one run of an action op fetches: the op's defaults, overridden by the run config."""
+
+    parameters: Mapping[str, Any]
+    max_age_days: float | None
+    max_results: int | None
+    budget: float | None
+
+    def overridden_by(self, config: ActionOpConfig) -> "ActionRunSettings":
+        """These settings with the run config's: parameters merged (a null removes one).
+
+        Args:
+            config: the run's `ActionOpConfig`.
+
+        Example:
+            >>> ActionRunSettings({}, 30, None, None).overridden_by(ActionOpConfig(budget=5)).budget
+            5.0
+        """
+        params = {**self.parameters, **(config.parameters or {})}
+        return ActionRunSettings(
+            parameters={k: v for k, v in params.items() if v is not None},
+            max_age_days=_first_set(config.max_age_days, self.max_age_days),
+            max_results=_first_set(config.max_results, self.max_results),
+            budget=_first_set(config.budget, self.budget),
+        )
+
+    def check(self, action_id: str) -> None:
+        """Refuse bad settings before any call (see `_check_settings`)."""
+        _check_settings(
+            action_id, self.parameters, self.max_age_days, self.max_results, self.budget
+        )
+
+
 def build_action_op(
     action_id: str,
     *,
@@ -92,13 +127,25 @@ def build_action_op(
     """An op running `action_id` over the run config's inputs, yielding `results` and `errors`.
 
     Checked here, before any run, against the bundled catalog: the action id (a typo raises
-    `ValidationError` suggesting close ids), the parameters and the limits. `max_age_days=None`
-    reuses ledger entries forever; `max_error_rate=None` never fails on per-input errors. `pool`
-    is the Dagster concurrency pool capping steps that call the API at once across runs.
+    `ValidationError` suggesting close ids), the parameters and the limits.
+
+    Args:
+        action_id: a catalog action id.
+        name: the op's name (default: the action id with _ for -).
+        parameters: the action's parameters; a run config's are merged over them.
+        max_age_days: reuse ledger entries younger than this; None reuses them forever.
+        max_results: list actions: results per input.
+        budget: credits one run may spend.
+        max_error_rate: fail above this share of failed inputs; None never fails on them.
+        pool: the Dagster concurrency pool capping steps that call the API at once across runs.
+        retry_policy: the step's (default: re-run transient failures, 3 times).
+
+    Example:
+        >>> build_action_op("linkedin-extract-people", name="extract_profiles", max_age_days=30)
     """
     act = resolve_action(action_id)
-    base_parameters = dict(parameters or {})
-    _check_settings(act.id, base_parameters, max_age_days, max_results, budget)
+    defaults = ActionRunSettings(dict(parameters or {}), max_age_days, max_results, budget)
+    defaults.check(act.id)
     if max_error_rate is not None and not 0 <= max_error_rate <= 1:
         raise ValueError(f"max_error_rate must be between 0 and 1 or None, got {max_error_rate!r}")
 
@@ -116,45 +163,56 @@ def build_action_op(
     def _action_op(
         context: dg.OpExecutionContext, config: ActionOpConfig, captaindata: CaptainDataResource
     ) -> Iterator[dg.Output]:
-        params = {**base_parameters, **(config.parameters or {})}
-        params = {k: v for k, v in params.items() if v is not None}
-        age_days = config.max_age_days if config.max_age_days is not None else max_age_days
-        cap = config.max_results if config.max_results is not None else max_results
-        limit = config.budget if config.budget is not None else budget
+        settings = defaults.overridden_by(config)
         inputs: list[Any] = [*config.inputs, *config.input_objects]
-        if not inputs:
-            context.log.warning(f"{act.id}: no inputs in the run config; nothing to do.")
-        try:
-            _check_settings(act.id, params, age_days, cap, limit)
-            batch = captaindata.run_batch(
-                act.id,
-                inputs,
-                parameters=params,
-                max_age=timedelta(days=age_days) if age_days is not None else None,
-                max_results=cap,
-                budget=limit,
-                log=context.log,
-            )
-        except CaptainDataError as err:
-            raise failure_for_error(err) from err
-
-        stats = batch.stats
-        if max_error_rate is not None:
-            failure = error_rate_failure(
-                act.id, batch.errors, stats.attempted, max_error_rate, stats.retry_not_before
-            )
-            if failure is not None:
-                raise failure
-        yield dg.Output(
-            batch.results,
-            output_name="results",
-            metadata=stats_metadata(stats, len(batch.results)),
-        )
-        yield dg.Output(
-            batch.errors, output_name="errors", metadata=errors_output_metadata(stats, batch.errors)
-        )
+        yield from _run_action(context, captaindata, act.id, settings, inputs, max_error_rate)
 
     return _action_op
+
+
+def _run_action(
+    context: dg.OpExecutionContext,
+    captaindata: CaptainDataResource,
+    action_id: str,
+    settings: ActionRunSettings,
+    inputs: list[Any],
+    max_error_rate: float | None,
+) -> Iterator[dg.Output]:
+    """The op's step: one batch, failed on a systemic error or too many failed inputs."""
+    if not inputs:
+        context.log.warning(f"{action_id}: no inputs in the run config; nothing to do.")
+    age_days = settings.max_age_days
+    try:
+        settings.check(action_id)
+        batch = captaindata.run_batch(
+            action_id,
+            inputs,
+            parameters=settings.parameters,
+            max_age=timedelta(days=age_days) if age_days is not None else None,
+            max_results=settings.max_results,
+            budget=settings.budget,
+            log=context.log,
+        )
+    except CaptainDataError as err:
+        raise failure_for_error(err) from err
+    stats = batch.stats
+    if max_error_rate is not None:
+        failure = error_rate_failure(
+            action_id, batch.errors, stats.attempted, max_error_rate, stats.retry_not_before
+        )
+        if failure is not None:
+            raise failure
+    yield dg.Output(
+        batch.results, output_name="results", metadata=stats_metadata(stats, len(batch.results))
+    )
+    yield dg.Output(
+        batch.errors, output_name="errors", metadata=errors_output_metadata(stats, batch.errors)
+    )
+
+
+def _first_set(value: Any, default: Any) -> Any:
+    """The run config's value when set, else the op's default."""
+    return value if value is not None else default
 
 
 def _check_settings(

@@ -16,8 +16,10 @@ from dataclasses import fields, replace
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from captaindata_dagster.simulator.app import Call, Handler, Routes
 from captaindata_dagster.simulator.config import SimulatorConfig
+from captaindata_dagster.simulator.handler import Handler
+from captaindata_dagster.simulator.replies import Call
+from captaindata_dagster.simulator.routes import Routes
 from captaindata_dagster.simulator.state import RequestRecord, State, number
 
 _FIXED = {"host", "port", "api_key"}  # cannot change while serving

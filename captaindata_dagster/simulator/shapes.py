@@ -228,8 +228,8 @@ def _array(raw: Any, schema: Schema, name: str, it: Item) -> list[Any]:
     elif isinstance(raw, (Mapping, Part)) and not objects:
         known = raw.values if isinstance(raw, Part) else raw
         raw = [f"{k}: {_text(v)}" for k, v in known.items()]
-    elif not isinstance(raw, (list, tuple)):
-        raw = [raw]
+    elif isinstance(raw, Part) or not isinstance(raw, (list, tuple)):
+        raw = [raw]  # one value (or one nested record) where the schema wants a list
     if objects:
         raw = [
             x if isinstance(x, Part) else Part(it.child(f"{name}/{i}"), x)

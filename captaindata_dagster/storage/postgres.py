@@ -1,4 +1,4 @@
-"""The PostgreSQL backend of `Store`: one database shared by runs on several machines.
+"""The PostgreSQL backend of the stores: one database shared by runs on several machines.
 
 psycopg 3 is imported on the first call (never for a SQLite store). One connection per process,
 shared by its threads under a lock, in autocommit mode with explicit short transactions: writes
@@ -22,16 +22,12 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from captaindata_dagster.storage.store import (
-    POSTGRES,
-    StoreError,
-    StoreUnavailable,
-    redact_url,
-    scrub,
-)
+from captaindata_dagster.storage.errors import StoreError, StoreUnavailable
+from captaindata_dagster.storage.locations import redact_url, scrub
+from captaindata_dagster.storage.sql import POSTGRES, Connection
 
 SCHEMA = "captaindata"
 APPLICATION_NAME = "captaindata-dagster"
@@ -288,7 +284,7 @@ class PostgresBackend:
         except _psycopg().Error:
             self._drop()
 
-    def write(self) -> Any:
+    def write(self) -> AbstractContextManager[PostgresConnection]:
         return self._transaction("BEGIN")
 
     @contextmanager
@@ -306,10 +302,10 @@ class PostgresBackend:
                     raise self._unavailable("lost the connection", exc) from exc
                 raise
 
-    def read(self) -> Any:
+    def read(self) -> AbstractContextManager[PostgresConnection]:
         return self._transaction("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
 
-    def lock_keys(self, conn: PostgresConnection, names: tuple[str, ...]) -> None:
+    def lock_keys(self, conn: Connection, names: tuple[str, ...]) -> None:
         for name in sorted(set(names)):
             conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (name,))
 

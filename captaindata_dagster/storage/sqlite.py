@@ -1,4 +1,4 @@
-"""The SQLite backend of `Store`: one file shared by threads and processes of one machine.
+"""The SQLite backend of the stores: one file shared by threads and processes of one machine.
 
 Nothing touches the disk until the first call: the parent directory, the file (WAL mode, a busy
 timeout) and the schema are created then. One connection per process, shared by threads under a
@@ -14,10 +14,10 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from captaindata_dagster.storage.store import SQLITE
+from captaindata_dagster.storage.sql import SQLITE, Connection
 
 
 class SQLiteConnection(sqlite3.Connection):
@@ -103,7 +103,7 @@ class SQLiteBackend:
                 raise
             conn.execute("COMMIT")
 
-    def session(self):
+    def session(self) -> AbstractContextManager[SQLiteConnection]:
         """What PostgreSQL runs outside a transaction is a write transaction here."""
         return self.write()
 
@@ -112,7 +112,7 @@ class SQLiteBackend:
         with self._lock:
             yield self._connection()
 
-    def lock_keys(self, conn: SQLiteConnection, names: tuple[str, ...]) -> None:
+    def lock_keys(self, conn: Connection, names: tuple[str, ...]) -> None:
         """Nothing to do: BEGIN IMMEDIATE already admits a single writer to the whole file."""
 
 

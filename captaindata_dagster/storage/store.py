@@ -1,13 +1,12 @@
 """One store, two databases: a SQLite file (the default) or a PostgreSQL server (several machines).
 
-The ledger and the outreach store derive from `Store` and keep all their SQL in their own class,
-written once for both databases: `?` placeholders (the PostgreSQL connection turns them into
-psycopg's `%s`), `ON CONFLICT` upserts (`upsert_sql`), column types both accept. What differs is
-small and explicit: `conn.dialect`, `NULL_SAFE_EQ`, and `_lock_keys`, which gives PostgreSQL what
-`BEGIN IMMEDIATE` gives SQLite (one writer at a time) for the keys a read-modify-write touches.
-
-A location is a path (SQLite) or a `postgresql://` URL. The URL's password is never shown:
-`repr`, `describe()`, `url` and every error message carry `redact_url(...)`.
+The ledger and the outreach store derive from `Store` and keep their SQL in their own classes,
+written once for both databases (`sql.py`). `Store` chooses the backend from the location (a path
+for `sqlite.py`, a `postgresql://` URL for `postgres.py`; the backends know nothing of each other)
+and gives what differs as small, explicit hooks: `conn.dialect`, and `_lock_keys`, which gives
+PostgreSQL what `BEGIN IMMEDIATE` gives SQLite (one writer at a time) for the keys a
+read-modify-write touches. The URL's password is never shown: `repr`, `describe()`, `url` and
+every error message carry `redact_url(...)`.
 """
 
 from __future__ import annotations
@@ -18,93 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
-SQLITE = "sqlite"
-POSTGRES = "postgres"
-POSTGRES_SCHEMES = ("postgresql", "postgres")
-NULL_SAFE_EQ = {SQLITE: "IS", POSTGRES: "IS NOT DISTINCT FROM"}  # `a = b`, NULL equal to NULL
-REDACTED = "***"
-
-
-class StoreError(RuntimeError):
-    """The store could not do what was asked; the message says why and what to do."""
-
-
-class StoreUnavailable(StoreError):
-    """The database cannot be reached (server down, connection lost, bad credentials)."""
-
-
-def is_postgres_url(value: Any) -> bool:
-    """True for a `postgresql://` or `postgres://` URL (the PostgreSQL backend's locations)."""
-    if not isinstance(value, str):
-        return False
-    return value.strip().split("://", 1)[0].lower() in POSTGRES_SCHEMES and "://" in value
-
-
-def redact_url(url: str) -> str:
-    """`url` with its password (in the user part or a `password=` parameter) replaced by `***`."""
-    text = str(url).strip()
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return f"<unparseable URL, {len(text)} characters>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, hosts = netloc.rsplit("@", 1)
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":" + REDACTED
-        netloc = f"{userinfo}@{hosts}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(k.lower() == "password" for k, _ in pairs):
-            query = "&".join(
-                f"{quote(k)}={REDACTED if k.lower() == 'password' else quote(v)}" for k, v in pairs
-            )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def url_password(url: str) -> str | None:
-    """The password a URL carries (user part or `password=` parameter), percent-decoded."""
-    try:
-        parts = urlsplit(str(url).strip())
-    except ValueError:
-        return None
-    if "@" in parts.netloc:
-        userinfo = parts.netloc.rsplit("@", 1)[0]
-        if ":" in userinfo:
-            return unquote(userinfo.split(":", 1)[1]) or None
-    for k, v in parse_qsl(parts.query, keep_blank_values=True):
-        if k.lower() == "password" and v:
-            return v
-    return None
-
-
-def scrub(text: str, url: str) -> str:
-    """`text` with the URL's password (raw or percent-encoded) removed: for messages built from a
-    driver's error, which should never hold it, in case one does."""
-    secret = url_password(url)
-    if not secret:
-        return text
-    for form in {secret, quote(secret, safe=""), quote(secret)}:
-        text = text.replace(form, REDACTED)
-    return text
-
-
-def upsert_sql(table: str, columns: str, keys: tuple[str, ...], values: str) -> str:
-    """`INSERT ... ON CONFLICT (keys) DO UPDATE SET` every other column: valid on both databases.
-
-    It is what SQLite's `INSERT OR REPLACE` did here (every column is written), in a form
-    PostgreSQL accepts too (SQLite >= 3.24).
-    """
-    names = [c.strip() for c in columns.split(",")]
-    updates = ", ".join(f"{c} = excluded.{c}" for c in names if c not in keys)
-    return (
-        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({values}) "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
-    )
-
+from captaindata_dagster.storage.locations import is_postgres_url, redact_url
+from captaindata_dagster.storage.postgres import PostgresBackend  # psycopg loads on first use
+from captaindata_dagster.storage.sql import SQLITE, Connection
+from captaindata_dagster.storage.sqlite import SQLiteBackend
 
 _TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)", re.IGNORECASE)
 
@@ -128,13 +45,9 @@ class Store:
         loc = self.default_location() if location is None else location
         self.timeout_s = float(timeout_s)
         if is_postgres_url(loc):
-            from captaindata_dagster.storage.postgres import (
-                PostgresBackend,  # psycopg itself loads on first use
-            )
-
             self._location: str | Path = str(loc).strip()
             self.path: Path | None = None
-            self._backend: Any = PostgresBackend(
+            self._backend: PostgresBackend | SQLiteBackend = PostgresBackend(
                 str(self._location), self._SCHEMA, timeout_s=self.timeout_s
             )
         else:
@@ -143,8 +56,6 @@ class Store:
                     f"{type(self).__name__} location {redact_url(loc)!r}: give a file path "
                     "(SQLite) or a postgresql://user@host:5432/database URL (PostgreSQL)"
                 )
-            from captaindata_dagster.storage.sqlite import SQLiteBackend
-
             self._location = self.path = Path(loc)
             self._backend = SQLiteBackend(
                 self.path,
@@ -199,25 +110,25 @@ class Store:
     # ------------------------------------------------------------------ transactions
 
     @contextmanager
-    def _write(self) -> Iterator[Any]:
+    def _write(self) -> Iterator[Connection]:
         """One short write transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: READ COMMITTED)."""
         with self._backend.write() as conn:
             yield conn
 
     @contextmanager
-    def _read(self) -> Iterator[Any]:
+    def _read(self) -> Iterator[Connection]:
         """Reads that see one state (SQLite: the file; PostgreSQL: one REPEATABLE READ snapshot)."""
         with self._backend.read() as conn:
             yield conn
 
     @contextmanager
-    def _session(self) -> Iterator[Any]:
+    def _session(self) -> Iterator[Connection]:
         """PostgreSQL: statements committed one by one (for session-level advisory locks).
         SQLite: a write transaction (BEGIN IMMEDIATE), for the same read-then-write."""
         with self._backend.session() as conn:
             yield conn
 
-    def _lock_keys(self, conn: Any, *names: str) -> None:
+    def _lock_keys(self, conn: Connection, *names: str) -> None:
         """Inside `_write()`: wait until no other writer holds these keys, until the commit.
 
         SQLite's BEGIN IMMEDIATE already admits one writer at a time; on PostgreSQL each name is

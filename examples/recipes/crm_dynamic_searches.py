@@ -28,7 +28,7 @@ from captaindata_dagster import (
     build_people_search_asset,
     build_profile_extraction_asset,
 )
-from captaindata_dagster.api.client import resolve_action
+from captaindata_dagster.api.request_body import resolve_action
 from captaindata_dagster.orchestration.warehouse import DuckDBWarehouseIOManager
 
 CRM_DATABASE_ENV = "CRM_DATABASE"

@@ -25,12 +25,13 @@ from captaindata_dagster import (
     build_action_asset,
 )
 from captaindata_dagster.api import accounts, load_catalog
-from captaindata_dagster.api.labels import ACCOUNT_LABELS
+from captaindata_dagster.api.labels import ACCOUNT_LABELS, RERUN_LABELS
 from captaindata_dagster.engine.batch import run_batch
 from captaindata_dagster.orchestration.metadata import user_counts
-from captaindata_dagster.orchestration.sensors import RETRY_LABELS, build_captaindata_error_sensor
+from captaindata_dagster.orchestration.sensors import build_captaindata_error_sensor
 from captaindata_dagster.simulator import sample_input
 from captaindata_dagster.storage.ledger import CLAIMED, DONE, Ledger, input_key
+from tests.helpers import simulator_resource
 
 PROFILE = "linkedin-extract-people"
 SEARCH = "linkedin-search-people"  # 10 results a page, paginated by page number
@@ -301,12 +302,8 @@ def _asset(n: int, **kw) -> dg.AssetsDefinition:
 
 
 def _resource(sim, tmp_path, uids: list[str]) -> CaptainDataResource:
-    return CaptainDataResource(
-        api_key=sim.api_key,
-        base_url=sim.base_url,
-        ledger_path=str(tmp_path / "ledger.sqlite"),
-        integration_users=uids,
-        account_form="integration_users",
+    return simulator_resource(
+        sim, tmp_path, integration_users=uids, account_form="integration_users"
     )
 
 
@@ -356,7 +353,7 @@ def test_only_a_bad_account_fails_the_step_once_and_names_the_user(sim, tmp_path
     md = failure.step_failure_data.user_failure_data.metadata
     assert md["error_label"].value == "LK_BAD_COOKIE" and md["user_uids"].value == [bad]
 
-    assert not ACCOUNT_LABELS & RETRY_LABELS  # the error sensor never re-runs them by itself
+    assert not ACCOUNT_LABELS & RERUN_LABELS  # the error sensor never re-runs them by itself
     tick = build_captaindata_error_sensor(assets=[asset])(
         dg.build_sensor_context(instance=instance)
     )

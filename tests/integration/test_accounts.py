@@ -41,6 +41,7 @@ from captaindata_dagster.orchestration import (
 )
 from captaindata_dagster.orchestration.warehouse import DuckDBWarehouseIOManager
 from captaindata_dagster.storage.ledger import Ledger
+from tests.helpers import simulator_resource
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE = "linkedin-extract-people"
@@ -155,7 +156,7 @@ def test_create_and_list_users_over_pages(sim, client):
 
 @pytest.mark.parametrize("answer", [{"users": []}, None])
 def test_list_users_on_a_non_list_answer_raises(sim, client, monkeypatch, answer):
-    routes = sim.routes
+    routes = sim.routes.workspace
     monkeypatch.setattr(routes, "list_users", lambda call: routes.ok(call, answer))
     with pytest.raises(MalformedResponseError) as info:
         client.list_users()
@@ -332,11 +333,8 @@ def test_console_script_is_declared():
 
 
 def resource_for(sim, tmp_path, **kw) -> CaptainDataResource:
-    kw.setdefault("account_form", "integration_users")  # users: the seed's form (see `client`)
-    return CaptainDataResource(
-        api_key=sim.api_key, base_url=sim.base_url, ledger_path=str(tmp_path / "ledger.sqlite"),
-        **kw,
-    )  # fmt: skip
+    # users: the seed's form (see `client`)
+    return simulator_resource(sim, tmp_path, **{"account_form": "integration_users", **kw})
 
 
 def output_metadata(result, step: str) -> dict:

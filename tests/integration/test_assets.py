@@ -16,16 +16,7 @@ from captaindata_dagster import (
     build_profile_extraction_asset,
 )
 from captaindata_dagster.api import ValidationError
-from tests.conftest import SEARCHES
-
-
-def resource_for(sim, tmp_path, **kw):
-    return CaptainDataResource(
-        api_key=sim.api_key,
-        base_url=sim.base_url,
-        ledger_path=str(tmp_path / "ledger.sqlite"),
-        **kw,
-    )
+from tests.helpers import SEARCHES, simulator_resource
 
 
 def pipeline(max_results=20, **profile_kw):
@@ -54,7 +45,7 @@ def step_failure_metadata(result):
 def test_pipeline_over_several_partitions(make_sim, tmp_path, instance):
     sim = make_sim(search_total=200)
     people, profiles, companies = pipeline(max_results=20)
-    res = resource_for(sim, tmp_path)
+    res = simulator_resource(sim, tmp_path)
     for key in SEARCHES:
         result = dg.materialize(
             [people, profiles, companies],
@@ -88,7 +79,7 @@ def test_second_run_spends_nothing_and_a_changed_search_only_pays_new_people(
     make_sim, tmp_path, instance
 ):
     sim = make_sim(search_total=200)
-    res = {"captaindata": resource_for(sim, tmp_path)}
+    res = {"captaindata": simulator_resource(sim, tmp_path)}
     people, profiles, _ = pipeline(max_results=20)
     assert dg.materialize(
         [people, profiles], partition_key="paris", resources=res, instance=instance
@@ -117,7 +108,7 @@ def test_second_run_spends_nothing_and_a_changed_search_only_pays_new_people(
 
 def test_per_input_errors_land_in_the_errors_table(make_sim, tmp_path, instance):
     sim = make_sim(search_total=200)
-    res = {"captaindata": resource_for(sim, tmp_path)}
+    res = {"captaindata": simulator_resource(sim, tmp_path)}
     people, profiles, _ = pipeline(max_results=20)
     first = dg.materialize([people], partition_key="paris", resources=res, instance=instance)
     urls = list(first.output_for_node("linkedin_people", "results")["linkedin_profile_url"])
@@ -142,9 +133,7 @@ def test_per_input_errors_land_in_the_errors_table(make_sim, tmp_path, instance)
 
 
 def test_authentication_failure_fails_the_step_with_its_label(sim, tmp_path, instance):
-    bad = CaptainDataResource(
-        api_key="not-the-key", base_url=sim.base_url, ledger_path=str(tmp_path / "l.sqlite")
-    )
+    bad = simulator_resource(sim, tmp_path, api_key="not-the-key")
     people, _, _ = pipeline()
     result = dg.materialize(
         [people], partition_key="paris", resources={"captaindata": bad}, instance=instance,
@@ -163,7 +152,7 @@ def test_error_rate_over_the_threshold_fails_the_step(make_sim, tmp_path, instan
     people = build_people_search_asset(searches=SEARCHES, max_results=10, max_error_rate=1.0)
     profiles = build_profile_extraction_asset(upstream=people, max_error_rate=0.3)
     sim.set_faults({})
-    res = {"captaindata": resource_for(sim, tmp_path)}
+    res = {"captaindata": simulator_resource(sim, tmp_path)}
     assert dg.materialize([people], partition_key="paris", resources=res, instance=instance).success
     sim.set_faults({"LK_BAD_COOKIE": 0.8})
     result = dg.materialize(
@@ -186,7 +175,7 @@ def test_the_error_rate_counts_attempted_inputs_not_those_a_budget_left(
     profiles = build_action_asset(
         "linkedin-extract-people", name="budgeted", inputs=urls, budget=4, max_error_rate=0.5
     )
-    res = {"captaindata": resource_for(sim, tmp_path, integration_users=["u1"])}
+    res = {"captaindata": simulator_resource(sim, tmp_path, integration_users=["u1"])}
     result = dg.materialize([profiles], resources=res, instance=instance, raise_on_error=False)
     assert not result.success
     md = step_failure_metadata(result)
@@ -196,7 +185,7 @@ def test_the_error_rate_counts_attempted_inputs_not_those_a_budget_left(
 
 def test_budget_stops_new_calls(make_sim, tmp_path, instance):
     sim = make_sim(search_total=200)
-    res = {"captaindata": resource_for(sim, tmp_path)}
+    res = {"captaindata": simulator_resource(sim, tmp_path)}
     people = build_people_search_asset(searches=SEARCHES, max_results=20)
     profiles = build_profile_extraction_asset(upstream=people, budget=5)
     dg.materialize([people], partition_key="paris", resources=res, instance=instance)
@@ -252,7 +241,7 @@ def test_landing_in_duckdb_replaces_partitions(make_sim, tmp_path, instance):
     people, profiles, companies = pipeline(max_results=10)
     db = str(tmp_path / "warehouse.duckdb")
     res = {
-        "captaindata": resource_for(sim, tmp_path),
+        "captaindata": simulator_resource(sim, tmp_path),
         "io_manager": DuckDBPandasIOManager(database=db, schema="linkedin"),
     }
     for key in SEARCHES:
@@ -287,7 +276,7 @@ def test_daily_snapshots_cross_searches_with_days(make_sim, tmp_path, instance):
     assert isinstance(people.partitions_def, dg.MultiPartitionsDefinition)
     db = str(tmp_path / "w.duckdb")
     res = {
-        "captaindata": resource_for(sim, tmp_path),
+        "captaindata": simulator_resource(sim, tmp_path),
         "io_manager": DuckDBPandasIOManager(database=db, schema="li"),
     }
     for day in ("2026-11-02", "2026-11-03"):
@@ -313,7 +302,7 @@ def test_dynamic_partitions_take_searches_added_at_run_time(sim, tmp_path, insta
     )
     instance.add_dynamic_partitions("linkedin_searches", ["berlin"])
     result = dg.materialize(
-        [people], partition_key="berlin", resources={"captaindata": resource_for(sim, tmp_path)},
+        [people], partition_key="berlin", resources={"captaindata": simulator_resource(sim, tmp_path)},
         instance=instance,
     )  # fmt: skip
     assert result.success
@@ -327,7 +316,7 @@ def test_a_search_url_can_be_the_partition_key_itself(sim, tmp_path, instance):
     url = SEARCHES["paris"]
     instance.add_dynamic_partitions("search_urls", [url])
     res = {
-        "captaindata": resource_for(sim, tmp_path),
+        "captaindata": simulator_resource(sim, tmp_path),
         # a URL is no file name: land such partitions in a database, not the default pickles
         "io_manager": DuckDBPandasIOManager(database=str(tmp_path / "w.duckdb"), schema="li"),
     }
@@ -341,7 +330,7 @@ def test_generic_action_asset_from_a_static_list(sim, tmp_path, instance):
         "linkedin-extract-company", name="acme_companies", inputs=urls + urls[:1]
     )
     result = dg.materialize(
-        [asset], resources={"captaindata": resource_for(sim, tmp_path)}, instance=instance
+        [asset], resources={"captaindata": simulator_resource(sim, tmp_path)}, instance=instance
     )
     assert result.success
     table = result.output_for_node("acme_companies", "results")
@@ -447,9 +436,7 @@ def test_a_killed_materialization_resumes_without_paying_twice(make_sim, tmp_pat
 
     people = build_people_search_asset(searches=SEARCHES, max_results=60)
     profiles = build_profile_extraction_asset(upstream=people)
-    res = CaptainDataResource(
-        api_key=sim.api_key, base_url=sim.base_url, ledger_path=str(ledger_path)
-    )
+    res = simulator_resource(sim, tmp_path)  # the ledger the killed child wrote
     result = dg.materialize(
         [people, profiles], partition_key="paris", resources={"captaindata": res}, instance=instance
     )

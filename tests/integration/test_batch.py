@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -25,13 +24,14 @@ from captaindata_dagster.api import (
 )
 from captaindata_dagster.engine.batch import (
     ERROR_COLUMNS,
-    RESULT_META_COLUMNS,
     BatchResult,
     BatchStats,
     run_batch,
 )
+from captaindata_dagster.engine.result_rows import RESULT_META_COLUMNS
 from captaindata_dagster.simulator import sample_input
 from captaindata_dagster.storage.ledger import Ledger
+from tests.helpers import wait_until
 
 PROFILE = "linkedin-extract-people"
 SEARCH = "linkedin-search-people"
@@ -404,11 +404,9 @@ def _spawn_child(tmp_path, sim, ledger_path, n, users, block_after):
 
 
 def _wait_for(cond, proc, timeout_s=60.0):
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        assert proc.poll() is None, "the child ended before it could be killed"
-        assert time.monotonic() < deadline, "the child made no progress"
-        time.sleep(0.02)
+    wait_until(
+        cond, "the child made no progress", alive=lambda: proc.poll() is None, timeout_s=timeout_s
+    )
 
 
 def _check_exactly_once(out, inputs):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from captaindata_dagster import CaptainDataResource, build_people_search_asset
+from captaindata_dagster import build_people_search_asset
 from captaindata_dagster.orchestration.checks import (
     ERROR_RATE,
     REQUIRED_COLUMNS,
@@ -14,6 +14,7 @@ from captaindata_dagster.orchestration.checks import (
     required_columns_check,
     unique_key_check,
 )
+from tests.helpers import simulator_resource
 
 
 def errors_frame(labels):
@@ -59,9 +60,7 @@ def test_checks_run_with_every_materialization(make_sim, tmp_path):
         searches={"paris": "https://www.linkedin.com/search/results/people/?keywords=x"},
         max_results=10,
     )
-    res = CaptainDataResource(
-        api_key=sim.api_key, base_url=sim.base_url, ledger_path=str(tmp_path / "l.sqlite")
-    )
+    res = simulator_resource(sim, tmp_path)
     with dg.instance_for_test() as instance:
         result = dg.materialize(
             [people], partition_key="paris", resources={"captaindata": res}, instance=instance

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -29,7 +27,7 @@ from captaindata_dagster.api import (
     load_catalog,
 )
 from captaindata_dagster.simulator.data import sample_input
-from tests.conftest import TEST_KEY
+from tests.helpers import TEST_KEY, FakeClock
 
 SEARCH = "linkedin-search-people"
 SEARCH_URL = "https://www.linkedin.com/search/results/people/?keywords=data%20engineer"
@@ -261,21 +259,14 @@ def test_retry_recovers_when_faults_are_occasional(make_sim, make_client):
 
 def test_retry_after_is_honoured(make_sim, make_client):
     sim = make_sim(faults={"STATUS_429": 1.0}, retry_after_s=1)
-    client = make_client(sim, max_retries=5)
-
-    def clear_faults_soon():
-        time.sleep(0.3)
-        sim.set_faults({})
-
-    t = threading.Thread(target=clear_faults_soon)
-    t.start()
+    clock = FakeClock()
+    clock.on_sleep.append(lambda _: sim.set_faults({}))  # the limit lifts while the client waits
+    client = make_client(sim, max_retries=5, sleep=clock.sleep)
     res = client.run_action(PROFILE, {"linkedin_profile_url": profile_url(7)})
-    t.join()
     calls = action_calls(sim, PROFILE)
     assert [c.status for c in calls] == [429, 200]
     assert res.rate_limited == 1 and res.attempts == 2
-    gap = calls[1].at - calls[0].at
-    assert gap >= 0.95, f"retried {gap:.2f}s after a 429 that asked for 1s"
+    assert clock.waits == [1.0], "the retry waits the 1 s the 429 asked for, not the backoff"
 
 
 @pytest.mark.parametrize("fault", ["500", "html_503", "timeout", "drop"])
@@ -295,10 +286,11 @@ def test_side_effect_action_is_never_sent_twice(make_sim, make_client, fault):
 def test_side_effect_action_is_resent_after_a_429(make_sim, make_client):
     # A 429 is answered before anything happens: sending again is safe and expected.
     sim = make_sim(faults={"STATUS_429": 1.0}, retry_after_s=1)
-    client = make_client(sim, max_retries=3)
-    threading.Timer(0.2, lambda: sim.set_faults({})).start()
+    clock = FakeClock()
+    clock.on_sleep.append(lambda _: sim.set_faults({}))  # the limit lifts while the client waits
+    client = make_client(sim, max_retries=3, sleep=clock.sleep)
     res = client.run_action("linkedin-connect-profile", {"linkedin_profile_url": profile_url(8)})
-    assert res.attempts == 2
+    assert res.attempts == 2 and clock.waits == [1.0]
 
 
 # ---------------------------------------------------------------- pacing and threads

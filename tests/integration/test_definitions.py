@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -10,14 +9,13 @@ from pathlib import Path
 
 import dagster as dg
 
+from tests.helpers import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_definitions():
-    spec = importlib.util.spec_from_file_location("demo_definitions", ROOT / "definitions.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("definitions.py", "demo_definitions")
 
 
 def test_demo_pipeline_shape(sim, monkeypatch):

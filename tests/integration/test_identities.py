@@ -35,6 +35,7 @@ from captaindata_dagster.orchestration import (
     create_captaindata_identity_op,
     list_captaindata_identities_op,
 )
+from tests.helpers import simulator_resource
 
 PROFILE = "linkedin-extract-people"
 COOKIE = "AQEDAT-identity-li-at-3b9f-DO-NOT-LEAK"  # distinctive, so a leak is easy to grep for
@@ -200,7 +201,7 @@ def test_simulator_identity_routes_refuse_in_the_api_envelope(sim, client):
 
 @pytest.mark.parametrize("answer", [{"data": []}, None, "identities"])
 def test_list_identities_on_a_non_list_answer_raises(sim, client, monkeypatch, answer):
-    routes = sim.routes
+    routes = sim.routes.workspace
     monkeypatch.setattr(routes, "list_identities", lambda call: routes.ok(call, answer))
     with pytest.raises(MalformedResponseError) as info:
         client.list_identities()
@@ -323,11 +324,7 @@ def test_cli_identities_in_sandbox(monkeypatch, capsys):
 
 
 def resource_for(sim, tmp_path, **kw) -> CaptainDataResource:
-    kw.setdefault("account_form", "identity_ids")
-    return CaptainDataResource(
-        api_key=sim.api_key, base_url=sim.base_url, ledger_path=str(tmp_path / "ledger.sqlite"),
-        **kw,
-    )  # fmt: skip
+    return simulator_resource(sim, tmp_path, **{"account_form": "identity_ids", **kw})
 
 
 def output_metadata(result, step: str) -> dict:

@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from captaindata_dagster.api.client import resolve_action
+from captaindata_dagster.api.request_body import resolve_action
 from captaindata_dagster.engine.batch import run_batch
-from captaindata_dagster.orchestration.outreach import run_outreach
+from captaindata_dagster.engine.outreach import run_outreach
 from captaindata_dagster.storage.ledger import input_key
 from captaindata_dagster.storage.outreach_records import SENT, UNKNOWN, OutreachStore, profile_key
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from captaindata_dagster import CaptainDataResource
 from captaindata_dagster.api import ValidationError
 from captaindata_dagster.engine.batch import ERROR_COLUMNS
 from captaindata_dagster.orchestration.ops import (
@@ -15,6 +14,7 @@ from captaindata_dagster.orchestration.ops import (
     extract_profiles,
     extract_profiles_job,
 )
+from tests.helpers import simulator_resource
 
 PROFILE = "linkedin-extract-people"
 OP = "extract_profiles"
@@ -34,13 +34,7 @@ def resources(tmp_path):
     """Resources for a simulator, all runs of a test sharing one ledger file."""
 
     def build(sim, api_key: str | None = None) -> dict:
-        return {
-            "captaindata": CaptainDataResource(
-                api_key=api_key or sim.api_key,
-                base_url=sim.base_url,
-                ledger_path=str(tmp_path / "ledger.sqlite"),
-            )
-        }
+        return {"captaindata": simulator_resource(sim, tmp_path, api_key=api_key or sim.api_key)}
 
     return build
 

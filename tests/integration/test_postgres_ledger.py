@@ -29,6 +29,7 @@ import captaindata_dagster
 from captaindata_dagster import CaptainDataResource
 from captaindata_dagster.api import ValidationError
 from captaindata_dagster.orchestration import build_outreach_op
+from captaindata_dagster.storage.errors import StoreError, StoreUnavailable
 from captaindata_dagster.storage.ledger import (
     BUSY,
     CLAIMED,
@@ -37,9 +38,9 @@ from captaindata_dagster.storage.ledger import (
     Ledger,
     resolve_ledger_location,
 )
+from captaindata_dagster.storage.locations import redact_url, scrub
 from captaindata_dagster.storage.outreach_records import OutreachStore, default_store_path
-from captaindata_dagster.storage.store import StoreError, StoreUnavailable, redact_url, scrub
-from tests.conftest import TEST_KEY
+from tests.helpers import TEST_KEY
 from tests.integration import test_batch as batch_contract
 from tests.slow.reliability import test_outreach as outreach_contract
 from tests.unit import test_ledger as ledger_contract

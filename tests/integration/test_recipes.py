@@ -8,7 +8,6 @@ PostgreSQL IO manager runs against the test suite's real PostgreSQL server.
 
 import importlib.util
 import logging
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -19,6 +18,8 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
+
+from tests.helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ROOT / "examples" / "recipes"
@@ -31,15 +32,7 @@ LONDON = (
 
 def load_recipe(name: str) -> ModuleType:
     """Import examples/recipes/<name>.py afresh: its settings are read from the env at load."""
-    module_name = f"recipe_{name}_{uuid.uuid4().hex[:8]}"
-    spec = importlib.util.spec_from_file_location(module_name, RECIPES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses look their module up while it executes
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.modules.pop(module_name, None)
-    return module
+    return load_script(RECIPES / f"{name}.py", f"recipe_{name}_{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sqlite3
 import warnings
 import zlib
@@ -14,17 +13,13 @@ import pytest
 from captaindata_dagster import CaptainDataResource
 from captaindata_dagster.api import ValidationError
 from captaindata_dagster.orchestration.resource import LiteralKeyWarning
-from tests.conftest import TEST_KEY
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import TEST_KEY, load_script
 
 
 def test_loading_definitions_makes_no_http_call(sim, monkeypatch):
     monkeypatch.setenv("CAPTAINDATA_API_KEY", sim.api_key)
     monkeypatch.setenv("CAPTAINDATA_BASE_URL", sim.base_url)
-    spec = importlib.util.spec_from_file_location("root_definitions", ROOT / "definitions.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script("definitions.py", "root_definitions")
     defs = mod.defs
     assert isinstance(defs, dg.Definitions)
     defs.get_repository_def()  # resolves every asset, job, schedule and sensor

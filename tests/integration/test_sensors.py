@@ -9,14 +9,14 @@ import dagster as dg
 import pytest
 
 from captaindata_dagster import (
-    CaptainDataResource,
     build_captaindata_error_sensor,
     build_captaindata_run_failure_sensor,
     build_people_search_asset,
     build_profile_extraction_asset,
 )
-from captaindata_dagster.orchestration.sensors import RERUN_TAG, SURFACED_TAG
-from tests.conftest import SEARCHES
+from captaindata_dagster.orchestration.error_sensor_tick import RERUN_TAG
+from captaindata_dagster.orchestration.failure_sources import SURFACED_TAG
+from tests.helpers import SEARCHES, simulator_resource
 
 
 @pytest.fixture
@@ -42,12 +42,7 @@ def observed(result):
 
 
 def run_profiles(sim, tmp_path, instance, pipeline, partition="paris", **resource_kw):
-    res = CaptainDataResource(
-        api_key=resource_kw.pop("api_key", sim.api_key),
-        base_url=sim.base_url,
-        ledger_path=str(tmp_path / "ledger.sqlite"),
-        **resource_kw,
-    )
+    res = simulator_resource(sim, tmp_path, **resource_kw)
     return dg.materialize(
         list(pipeline), partition_key=partition, resources={"captaindata": res}, instance=instance,
         raise_on_error=False,

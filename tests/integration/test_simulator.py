@@ -490,8 +490,10 @@ def test_rps_limit_lets_a_client_pacing_at_rps_through(fresh):
 def test_one_call_at_a_time_per_account(fresh):
     sim = fresh(latency_ms=300)
     results = {}
+    together = threading.Barrier(3)  # all three are sent at once: the two for u1 overlap
 
     def call(name, user):
+        together.wait()
         results[name] = run(
             sim, "linkedin-extract-people", {"input": {"url": PROFILE}, "integration_users": [user]}
         )
@@ -502,7 +504,6 @@ def test_one_call_at_a_time_per_account(fresh):
     ]
     for t in threads:
         t.start()
-        time.sleep(0.05)
     for t in threads:
         t.join()
     assert sorted(r.status_code for r in results.values()) == [200, 200, 429]

@@ -18,7 +18,7 @@ from captaindata_dagster.api.catalog import CUSTOM_DATA
 from captaindata_dagster.simulator import data, run_simulator
 from captaindata_dagster.simulator.item import Item
 from captaindata_dagster.simulator.shapes import fill
-from tests.conftest import TEST_KEY
+from tests.helpers import TEST_KEY
 from tests.spec import live_actions, problems
 
 ACTIONS = live_actions()

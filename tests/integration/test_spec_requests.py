@@ -18,7 +18,7 @@ from captaindata_dagster.api import ValidationError
 from captaindata_dagster.api.catalog import load_catalog
 from captaindata_dagster.simulator import run_simulator
 from captaindata_dagster.simulator.data import sample_input
-from tests.conftest import TEST_KEY
+from tests.helpers import TEST_KEY
 from tests.spec import error_schema, live_actions, problems
 
 IDENTITY = "0b8e5f9a-1c2d-4e3f-8a9b-0c1d2e3f4a5b"

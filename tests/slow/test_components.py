@@ -23,9 +23,10 @@ import yaml
 from dagster.components.testing import create_defs_folder_sandbox
 
 from captaindata_dagster import CaptainDataActionsComponent, CaptainDataResource
-from captaindata_dagster.orchestration.components import TYPE_NAME, shared_resource
-from captaindata_dagster.orchestration.sensors import PERSON_HINTS, RETRY_LABELS
-from tests.conftest import SEARCHES, TEST_KEY
+from captaindata_dagster.api.labels import PERSON_FIXES, RERUN_LABELS
+from captaindata_dagster.orchestration.component_resources import shared_resource
+from captaindata_dagster.orchestration.components import TYPE_NAME
+from tests.helpers import SEARCHES, TEST_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "linkedin_warehouse"
@@ -301,7 +302,7 @@ def test_yaml_defs_materialize_against_the_simulator(sim_env, tmp_path):
         tick = sensor(dg.build_sensor_context(instance=instance))
         [obs] = [o for o in tick.asset_events if o.partition == "berlin"]
         assert obs.metadata["error_label"].value == "LK_BAD_COOKIE"
-        assert obs.metadata["needs_a_person"].value == PERSON_HINTS["LK_BAD_COOKIE"]
+        assert obs.metadata["needs_a_person"].value == PERSON_FIXES["LK_BAD_COOKIE"]
         assert tick.run_requests == []  # a bad cookie is not re-run
 
         # fresh in the ledger (people 12 h, profiles 30 d, companies 90 d): a re-run is free
@@ -554,7 +555,7 @@ def test_the_component_works_from_python_too(monkeypatch):
         "linkedin_profiles_errors",
     }
     assert [s.name for s in defs.sensors] == ["linkedin_people_run_failure_sensor"]
-    assert RETRY_LABELS  # the default re-run labels are the sensor module's
+    assert RERUN_LABELS  # the default re-run labels are the labels table's
 
 
 # ---------------------------------------------------------------------------------- scaffold

@@ -6,17 +6,11 @@ would: the error sensor's tick, the observations on the asset, the check results
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import load_script
 
 
 def load_proof():
-    spec = importlib.util.spec_from_file_location("ui_proof", ROOT / "scripts" / "ui_proof.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/ui_proof.py", "ui_proof")
 
 
 def test_labels_and_counts_reach_the_ui(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -10,18 +9,14 @@ from pathlib import Path
 import pytest
 
 from captaindata_dagster.api.catalog import CATALOG_PATH, load_catalog
+from tests.helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT.parent / "shared" / "captaindata-v4" / "openapi.json"
 
 
 def _generator():
-    spec = importlib.util.spec_from_file_location(
-        "gen_catalog", ROOT / "scripts" / "gen_catalog.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("scripts/gen_catalog.py", "gen_catalog")
 
 
 @pytest.mark.skipif(not SPEC.exists(), reason="vendor spec not beside the checkout")

@@ -319,3 +319,19 @@ def test_dedupe_people_folds_spellings_of_one_person():
     )
     kept, dropped = dedupe_people(table)
     assert list(kept["full_name"]) == ["Jane", "John"] and dropped == 2
+
+
+def test_unfit_values_are_reported_on_the_log_given():
+    """A step passes its `context.log`, so the warning shows in the run's logs."""
+    action = load_catalog().get(CONVERSATIONS)
+    seen: list[str] = []
+
+    class Log:
+        def warning(self, msg, *args):
+            seen.append(msg % args)
+
+    results_table(action, _results("read", ["maybe", "false"]), {}, log=Log())
+    assert seen == [
+        f"{CONVERSATIONS}.read: 1 value(s) that a boolean column cannot hold were stored as NA: "
+        "'maybe'"
+    ]

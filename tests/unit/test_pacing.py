@@ -14,17 +14,7 @@ from captaindata_dagster.api.errors import (
     error_from_response,
 )
 from captaindata_dagster.api.pacing import AccountSlots, TokenBucket
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, s):
-        self.now += s
+from tests.helpers import FakeClock
 
 
 def test_bucket_spaces_calls_one_interval_apart():

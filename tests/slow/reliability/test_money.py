@@ -20,7 +20,7 @@ from captaindata_dagster.api import (
     TransportError,
 )
 from captaindata_dagster.engine.batch import run_batch
-from tests.conftest import TEST_KEY
+from tests.helpers import TEST_KEY
 from tests.integration.test_contract_corners import PROFILE, PROFILE_INPUT, SEARCH, SEARCH_INPUT
 from tests.scripted import page
 
@@ -220,7 +220,7 @@ def test_a_503_with_a_long_retry_after_is_not_waited_out_either(scripted, waits)
 
 
 def test_an_outreach_run_under_a_long_ban_sends_one_call_not_one_per_profile(make_sim, tmp_path):
-    from captaindata_dagster.orchestration.outreach import run_outreach
+    from captaindata_dagster.engine.outreach import run_outreach
     from captaindata_dagster.storage.outreach_records import OutreachStore
 
     sim = make_sim(faults={"LIMIT_REACHED": 1.0}, retry_after_s=3600)

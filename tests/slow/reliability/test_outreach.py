@@ -31,16 +31,15 @@ from captaindata_dagster import (
     build_people_search_asset,
 )
 from captaindata_dagster.api import ValidationError
-from captaindata_dagster.orchestration.outreach import (
+from captaindata_dagster.engine.outreach import (
     OUTREACH_ERROR_COLUMNS,
     REVIEW_COLUMNS,
     SENT_COLUMNS,
     SKIPPED_COLUMNS,
     OutreachResult,
-    build_outreach_asset,
-    build_outreach_op,
     run_outreach,
 )
+from captaindata_dagster.orchestration.outreach import build_outreach_asset, build_outreach_op
 from captaindata_dagster.storage.outreach_records import (
     FAILED,
     PENDING,
@@ -52,6 +51,7 @@ from captaindata_dagster.storage.outreach_records import (
     profile_key,
 )
 from captaindata_dagster.storage.outreach_records import main as review_cli
+from tests.helpers import simulator_resource
 
 CONNECT = "linkedin-connect-profile"
 MESSAGE = "linkedin-message-profile"
@@ -93,11 +93,7 @@ def store(tmp_path):
 
 
 def resource(sim, tmp_path, **kw) -> CaptainDataResource:
-    kw.setdefault("api_key", sim.api_key)
-    kw.setdefault("integration_users", ["u1", "u2"])
-    return CaptainDataResource(
-        base_url=sim.base_url, ledger_path=str(tmp_path / "ledger.sqlite"), **kw
-    )
+    return simulator_resource(sim, tmp_path, **{"integration_users": ["u1", "u2"], **kw})
 
 
 def run_op(op, res, **config):
@@ -343,7 +339,7 @@ CHILD = textwrap.dedent(
     import sys
     from captaindata_dagster import CaptainDataClient
     from captaindata_dagster.storage import OutreachStore
-    from captaindata_dagster.orchestration.outreach import run_outreach
+    from captaindata_dagster.engine.outreach import run_outreach
 
     base_url, key, store_path, *profiles = sys.argv[1:]
     client = CaptainDataClient(key, base_url, timeout=60, integration_users=["u1"])

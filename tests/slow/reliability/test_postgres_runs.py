@@ -25,7 +25,7 @@ from captaindata_dagster.api import load_catalog
 from captaindata_dagster.storage.ledger import CLAIMED, Ledger, input_key
 from captaindata_dagster.storage.outreach_records import SENT, OutreachStore
 from captaindata_dagster.storage.postgres import APPLICATION_NAME
-from tests.conftest import TEST_KEY
+from tests.helpers import TEST_KEY
 from tests.slow.reliability.test_kills import clean, materialize_cmd
 from tests.slow.reliability.test_secrets import scan_instance, scan_text, scan_tree
 
@@ -194,7 +194,7 @@ OUTREACH_CHILD = textwrap.dedent(
     import json, sys
     from captaindata_dagster import CaptainDataClient
     from captaindata_dagster.storage import OutreachStore
-    from captaindata_dagster.orchestration.outreach import run_outreach
+    from captaindata_dagster.engine.outreach import run_outreach
 
     base_url, key, store_url, account, *profiles = sys.argv[1:]
     client = CaptainDataClient(key, base_url, integration_users=[account])

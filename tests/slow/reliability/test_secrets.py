@@ -16,7 +16,6 @@ DuckDB table and in the event log of a run that logs it on purpose.
 from __future__ import annotations
 
 import base64
-import importlib.util
 import logging
 import pickle
 import sqlite3
@@ -30,9 +29,8 @@ import pytest
 from captaindata_dagster import CaptainDataClient, CaptainDataError, CaptainDataResource
 from captaindata_dagster.orchestration.outreach import build_outreach_op
 from captaindata_dagster.storage.outreach_records import OutreachStore
-from tests.conftest import TEST_KEY
+from tests.helpers import TEST_KEY, load_script
 
-ROOT = Path(__file__).resolve().parents[3]
 WRONG_KEY = "cd-wrong-key-3c9d17e2-DO-NOT-LEAK"
 KEYS = (TEST_KEY, WRONG_KEY)
 
@@ -166,12 +164,7 @@ def test_the_scanner_finds_a_key_wherever_it_is_put(tmp_path):
 
 
 def _load_definitions():
-    spec = importlib.util.spec_from_file_location(
-        "captaindata_secrets_defs", ROOT / "definitions.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("definitions.py", "captaindata_secrets_defs")
 
 
 TRANSIENT = {  # about one call in five fails, every kind of failure represented

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from captaindata_dagster.api.stopping import CallStopped, Stop, bound
-from captaindata_dagster.orchestration.outreach import run_outreach
+from captaindata_dagster.engine.outreach import run_outreach
 from captaindata_dagster.storage.ledger import Ledger
 from captaindata_dagster.storage.outreach_records import FAILED, PENDING, SENT, OutreachStore
 

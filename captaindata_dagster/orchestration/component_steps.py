@@ -1,0 +1,292 @@
+"""The component's assets: each YAML step built by the package's factory, checked against the YAML.
+
+Steps are built in declaration order (people, profiles, companies, then `actions`), each reading a
+column of one declared before it. A mistake is refused at load with the YAML attribute to fix:
+an unknown action, an input column the upstream table will never have, a name taken twice, an
+action that sends something (that is outreach's), or a factory's own `ValidationError` re-raised
+under its YAML path.
+
+Example:
+    >>> steps = build_component_assets(component)
+    >>> list(steps)
+    ['linkedin_people', 'linkedin_profiles']
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+from captaindata_dagster.api.catalog import Action
+from captaindata_dagster.api.client import resolve_action
+from captaindata_dagster.api.errors import CaptainDataError, ValidationError
+from captaindata_dagster.engine.frames import META_COLUMNS
+from captaindata_dagster.orchestration.component_settings import (
+    CatalogAction,
+    CompanyExtraction,
+    PeopleSearch,
+    ProfileExtraction,
+)
+
+if TYPE_CHECKING:
+    from captaindata_dagster.orchestration.components import CaptainDataActionsComponent
+
+Steps = dict[str, tuple[dg.AssetsDefinition, Action]]
+"""Asset name -> (its assets definition, its action), in declaration order."""
+
+
+def build_component_assets(component: CaptainDataActionsComponent) -> Steps:
+    """The component's assets, in declaration order; each step by its factory.
+
+    Args:
+        component: the component whose `searches`, steps and options to build.
+
+    Example:
+        >>> [a.key for a, _ in build_component_assets(component).values()]
+    """
+    if not component.searches:
+        raise ValidationError(
+            "searches: give at least one search, e.g. {data-engineers-paris: "
+            "https://www.linkedin.com/search/results/people/?keywords=data%20engineer}",
+            field="searches",
+        )
+    builder = _StepBuilder(component)
+    builder.people(component.people)
+    upstream = component.people.name
+    if component.profiles is not None:
+        builder.profiles(component.profiles, upstream)
+        upstream = component.profiles.name
+    if component.companies is not None:
+        builder.companies(component.companies, upstream)
+    for i, step in enumerate(component.actions):
+        builder.action(step, f"actions[{i}]")
+    return builder.steps
+
+
+class _StepBuilder:
+    """Builds the steps one by one, remembering names, aliases and the shared options."""
+
+    def __init__(self, component: CaptainDataActionsComponent) -> None:
+        self.component = component
+        self.steps: Steps = {}
+        self.aliases: dict[str, str] = {}  # people / profiles / companies -> asset name
+        retry = component.retry_policy
+        self.common: dict[str, Any] = {
+            "pool": component.pool,
+            "retry_policy": retry.build() if retry else None,
+            "group_name": component.group_name,
+            "key_prefix": component.key_prefix or None,
+            "checks": component.checks,
+        }
+
+    def options(self, step: Any) -> dict[str, Any]:
+        """The factory options of a step: the component's, with its own budget and error rate."""
+        c = self.component
+        budget = step.budget if step.budget is not None else c.budget
+        rate = step.max_error_rate if step.max_error_rate is not None else c.max_error_rate
+        return {**self.common, "budget": budget, "max_error_rate": rate}
+
+    def add(
+        self,
+        alias: str | None,
+        name: str,
+        path: str,
+        make: Callable[[], dg.AssetsDefinition],
+        action: Action,
+    ) -> None:
+        """Build one step under `name`, refusing a name (or its errors table's) already taken."""
+        taken = {n for step in self.steps for n in (step, f"{step}_errors")}
+        if name in taken or f"{name}_errors" in taken:
+            raise ValidationError(
+                f"{path}.name: {name!r} is already an asset of this component; give it "
+                "another name",
+                field=f"{path}.name",
+            )
+        self.steps[name] = (_build(path, make), action)
+        if alias:
+            self.aliases[alias] = name
+
+    def people(self, p: PeopleSearch) -> None:
+        """The search step: one partition per search (crossed with days if asked)."""
+        from captaindata_dagster.orchestration.assets import build_people_search_asset
+
+        action = _action(p.action_id, "people.action_id")
+        _check_date(p.daily_start_date)
+        searches = dict(self.component.searches)
+
+        def make() -> dg.AssetsDefinition:
+            return build_people_search_asset(
+                p.name,
+                searches=searches,
+                max_results=p.max_results,
+                max_age_hours=p.max_age_hours,
+                daily_start_date=p.daily_start_date,
+                action_id=p.action_id,
+                parameters=p.parameters or None,
+                **self.options(p),
+            )
+
+        self.add("people", p.name, "people", make, action)
+
+    def profiles(self, p: ProfileExtraction, upstream: str) -> None:
+        """Full profiles of the people found."""
+        from captaindata_dagster.orchestration.assets import build_profile_extraction_asset
+
+        action = _action(p.action_id, "profiles.action_id")
+        _check_column(self.steps, upstream, p.input_column, "profiles.input_column")
+
+        def make() -> dg.AssetsDefinition:
+            return build_profile_extraction_asset(
+                p.name,
+                upstream=self.steps[upstream][0],
+                input_column=p.input_column,
+                max_age_days=p.max_age_days,
+                parameters=p.parameters or None,
+                action_id=p.action_id,
+                **self.options(p),
+            )
+
+        self.add("profiles", p.name, "profiles", make, action)
+
+    def companies(self, c: CompanyExtraction, upstream: str) -> None:
+        """The companies of the profiles (or of the people, without profiles)."""
+        from captaindata_dagster.orchestration.assets import build_company_extraction_asset
+
+        action = _action(c.action_id, "companies.action_id")
+        _check_column(self.steps, upstream, c.input_column, "companies.input_column")
+
+        def make() -> dg.AssetsDefinition:
+            return build_company_extraction_asset(
+                c.name,
+                upstream=self.steps[upstream][0],
+                input_column=c.input_column,
+                max_age_days=c.max_age_days,
+                parameters=c.parameters or None,
+                action_id=c.action_id,
+                **self.options(c),
+            )
+
+        self.add("companies", c.name, "companies", make, action)
+
+    def action(self, step: CatalogAction, path: str) -> None:
+        """Any catalog action over a column of an asset declared before it."""
+        from captaindata_dagster.orchestration.assets import build_action_asset
+
+        action = _catalog_action(step.action_id, path)
+        upstream = self._upstream(step.upstream, path)
+        column = step.input_column or action.primary_field
+        _check_column(self.steps, upstream, column, f"{path}.input_column")
+        name = step.name or action.id.replace("-", "_")
+
+        def make() -> dg.AssetsDefinition:
+            return build_action_asset(
+                step.action_id,
+                name=name,
+                upstream=self.steps[upstream][0],
+                input_column=column,
+                parameters=step.parameters or None,
+                max_age_days=step.max_age_days,
+                max_results=step.max_results,
+                **self.options(step),
+            )
+
+        self.add(None, name, path, make, action)
+
+    def _upstream(self, upstream: str, path: str) -> str:
+        """The asset name an `upstream:` means (an alias such as `profiles`, or a name)."""
+        name = self.aliases.get(upstream, upstream)
+        if name in self.steps:
+            return name
+        by_name = {n: a for a, n in self.aliases.items()}
+        known = [f"{by_name[n]} ({n})" if n in by_name else n for n in self.steps]
+        raise ValidationError(
+            f"{path}.upstream: {upstream!r} is not an asset declared before it in "
+            f"this component; one of: {', '.join(known)}",
+            field=f"{path}.upstream",
+        )
+
+
+def _build(path: str, make: Callable[[], Any]) -> Any:
+    """Run a factory; its `ValidationError` is re-raised naming the YAML attribute to fix."""
+    try:
+        return make()
+    except CaptainDataError as err:
+        field = getattr(err, "field", None)
+        if field and field.startswith("searches"):  # a top-level attribute, not the step's
+            where = _yaml_field(field)
+        elif field and err.error_scope == "param":
+            where = f"{path}.parameters.{field}"
+        else:
+            where = f"{path}.{_yaml_field(field)}" if field else path
+        raise ValidationError(
+            f"{where}: {err.message}", field=where, error_label=err.error_label
+        ) from None
+
+
+def _yaml_field(field: str) -> str:
+    """`searches['a-b']` (a factory's name) -> `searches.a-b` (where it is in the YAML)."""
+    m = re.fullmatch(r"(\w+)\[['\"](.*)['\"]\]", field)
+    return f"{m.group(1)}.{m.group(2)}" if m else field
+
+
+def _action(action_id: str, path: str) -> Action:
+    try:
+        return resolve_action(action_id)
+    except ValidationError as err:
+        raise ValidationError(
+            f"{path}: {err.message}", field=path, error_label=err.error_label
+        ) from None
+
+
+def _catalog_action(action_id: str, path: str) -> Action:
+    """An `actions` entry's action: one that reads an input column and sends nothing."""
+    action = _action(action_id, f"{path}.action_id")
+    if action.side_effects:
+        raise ValidationError(
+            f"{path}.action_id: {action.id} acts on LinkedIn (it sends or changes "
+            "something); run it with build_outreach_asset, which sends once per campaign",
+            field=f"{path}.action_id",
+        )
+    if action.primary_field is None:
+        raise ValidationError(
+            f"{path}.action_id: {action.id} takes no input, so it cannot run over a "
+            "column; use build_action_asset(..., inputs=[{{}}]) in Python",
+            field=f"{path}.action_id",
+        )
+    return action
+
+
+def _check_date(daily_start_date: str | None) -> None:
+    if daily_start_date is None:
+        return
+    try:
+        datetime.strptime(daily_start_date, "%Y-%m-%d")
+    except ValueError:
+        raise ValidationError(
+            f"people.daily_start_date: {daily_start_date!r} is not a date; write "
+            "YYYY-MM-DD, e.g. 2026-01-01",
+            field="people.daily_start_date",
+        ) from None
+
+
+def _check_column(
+    steps: Mapping[str, tuple[Any, Action]], upstream: str, column: str | None, path: str
+) -> None:
+    """Refuse at load an input column that the upstream table will never have."""
+    action = steps[upstream][1]
+    columns = [*action.output_types, *META_COLUMNS]
+    if column in columns:
+        return
+    close = difflib.get_close_matches(str(column), columns, n=3, cutoff=0.6)
+    urls = [c for c in columns if c.endswith("_url")]
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise ValidationError(
+        f"{path}: the {upstream} table ({action.id}) has no column {column!r}; {hint}"
+        f"columns holding URLs: {', '.join(urls)}",
+        field=path,
+    )
