@@ -65,7 +65,7 @@ def memory(url: str, key: str, n: int, accounts: int, action_id: str) -> dict[st
     import pandas  # noqa: F401
 
     from captaindata_dagster import CaptainDataClient
-    from captaindata_dagster.engine.batch import run_batch
+    from captaindata_dagster.engine.batch.run import run_batch
     from captaindata_dagster.simulator import sample_input
     from captaindata_dagster.storage.ledger import Ledger
 
@@ -111,7 +111,7 @@ def dagster_overhead(url: str, key: str, n: int, repeats: int) -> dict[str, Any]
         CaptainDataResource,
         build_profile_extraction_asset,
     )
-    from captaindata_dagster.engine.batch import run_batch
+    from captaindata_dagster.engine.batch.run import run_batch
     from captaindata_dagster.simulator import sample_input
     from captaindata_dagster.storage.ledger import Ledger
 

@@ -27,7 +27,7 @@ import requests
 
 from captaindata_dagster import CaptainDataClient
 from captaindata_dagster.api.catalog import load_catalog
-from captaindata_dagster.engine.batch import BatchResult, run_batch
+from captaindata_dagster.engine.batch.run import BatchResult, run_batch
 from captaindata_dagster.simulator import sample_input
 from captaindata_dagster.storage.ledger import Ledger
 

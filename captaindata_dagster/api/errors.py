@@ -88,16 +88,33 @@ class CaptainDataError(Exception):
     def __reduce__(self):
         return (_rebuild, (type(self), self.message, self.to_dict()))
 
-    def to_dict(self) -> dict[str, Any]:
-        """The envelope fields, for metadata, logs and the ledger."""
+    def envelope(self, retryable: bool | None = None) -> dict[str, Any]:
+        """The error's envelope as an error row and a stored record hold it: label, scope, ref,
+        message, status code, and whether a later attempt may succeed.
+
+        Args:
+            retryable: what the row should say instead of `self.retryable` (a side effect that
+                may have happened is not retryable, whatever the status).
+
+        Example:
+            >>> NotFoundError("gone", error_label="NOT_FOUND").envelope()["retryable"]
+            False
+        """
         return {
             "error_label": self.error_label,
             "error_scope": self.error_scope,
             "error_ref": self.error_ref,
             "message": self.message,
             "status_code": self.status_code,
-            "params": self.params,
+            "retryable": bool(self.retryable if retryable is None else retryable),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The envelope fields with the params and action, for metadata, logs and pickling."""
+        return {
+            **self.envelope(),
             "retryable": self.retryable,
+            "params": self.params,
             "action_id": self.action_id,
         }
 

@@ -13,6 +13,6 @@ Example:
     >>> from captaindata_dagster.engine import run_batch
 """
 
-from captaindata_dagster.engine.batch import BatchResult, BatchStats, run_batch
+from captaindata_dagster.engine.batch.run import BatchResult, BatchStats, run_batch
 
 __all__ = ["BatchResult", "BatchStats", "run_batch"]

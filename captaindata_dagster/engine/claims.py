@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from captaindata_dagster.engine.inputs import BatchItem
+from captaindata_dagster.engine.batch.inputs import BatchItem
 from captaindata_dagster.engine.work_queue import WorkQueue
 from captaindata_dagster.storage.ledger import CLAIMED, DONE, Entry, Ledger
 

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.api.entity_keys import entity_key
-from captaindata_dagster.engine.batch import ERROR_COLUMNS
+from captaindata_dagster.engine.batch.run import ERROR_COLUMNS
 from captaindata_dagster.engine.cell_values import (
     CONVERTERS,
     UNFIT,

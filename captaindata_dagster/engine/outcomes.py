@@ -21,8 +21,8 @@ from datetime import datetime
 from typing import Any
 
 from captaindata_dagster.api.errors import CaptainDataError
-from captaindata_dagster.engine.inputs import BatchItem
-from captaindata_dagster.engine.result_rows import ResultRows
+from captaindata_dagster.engine.batch.inputs import BatchItem
+from captaindata_dagster.engine.batch.result_rows import ResultRows
 from captaindata_dagster.storage.ledger import Entry
 
 PROGRESS_EVERY_S = 10.0
@@ -198,15 +198,7 @@ def error_fields(err: CaptainDataError, user_uid: str | None = None) -> dict[str
         >>> error_fields(err, "u1")["error_label"]
         'LK_BAD_COOKIE'
     """
-    return {
-        "error_label": err.error_label,
-        "error_scope": err.error_scope,
-        "error_ref": err.error_ref,
-        "message": err.message,
-        "status_code": err.status_code,
-        "retryable": bool(err.retryable),
-        "user_uid": user_uid,
-    }
+    return {**err.envelope(), "user_uid": user_uid}
 
 
 def entry_error(entry: Entry) -> dict[str, Any]:
@@ -215,15 +207,7 @@ def entry_error(entry: Entry) -> dict[str, Any]:
     Args:
         entry: a ledger entry whose `is_error` is True.
     """
-    return {
-        "error_label": entry.error_label,
-        "error_scope": entry.error_scope,
-        "error_ref": entry.error_ref,
-        "message": entry.message,
-        "status_code": entry.status_code,
-        "retryable": bool(entry.retryable),
-        "user_uid": entry.user_uid,
-    }
+    return {**entry.envelope(), "user_uid": entry.user_uid}
 
 
 def cap_results(results: list[dict[str, Any]], max_results: int | None) -> list[dict[str, Any]]:

@@ -21,18 +21,21 @@ if TYPE_CHECKING:  # each module is imported on first use below; a type checker 
         list_captaindata_identities_op,
         list_captaindata_users_op,
     )
-    from captaindata_dagster.orchestration.assets import (
+    from captaindata_dagster.orchestration.assets.factories import (
         build_action_asset,
         build_company_extraction_asset,
         build_people_search_asset,
         build_profile_extraction_asset,
     )
-    from captaindata_dagster.orchestration.components import CaptainDataActionsComponent
+    from captaindata_dagster.orchestration.components.component import CaptainDataActionsComponent
     from captaindata_dagster.orchestration.ops import build_action_op, extract_profiles_job
-    from captaindata_dagster.orchestration.outreach import build_outreach_asset, build_outreach_op
+    from captaindata_dagster.orchestration.outreach.factories import (
+        build_outreach_asset,
+        build_outreach_op,
+    )
     from captaindata_dagster.orchestration.resource import CaptainDataResource
     from captaindata_dagster.orchestration.schedules import build_search_schedule
-    from captaindata_dagster.orchestration.sensors import (
+    from captaindata_dagster.orchestration.sensors.factories import (
         build_captaindata_error_sensor,
         build_captaindata_run_failure_sensor,
     )
@@ -42,19 +45,19 @@ if TYPE_CHECKING:  # each module is imported on first use below; a type checker 
 # DuckDB or modules it does not use: each name's module is imported when the name is first read
 # (a module of this package by its short name, one of a layer below by its full name).
 _MODULE_OF = {
-    "CaptainDataActionsComponent": "components",
+    "CaptainDataActionsComponent": "components.component",
     "CaptainDataResource": "resource",
     "DuckDBWarehouseIOManager": "warehouse",
     "OutreachResult": "captaindata_dagster.engine.outreach",
-    "build_action_asset": "assets",
+    "build_action_asset": "assets.factories",
     "build_action_op": "ops",
-    "build_captaindata_error_sensor": "sensors",
-    "build_captaindata_run_failure_sensor": "sensors",
-    "build_company_extraction_asset": "assets",
-    "build_outreach_asset": "outreach",
-    "build_outreach_op": "outreach",
-    "build_people_search_asset": "assets",
-    "build_profile_extraction_asset": "assets",
+    "build_captaindata_error_sensor": "sensors.factories",
+    "build_captaindata_run_failure_sensor": "sensors.factories",
+    "build_company_extraction_asset": "assets.factories",
+    "build_outreach_asset": "outreach.factories",
+    "build_outreach_op": "outreach.factories",
+    "build_people_search_asset": "assets.factories",
+    "build_profile_extraction_asset": "assets.factories",
     "build_search_schedule": "schedules",
     "connect_identity_linkedin_job": "account_ops",
     "connect_identity_linkedin_op": "account_ops",
@@ -73,7 +76,7 @@ def __getattr__(name: str) -> Any:
     module = _MODULE_OF.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    path = module if "." in module else f"{__name__}.{module}"
+    path = module if module.startswith("captaindata_dagster.") else f"{__name__}.{module}"
     value = getattr(importlib.import_module(path), name)
     globals()[name] = value
     return value

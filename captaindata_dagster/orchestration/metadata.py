@@ -13,7 +13,7 @@ import dagster as dg
 
 from captaindata_dagster.api.errors import SYSTEMIC_ERRORS, CaptainDataError
 from captaindata_dagster.api.labels import TRANSIENT_LABELS, TRANSIENT_STATUSES
-from captaindata_dagster.engine.batch import BatchResult, BatchStats
+from captaindata_dagster.engine.batch.run import BatchResult, BatchStats
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -23,7 +23,7 @@ from captaindata_dagster.simulator.sandbox import SANDBOX_ENV, sandbox_enabled, 
 from captaindata_dagster.storage.ledger import LEDGER_URL_ENV, Ledger, resolve_ledger_location
 
 if TYPE_CHECKING:
-    from captaindata_dagster.engine.batch import BatchResult
+    from captaindata_dagster.engine.batch.run import BatchResult
 
 API_KEY_ENV = "CAPTAINDATA_API_KEY"
 BASE_URL_ENV = "CAPTAINDATA_BASE_URL"
@@ -253,7 +253,7 @@ class CaptainDataResource(dg.ConfigurableResource):
     ) -> BatchResult:
         """`batch.run_batch` with this resource's client, accounts and ledger: what every Captain
         Data step (asset or op) runs, so they share one wiring."""
-        from captaindata_dagster.engine.batch import run_batch
+        from captaindata_dagster.engine.batch.run import run_batch
 
         return run_batch(
             self.get_client(),

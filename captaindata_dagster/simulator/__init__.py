@@ -12,10 +12,36 @@ validation, pagination headers, error envelopes, rate limits and credits, with d
 It imports nothing from the package but the catalog.
 """
 
-from captaindata_dagster.simulator.config import ERROR_LABELS, SimulatorConfig
-from captaindata_dagster.simulator.data import sample_input, sample_value
-from captaindata_dagster.simulator.server import Simulator, run_simulator
-from captaindata_dagster.simulator.state import RequestRecord
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported on first use below; a type checker sees them now
+    from captaindata_dagster.simulator.config import ERROR_LABELS, SimulatorConfig
+    from captaindata_dagster.simulator.data import sample_input, sample_value
+    from captaindata_dagster.simulator.server import Simulator, run_simulator
+    from captaindata_dagster.simulator.state import RequestRecord
+
+# The resource reads `simulator.sandbox` (is the sandbox on?) in every process that loads a code
+# location: that must not pay for the simulator's data and server, imported on first use instead.
+_MODULE_OF = {
+    "ERROR_LABELS": "config",
+    "SimulatorConfig": "config",
+    "sample_input": "data",
+    "sample_value": "data",
+    "Simulator": "server",
+    "run_simulator": "server",
+    "RequestRecord": "state",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ERROR_LABELS",

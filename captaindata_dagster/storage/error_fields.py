@@ -25,6 +25,22 @@ class ErrorFields:
     status_code: int | None = None
     retryable: bool | None = None
 
+    def envelope(self) -> dict[str, Any]:
+        """These fields as an error row shows them (the keys of `CaptainDataError.envelope`).
+
+        Example:
+            >>> ErrorFields(error_label="NO_RESULT", retryable=False).envelope()["message"] is None
+            True
+        """
+        return {
+            "error_label": self.error_label,
+            "error_scope": self.error_scope,
+            "error_ref": self.error_ref,
+            "message": self.error_message,
+            "status_code": self.status_code,
+            "retryable": bool(self.retryable),
+        }
+
     def error_columns(self, message_column: str) -> dict[str, Any]:
         """These fields as column -> value, for `sql.upsert` / `sql.update`.
 

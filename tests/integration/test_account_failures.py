@@ -26,9 +26,9 @@ from captaindata_dagster import (
 )
 from captaindata_dagster.api import accounts, load_catalog
 from captaindata_dagster.api.labels import ACCOUNT_LABELS, RERUN_LABELS
-from captaindata_dagster.engine.batch import run_batch
+from captaindata_dagster.engine.batch.run import run_batch
 from captaindata_dagster.orchestration.metadata import user_counts
-from captaindata_dagster.orchestration.sensors import build_captaindata_error_sensor
+from captaindata_dagster.orchestration.sensors.factories import build_captaindata_error_sensor
 from captaindata_dagster.simulator import sample_input
 from captaindata_dagster.storage.ledger import CLAIMED, DONE, Ledger, input_key
 from tests.helpers import simulator_resource

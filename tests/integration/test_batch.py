@@ -22,13 +22,13 @@ from captaindata_dagster.api import (
     ValidationError,
     load_catalog,
 )
-from captaindata_dagster.engine.batch import (
+from captaindata_dagster.engine.batch.result_rows import RESULT_META_COLUMNS
+from captaindata_dagster.engine.batch.run import (
     ERROR_COLUMNS,
     BatchResult,
     BatchStats,
     run_batch,
 )
-from captaindata_dagster.engine.result_rows import RESULT_META_COLUMNS
 from captaindata_dagster.simulator import sample_input
 from captaindata_dagster.storage.ledger import Ledger
 from tests.helpers import wait_until
@@ -365,7 +365,7 @@ def test_the_key_never_reaches_the_ledger_or_the_log(sim, make_client, tmp_path,
 CHILD = """
 import os, sys, time
 from captaindata_dagster import CaptainDataClient
-from captaindata_dagster.engine.batch import run_batch
+from captaindata_dagster.engine.batch.run import run_batch
 from captaindata_dagster.storage.ledger import Ledger
 
 base_url, ledger_path, n, users, block_after, marker = sys.argv[1:7]

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import pytest
 
 from captaindata_dagster.api.request_body import resolve_action
-from captaindata_dagster.engine.batch import run_batch
+from captaindata_dagster.engine.batch.run import run_batch
 from captaindata_dagster.engine.outreach import run_outreach
 from captaindata_dagster.storage.ledger import input_key
 from captaindata_dagster.storage.outreach_records import SENT, UNKNOWN, OutreachStore, profile_key

@@ -426,7 +426,7 @@ BATCH_CHILD = textwrap.dedent(
     """
     import json, sys
     from captaindata_dagster import CaptainDataClient
-    from captaindata_dagster.engine.batch import run_batch
+    from captaindata_dagster.engine.batch.run import run_batch
     from captaindata_dagster.storage.ledger import Ledger
 
     base_url, key, location, users = sys.argv[1:5]

@@ -14,8 +14,8 @@ from captaindata_dagster import (
     build_people_search_asset,
     build_profile_extraction_asset,
 )
-from captaindata_dagster.orchestration.error_sensor_tick import RERUN_TAG
-from captaindata_dagster.orchestration.failure_sources import SURFACED_TAG
+from captaindata_dagster.orchestration.sensors.error_tick import RERUN_TAG
+from captaindata_dagster.orchestration.sensors.failure_sources import SURFACED_TAG
 from tests.helpers import SEARCHES, simulator_resource
 
 
@@ -226,7 +226,7 @@ def test_a_long_rate_limit_defers_the_rerun_until_it_has_passed(
     assert list(deferred) == ["linkedin_profiles|paris"]
     later = dg.build_sensor_context(instance=instance, cursor=first.cursor)
     monkeypatch.setattr(
-        "captaindata_dagster.orchestration.sensors._now",
+        "captaindata_dagster.orchestration.sensors.factories._now",
         lambda: datetime.now(timezone.utc) + timedelta(hours=2),  # the injected clock
     )
     second = sensor(later)

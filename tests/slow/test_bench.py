@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 
 from bench.scenarios import SCENARIOS
-from captaindata_dagster.engine.inputs import BatchItem as _Item
-from captaindata_dagster.engine.result_rows import RESULT_META_COLUMNS
-from captaindata_dagster.engine.result_rows import ResultRows as _Rows
+from captaindata_dagster.engine.batch.inputs import BatchItem as _Item
+from captaindata_dagster.engine.batch.result_rows import RESULT_META_COLUMNS
+from captaindata_dagster.engine.batch.result_rows import ResultRows as _Rows
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -124,7 +124,7 @@ def test_workers_grow_when_slow_calls_leave_the_rate_unused(make_sim) -> None:
     """
     from captaindata_dagster import CaptainDataClient
     from captaindata_dagster.engine.account_pool import DEFAULT_MAX_WORKERS
-    from captaindata_dagster.engine.batch import run_batch
+    from captaindata_dagster.engine.batch.run import run_batch
     from captaindata_dagster.simulator import sample_input
 
     action = "googlemaps-extract-place"

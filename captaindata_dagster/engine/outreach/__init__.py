@@ -24,7 +24,7 @@ The parts, one concern each: `settings` (what a run may be asked), `intake` (rev
 the profiles sorted out against the records), `sending` (reserve, call, settle; what stops a run),
 `settlement` (how a failed send is recorded), `workers` (the accounts sending), `rows` and
 `results` (what a run hands back), `run` (`run_outreach`). No Dagster here: the op and asset
-factories are in `captaindata_dagster.orchestration.outreach`.
+factories are in `captaindata_dagster.orchestration.outreach.factories`.
 
 Example:
     >>> from captaindata_dagster.engine.outreach import OutreachResult, run_outreach

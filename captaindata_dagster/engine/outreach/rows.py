@@ -19,7 +19,6 @@ from captaindata_dagster.engine.outreach.results import (
     OutreachStats,
     outreach_frames,
 )
-from captaindata_dagster.engine.outreach.settlement import record_error
 from captaindata_dagster.storage.outreach_records import PENDING, SENT, UNKNOWN, SendRecord
 
 
@@ -89,7 +88,7 @@ class OutreachRows:
         elif record.state in (PENDING, UNKNOWN):
             self.review(url, record, new=False)
         else:  # failed for good: the same refusal, from the records
-            self.error(url, record_error(record), from_cache=True, account=record.account)
+            self.error(url, record.envelope(), from_cache=True, account=record.account)
 
     def result(self, stats: OutreachStats, elapsed_s: float) -> OutreachResult:
         """The frames of the rows collected so far, with `stats` counted from them."""

@@ -26,7 +26,7 @@ from captaindata_dagster.engine.outcomes import CallCount
 from captaindata_dagster.engine.outreach.results import STOPPED
 from captaindata_dagster.engine.outreach.rows import OutreachRows
 from captaindata_dagster.engine.outreach.settings import profile_field
-from captaindata_dagster.engine.outreach.settlement import STOPPED_ERROR, error_fields, settlement
+from captaindata_dagster.engine.outreach.settlement import STOPPED_ERROR, settlement
 from captaindata_dagster.engine.runner import WORKER_ENDS, Next, Runner
 from captaindata_dagster.storage.outreach_records import (
     FAILED,
@@ -156,7 +156,7 @@ class SendStrategy:
         a systemic error stops the run, a long rate limit its account or the run."""
         job = self.job
         state, retryable = settlement(err)
-        fields = error_fields(err, retryable)
+        fields = err.envelope(retryable)
         if state == SENT:  # a 2xx whose body was unreadable: it was done
             self.settle(url, attempt, SENT)
             self.rows.sent(url, account, attempt, None)

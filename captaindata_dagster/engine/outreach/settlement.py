@@ -27,7 +27,7 @@ from captaindata_dagster.api.errors import (
     ValidationError,
 )
 from captaindata_dagster.api.labels import meaning
-from captaindata_dagster.storage.outreach_records import FAILED, SENT, UNKNOWN, SendRecord
+from captaindata_dagster.storage.outreach_records import FAILED, SENT, UNKNOWN
 
 STOPPED_ERROR: dict[str, Any] = {
     "error_label": "RUN_STOPPED",
@@ -73,27 +73,3 @@ def settlement(err: CaptainDataError) -> tuple[str, bool]:
         return UNKNOWN, False
     permanent = err.error_scope in ("input", "param")
     return FAILED, not permanent
-
-
-def error_fields(err: CaptainDataError, retryable: bool) -> dict[str, Any]:
-    """The error columns (and record fields) of a refused or unsettled send."""
-    return {
-        "error_label": err.error_label,
-        "error_scope": err.error_scope,
-        "error_ref": err.error_ref,
-        "message": err.message,
-        "status_code": err.status_code,
-        "retryable": retryable,
-    }
-
-
-def record_error(record: SendRecord) -> dict[str, Any]:
-    """The error columns of a send the records hold as failed for good (from an earlier run)."""
-    return {
-        "error_label": record.error_label,
-        "error_scope": record.error_scope,
-        "error_ref": record.error_ref,
-        "message": record.error_message,
-        "status_code": record.status_code,
-        "retryable": bool(record.retryable),
-    }

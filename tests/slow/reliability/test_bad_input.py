@@ -37,7 +37,7 @@ from captaindata_dagster.api import (
 from captaindata_dagster.api.errors import error_class_for_status, error_from_response
 from captaindata_dagster.api.input_safety import MAX_TEXT_CHARS
 from captaindata_dagster.api.request_body import check_parameters
-from captaindata_dagster.engine.batch import run_batch
+from captaindata_dagster.engine.batch.run import run_batch
 from captaindata_dagster.simulator import run_simulator
 from tests.helpers import TEST_KEY
 

@@ -19,7 +19,7 @@ from captaindata_dagster.api import (
     ServerError,
     TransportError,
 )
-from captaindata_dagster.engine.batch import run_batch
+from captaindata_dagster.engine.batch.run import run_batch
 from tests.helpers import TEST_KEY
 from tests.integration.test_contract_corners import PROFILE, PROFILE_INPUT, SEARCH, SEARCH_INPUT
 from tests.scripted import page

@@ -39,7 +39,10 @@ from captaindata_dagster.engine.outreach import (
     OutreachResult,
     run_outreach,
 )
-from captaindata_dagster.orchestration.outreach import build_outreach_asset, build_outreach_op
+from captaindata_dagster.orchestration.outreach.factories import (
+    build_outreach_asset,
+    build_outreach_op,
+)
 from captaindata_dagster.storage.outreach_records import (
     FAILED,
     PENDING,

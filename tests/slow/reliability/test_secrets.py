@@ -27,7 +27,7 @@ import duckdb
 import pytest
 
 from captaindata_dagster import CaptainDataClient, CaptainDataError, CaptainDataResource
-from captaindata_dagster.orchestration.outreach import build_outreach_op
+from captaindata_dagster.orchestration.outreach.factories import build_outreach_op
 from captaindata_dagster.storage.outreach_records import OutreachStore
 from tests.helpers import TEST_KEY, load_script
 

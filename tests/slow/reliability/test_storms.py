@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from captaindata_dagster import CaptainDataClient
-from captaindata_dagster.engine.batch import run_batch
+from captaindata_dagster.engine.batch.run import run_batch
 from captaindata_dagster.storage.ledger import Ledger
 
 N = 500

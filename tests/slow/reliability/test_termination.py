@@ -43,7 +43,7 @@ DEFS = """
 import dagster as dg
 import pandas as pd
 from captaindata_dagster import CaptainDataResource, build_action_asset
-from captaindata_dagster.orchestration.outreach import build_outreach_asset
+from captaindata_dagster.orchestration.outreach.factories import build_outreach_asset
 
 URLS = [f"https://www.linkedin.com/in/stop-{{i}}" for i in range({inputs})]
 profiles = build_action_asset({profile!r}, name="profiles", inputs=URLS)

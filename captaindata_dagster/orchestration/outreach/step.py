@@ -24,7 +24,7 @@ from captaindata_dagster.engine.outreach.settings import (
     outreach_parameters,
 )
 from captaindata_dagster.orchestration.metadata import failure_for_error
-from captaindata_dagster.orchestration.outreach_outputs import review_metadata, stats_metadata
+from captaindata_dagster.orchestration.outreach.outputs import review_metadata, stats_metadata
 from captaindata_dagster.orchestration.resource import CaptainDataResource
 from captaindata_dagster.storage.outreach_records import OutreachStore, default_store_path
 

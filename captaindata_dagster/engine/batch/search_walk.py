@@ -22,10 +22,10 @@ from captaindata_dagster.api.action_result import ActionResult
 from captaindata_dagster.api.errors import CaptainDataError
 from captaindata_dagster.api.paging import is_last_page
 from captaindata_dagster.api.stopping import CallStopped
-from captaindata_dagster.engine.batch_context import BatchContext
-from captaindata_dagster.engine.batch_strategy import BatchStrategy
-from captaindata_dagster.engine.failed_calls import AccountFailed, settle_failure
-from captaindata_dagster.engine.inputs import BatchItem
+from captaindata_dagster.engine.batch.context import BatchContext
+from captaindata_dagster.engine.batch.failed_calls import AccountFailed, settle_failure
+from captaindata_dagster.engine.batch.inputs import BatchItem
+from captaindata_dagster.engine.batch.strategy import BatchStrategy
 from captaindata_dagster.engine.outcomes import cap_results
 from captaindata_dagster.storage.ledger import ResumePoint
 

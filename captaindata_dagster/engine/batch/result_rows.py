@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from captaindata_dagster.engine.inputs import BatchItem
+from captaindata_dagster.engine.batch.inputs import BatchItem
 
 if TYPE_CHECKING:  # pandas is imported where frames are built: loading a code location
     import pandas as pd  # that only declares assets must not pay for it

@@ -19,18 +19,18 @@ import dagster as dg
 from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.api.request_body import check_parameters
 from captaindata_dagster.engine.frames import PROFILE_URL
-from captaindata_dagster.orchestration.asset_options import AssetOptions, FetchSettings
-from captaindata_dagster.orchestration.batch_step import BatchStep, InputsFor
-from captaindata_dagster.orchestration.checks import check_specs
-from captaindata_dagster.orchestration.frame_types import errors_frame_type, frame_type
-from captaindata_dagster.orchestration.partition_columns import partition_expr
-from captaindata_dagster.orchestration.resource import CaptainDataResource
-from captaindata_dagster.orchestration.upstream import (
+from captaindata_dagster.orchestration.assets.batch_step import BatchStep, InputsFor
+from captaindata_dagster.orchestration.assets.frame_types import errors_frame_type, frame_type
+from captaindata_dagster.orchestration.assets.options import AssetOptions, FetchSettings
+from captaindata_dagster.orchestration.assets.partition_columns import partition_expr
+from captaindata_dagster.orchestration.assets.upstream import (
     ROLE_KEY,
     Upstream,
     partitions_of,
     upstream_key,
 )
+from captaindata_dagster.orchestration.checks import check_specs
+from captaindata_dagster.orchestration.resource import CaptainDataResource
 
 
 def batch_asset(

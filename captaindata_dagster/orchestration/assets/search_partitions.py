@@ -19,7 +19,7 @@ import dagster as dg
 
 from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.api.errors import ValidationError
-from captaindata_dagster.orchestration.batch_step import InputsFor
+from captaindata_dagster.orchestration.assets.batch_step import InputsFor
 
 SEARCHES_DIMENSION = "search"
 SearchUrls: TypeAlias = Mapping[str, str] | Callable[[str], str] | None

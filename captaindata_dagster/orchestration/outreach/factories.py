@@ -30,16 +30,19 @@ from typing import Any, Optional
 import dagster as dg
 import pandas as pd
 
+from captaindata_dagster.orchestration.assets.partition_columns import (
+    partition_columns,
+    partition_expr,
+)
+from captaindata_dagster.orchestration.assets.upstream import Upstream, partitions_of, upstream_key
 from captaindata_dagster.orchestration.metadata import DEFAULT_POOL, default_retry_policy
-from captaindata_dagster.orchestration.outreach_outputs import (
+from captaindata_dagster.orchestration.outreach.outputs import (
     OUTPUT_DESCRIPTIONS,
     as_state,
     outreach_outputs,
 )
-from captaindata_dagster.orchestration.outreach_step import OutreachOpConfig, OutreachStep
-from captaindata_dagster.orchestration.partition_columns import partition_columns, partition_expr
+from captaindata_dagster.orchestration.outreach.step import OutreachOpConfig, OutreachStep
 from captaindata_dagster.orchestration.resource import CaptainDataResource
-from captaindata_dagster.orchestration.upstream import Upstream, partitions_of, upstream_key
 
 
 def build_outreach_op(

@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 
 from captaindata_dagster.api.errors import CaptainDataError
 from captaindata_dagster.api.stopping import CallStopped
-from captaindata_dagster.engine.batch_strategy import BatchStrategy
-from captaindata_dagster.engine.failed_calls import AccountFailed, settle_failure
-from captaindata_dagster.engine.inputs import BatchItem
+from captaindata_dagster.engine.batch.failed_calls import AccountFailed, settle_failure
+from captaindata_dagster.engine.batch.inputs import BatchItem
+from captaindata_dagster.engine.batch.strategy import BatchStrategy
 
 
 class FetchStrategy(BatchStrategy):

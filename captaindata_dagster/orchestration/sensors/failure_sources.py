@@ -22,9 +22,9 @@ from typing import Any
 
 import dagster as dg
 
-from captaindata_dagster.orchestration.failure_groups import FailureGroups
+from captaindata_dagster.orchestration.assets.upstream import ROLE_KEY
 from captaindata_dagster.orchestration.metadata import NEW_ERRORS_KEY
-from captaindata_dagster.orchestration.upstream import ROLE_KEY
+from captaindata_dagster.orchestration.sensors.failure_groups import FailureGroups
 
 SURFACED_TAG = "captaindata/surfaced"  # on a failed run one of the sensors has reported
 PARTITION_TAG = "dagster/partition"

@@ -30,25 +30,25 @@ from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.api.errors import ValidationError
 from captaindata_dagster.api.request_body import resolve_action
 from captaindata_dagster.engine.frames import PROFILE_URL
-from captaindata_dagster.orchestration.asset_options import (
+from captaindata_dagster.orchestration.assets.batch_asset import batch_asset
+from captaindata_dagster.orchestration.assets.batch_step import InputsFor
+from captaindata_dagster.orchestration.assets.options import (
     DEFAULT_GROUP,
     AssetOptions,
     FetchSettings,
 )
-from captaindata_dagster.orchestration.batch_asset import batch_asset
-from captaindata_dagster.orchestration.batch_step import InputsFor
-from captaindata_dagster.orchestration.checks import (
-    DEFAULT_FAIL_ERROR_RATE,
-    DEFAULT_WARN_ERROR_RATE,
-)
-from captaindata_dagster.orchestration.metadata import DEFAULT_POOL
-from captaindata_dagster.orchestration.search_partitions import (
+from captaindata_dagster.orchestration.assets.search_partitions import (
     SearchUrls,
     check_search_urls,
     search_inputs,
     search_partitions,
 )
-from captaindata_dagster.orchestration.upstream import Upstream, column_values
+from captaindata_dagster.orchestration.assets.upstream import Upstream, column_values
+from captaindata_dagster.orchestration.checks import (
+    DEFAULT_FAIL_ERROR_RATE,
+    DEFAULT_WARN_ERROR_RATE,
+)
+from captaindata_dagster.orchestration.metadata import DEFAULT_POOL
 
 
 def build_action_asset(

@@ -11,9 +11,9 @@ Example:
 
 from __future__ import annotations
 
-from captaindata_dagster.engine.batch_context import BatchContext
-from captaindata_dagster.engine.failed_calls import AccountFailed, retire_account
-from captaindata_dagster.engine.inputs import BatchItem
+from captaindata_dagster.engine.batch.context import BatchContext
+from captaindata_dagster.engine.batch.failed_calls import AccountFailed, retire_account
+from captaindata_dagster.engine.batch.inputs import BatchItem
 from captaindata_dagster.engine.runner import Next
 
 

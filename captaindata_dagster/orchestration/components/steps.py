@@ -26,7 +26,7 @@ from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.api.client import resolve_action
 from captaindata_dagster.api.errors import CaptainDataError, ValidationError
 from captaindata_dagster.engine.frames import META_COLUMNS
-from captaindata_dagster.orchestration.component_settings import (
+from captaindata_dagster.orchestration.components.settings import (
     CatalogAction,
     CompanyExtraction,
     PeopleSearch,
@@ -34,7 +34,7 @@ from captaindata_dagster.orchestration.component_settings import (
 )
 
 if TYPE_CHECKING:
-    from captaindata_dagster.orchestration.components import CaptainDataActionsComponent
+    from captaindata_dagster.orchestration.components.component import CaptainDataActionsComponent
 
 Steps = dict[str, tuple[dg.AssetsDefinition, Action]]
 """Asset name -> (its assets definition, its action), in declaration order."""
@@ -113,7 +113,7 @@ class _StepBuilder:
 
     def people(self, p: PeopleSearch) -> None:
         """The search step: one partition per search (crossed with days if asked)."""
-        from captaindata_dagster.orchestration.assets import build_people_search_asset
+        from captaindata_dagster.orchestration.assets.factories import build_people_search_asset
 
         action = _action(p.action_id, "people.action_id")
         _check_date(p.daily_start_date)
@@ -135,7 +135,9 @@ class _StepBuilder:
 
     def profiles(self, p: ProfileExtraction, upstream: str) -> None:
         """Full profiles of the people found."""
-        from captaindata_dagster.orchestration.assets import build_profile_extraction_asset
+        from captaindata_dagster.orchestration.assets.factories import (
+            build_profile_extraction_asset,
+        )
 
         action = _action(p.action_id, "profiles.action_id")
         _check_column(self.steps, upstream, p.input_column, "profiles.input_column")
@@ -155,7 +157,9 @@ class _StepBuilder:
 
     def companies(self, c: CompanyExtraction, upstream: str) -> None:
         """The companies of the profiles (or of the people, without profiles)."""
-        from captaindata_dagster.orchestration.assets import build_company_extraction_asset
+        from captaindata_dagster.orchestration.assets.factories import (
+            build_company_extraction_asset,
+        )
 
         action = _action(c.action_id, "companies.action_id")
         _check_column(self.steps, upstream, c.input_column, "companies.input_column")
@@ -175,7 +179,7 @@ class _StepBuilder:
 
     def action(self, step: CatalogAction, path: str) -> None:
         """Any catalog action over a column of an asset declared before it."""
-        from captaindata_dagster.orchestration.assets import build_action_asset
+        from captaindata_dagster.orchestration.assets.factories import build_action_asset
 
         action = _catalog_action(step.action_id, path)
         upstream = self._upstream(step.upstream, path)

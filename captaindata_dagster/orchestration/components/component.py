@@ -22,13 +22,13 @@ import dagster as dg
 from pydantic import Field
 
 from captaindata_dagster.api.labels import RERUN_LABELS
-from captaindata_dagster.orchestration.component_resources import (
+from captaindata_dagster.orchestration.components.resources import (
     ResourceSettings,
     shared_resource,
     shared_warehouse,
 )
-from captaindata_dagster.orchestration.component_scaffold import ComponentScaffolder
-from captaindata_dagster.orchestration.component_settings import (
+from captaindata_dagster.orchestration.components.scaffold import ComponentScaffolder
+from captaindata_dagster.orchestration.components.settings import (
     CatalogAction,
     CompanyExtraction,
     ErrorSensorSettings,
@@ -39,7 +39,7 @@ from captaindata_dagster.orchestration.component_settings import (
     ScheduleSettings,
     WarehouseSettings,
 )
-from captaindata_dagster.orchestration.component_steps import build_component_assets
+from captaindata_dagster.orchestration.components.steps import build_component_assets
 from captaindata_dagster.orchestration.metadata import DEFAULT_POOL
 from captaindata_dagster.orchestration.schedules import build_search_schedule
 
@@ -132,7 +132,7 @@ class CaptainDataActionsComponent(dg.Component, dg.Model, dg.Resolvable):
 
     def _sensors(self, assets: list[dg.AssetsDefinition]) -> list[dg.SensorDefinition]:
         """The error and run-failure sensors, as `error_sensor` and `run_failure_sensor` say."""
-        from captaindata_dagster.orchestration.sensors import (
+        from captaindata_dagster.orchestration.sensors.factories import (
             build_captaindata_error_sensor,
             build_captaindata_run_failure_sensor,
         )

@@ -26,14 +26,14 @@ from captaindata_dagster.api.client import CaptainDataClient
 from captaindata_dagster.api.errors import CaptainDataError
 from captaindata_dagster.api.request_body import check_parameters
 from captaindata_dagster.engine.account_pool import AccountPool, worker_accounts
-from captaindata_dagster.engine.batch_context import BatchContext
+from captaindata_dagster.engine.batch.context import BatchContext
+from captaindata_dagster.engine.batch.fetch import FetchStrategy
+from captaindata_dagster.engine.batch.inputs import BatchItem, iter_inputs, prepare_input
+from captaindata_dagster.engine.batch.search_walk import SearchWalkStrategy
 from captaindata_dagster.engine.budget import CreditBudget, most_per_result
 from captaindata_dagster.engine.claims import Claims
-from captaindata_dagster.engine.fetch import FetchStrategy
-from captaindata_dagster.engine.inputs import BatchItem, iter_inputs, prepare_input
 from captaindata_dagster.engine.outcomes import BatchOutcomes, FailedInput, error_fields
 from captaindata_dagster.engine.runner import Runner, growth_for
-from captaindata_dagster.engine.search_walk import SearchWalkStrategy
 from captaindata_dagster.engine.work_queue import WorkQueue
 from captaindata_dagster.storage.ledger import Ledger
 

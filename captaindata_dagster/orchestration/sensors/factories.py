@@ -29,9 +29,9 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 
 from captaindata_dagster.api.labels import RERUN_LABELS
-from captaindata_dagster.orchestration.error_sensor_tick import ErrorSensorRules, error_sensor_tick
-from captaindata_dagster.orchestration.failure_groups import FailureGroup
-from captaindata_dagster.orchestration.failure_sources import (
+from captaindata_dagster.orchestration.sensors.error_tick import ErrorSensorRules, error_sensor_tick
+from captaindata_dagster.orchestration.sensors.failure_groups import FailureGroup
+from captaindata_dagster.orchestration.sensors.failure_sources import (
     PARTITION_TAG,
     SURFACED_TAG,
     run_failures,

@@ -23,16 +23,16 @@ from typing import Literal
 
 import dagster as dg
 
-from captaindata_dagster.orchestration.failure_groups import FailureGroup, FailureGroups
-from captaindata_dagster.orchestration.failure_sources import (
-    SensorTarget,
-    read_failed_runs,
-    read_recorded_errors,
-)
-from captaindata_dagster.orchestration.sensor_cursor import (
+from captaindata_dagster.orchestration.sensors.cursor import (
     ErrorSensorCursor,
     RerunKey,
     rerun_slot,
+)
+from captaindata_dagster.orchestration.sensors.failure_groups import FailureGroup, FailureGroups
+from captaindata_dagster.orchestration.sensors.failure_sources import (
+    SensorTarget,
+    read_failed_runs,
+    read_recorded_errors,
 )
 
 RERUN_TAG = "captaindata/rerun_labels"  # on a re-run the sensor requested: the labels it is for

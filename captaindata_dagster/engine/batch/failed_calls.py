@@ -22,8 +22,8 @@ from typing import Any
 from captaindata_dagster.api.accounts import account_hint, account_kind
 from captaindata_dagster.api.errors import SYSTEMIC_ERRORS, CaptainDataError
 from captaindata_dagster.api.retries import is_long_ban
-from captaindata_dagster.engine.batch_context import BatchContext
-from captaindata_dagster.engine.inputs import BatchItem
+from captaindata_dagster.engine.batch.context import BatchContext
+from captaindata_dagster.engine.batch.inputs import BatchItem
 from captaindata_dagster.engine.outcomes import error_fields
 from captaindata_dagster.engine.runner import WORKER_ENDS, Next
 

@@ -26,7 +26,8 @@ from captaindata_dagster.engine.frames import (
     errors_table,
     results_table,
 )
-from captaindata_dagster.orchestration.asset_options import AssetOptions, FetchSettings
+from captaindata_dagster.orchestration.assets.options import AssetOptions, FetchSettings
+from captaindata_dagster.orchestration.assets.partition_columns import partition_columns
 from captaindata_dagster.orchestration.checks import (
     error_rate_check,
     required_columns_check,
@@ -38,13 +39,12 @@ from captaindata_dagster.orchestration.metadata import (
     failure_for_error,
     stats_metadata,
 )
-from captaindata_dagster.orchestration.partition_columns import partition_columns
 from captaindata_dagster.orchestration.resource import CaptainDataResource
 
 if TYPE_CHECKING:  # frames are pandas, built by the step, not at load
     import pandas as pd
 
-    from captaindata_dagster.engine.batch import BatchResult
+    from captaindata_dagster.engine.batch.run import BatchResult
 
 InputsFor: TypeAlias = "Callable[[dg.AssetExecutionContext, pd.DataFrame | None], list[Any]]"
 """A step's inputs, from its context (the partition) and the upstream partition (or None)."""

@@ -1,0 +1,15 @@
+"""The batch: fetch each input of a batch once (or walk each search), skipping what is fresh.
+
+`run.py` is the entry (`run_batch`, its records `BatchResult` and `BatchStats`); the two
+strategies it hands the shared runner are `fetch.py` (one call per input) and `search_walk.py`
+(page by page, resumable); `strategy.py` is what both do around a call (claim, call, release,
+retire an account), `failed_calls.py` what a failed call means, `inputs.py` how inputs are
+normalised and keyed, `result_rows.py` the compact result rows, `context.py` the pieces bundled.
+
+Example:
+    >>> from captaindata_dagster.engine.batch import BatchResult, run_batch
+"""
+
+from captaindata_dagster.engine.batch.run import ERROR_COLUMNS, BatchResult, BatchStats, run_batch
+
+__all__ = ["ERROR_COLUMNS", "BatchResult", "BatchStats", "run_batch"]

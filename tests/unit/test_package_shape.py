@@ -1,0 +1,92 @@
+"""The package's shape: a small typed top level, layers whose contract covers every module, sizes."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import tomllib
+
+import captaindata_dagster
+from tests.helpers import ROOT, load_script
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: Dagster depends on tomli there
+    import tomli as tomllib  # type: ignore[no-redef]
+
+PKG = Path(captaindata_dagster.__file__).parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_the_top_level_has_at_most_fifteen_names_and_each_resolves():
+    names = captaindata_dagster.__all__
+    assert len(names) <= 15 and len(set(names)) == len(names)
+    for name in names:
+        assert getattr(captaindata_dagster, name) is not None, name
+
+
+def test_the_package_ships_its_types():
+    assert (PKG / "py.typed").is_file()
+    data = PYPROJECT["tool"]["setuptools"]["package-data"]["captaindata_dagster"]
+    assert "py.typed" in data
+
+
+def test_importing_the_client_imports_neither_dagster_nor_the_simulator():
+    code = (
+        "import sys; from captaindata_dagster import CaptainDataClient; "
+        "import captaindata_dagster.orchestration; "
+        "print(sorted(m for m in sys.modules if m == 'dagster' or '.simulator.' in m))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def _contract(name: str) -> dict:
+    contracts = PYPROJECT["tool"]["importlinter"]["contracts"]
+    return next(c for c in contracts if c["name"] == name)
+
+
+def test_the_simulator_contract_forbids_every_api_module_but_the_catalog():
+    forbidden = set(
+        _contract("The simulator reads only the catalog of the API layer")["forbidden_modules"]
+    )
+    allowed = {"catalog", "input_safety"}  # the catalog checks inputs with input_safety
+    for path in sorted((PKG / "api").glob("*.py")):
+        if path.stem in allowed or path.stem == "__init__":
+            continue
+        assert f"captaindata_dagster.api.{path.stem}" in forbidden, (
+            f"api/{path.name} is new: add it to the simulator's forbidden modules in pyproject.toml"
+        )
+
+
+def test_the_layers_contract_names_every_subpackage():
+    layers = " ".join(_contract("Layers: each imports only the ones below it")["layers"])
+    for child in sorted(PKG.iterdir()):
+        if (child / "__init__.py").is_file():
+            assert f"captaindata_dagster.{child.name}" in layers, child.name
+
+
+def test_every_subpackage_lists_what_it_offers():
+    for sub in ("api", "engine", "storage", "orchestration", "simulator", "testing"):
+        module = importlib.import_module(f"captaindata_dagster.{sub}")
+        assert module.__doc__ and module.__all__, sub
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"{sub}.{name}"
+
+
+def test_no_module_class_or_function_is_over_its_size_limit():
+    sizes = load_script(ROOT / "scripts" / "check_sizes.py")
+    found = [problem for path in sorted(PKG.rglob("*.py")) for problem in sizes.oversized(path)]
+    assert found == []
+
+
+def test_the_size_check_finds_a_long_function(tmp_path: Path):
+    sizes = load_script(ROOT / "scripts" / "check_sizes.py")
+    body = "".join(f"    x{i} = {i}\n" for i in range(61))
+    path = tmp_path / "long.py"
+    path.write_text(f'def long():\n    """Only a docstring is not counted."""\n{body}')
+    (problem,) = sizes.oversized(path)
+    assert "function long has 62 lines" in problem
