@@ -45,7 +45,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.api.entity_keys import entity_key
-from captaindata_dagster.engine.batch.run import ERROR_COLUMNS
 from captaindata_dagster.engine.cell_values import (
     CONVERTERS,
     UNFIT,
@@ -53,6 +52,7 @@ from captaindata_dagster.engine.cell_values import (
     is_missing,
     json_text,
 )
+from captaindata_dagster.engine.columns import ERROR_COLUMNS
 
 META_COLUMNS = ("_input", "_input_key", "_fetched_at", "_from_cache")
 PROFILE_URL = "linkedin_profile_url"

@@ -206,7 +206,7 @@ def growth_for(
         act: the action.
         max_workers: the caller's cap (set: no growth).
         started: the workers started.
-        calls: the calls the run made so far (see `outcomes.CallCount`).
+        calls: the calls the run made so far (see `call_count.CallCount`).
 
     Example:
         >>> growth = growth_for(client, act, None, 16, lambda: count.calls)

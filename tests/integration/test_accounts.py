@@ -31,7 +31,7 @@ from captaindata_dagster.api import (
     accounts,
 )
 from captaindata_dagster.cli import main
-from captaindata_dagster.engine.batch.run import ERROR_COLUMNS, run_batch
+from captaindata_dagster.engine.batch import ERROR_COLUMNS, run_batch
 from captaindata_dagster.orchestration import (
     build_outreach_op,
     connect_linkedin_job,

@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from captaindata_dagster.api import ValidationError
-from captaindata_dagster.engine.batch.run import ERROR_COLUMNS
+from captaindata_dagster.engine.batch import ERROR_COLUMNS
 from captaindata_dagster.orchestration.ops import (
     DEFAULT_POOL,
     ActionOpConfig,

@@ -90,3 +90,12 @@ def test_the_size_check_finds_a_long_function(tmp_path: Path):
     path.write_text(f'def long():\n    """Only a docstring is not counted."""\n{body}')
     (problem,) = sizes.oversized(path)
     assert "function long has 62 lines" in problem
+
+
+def test_every_shared_engine_module_is_kept_from_the_strategies():
+    shared = set(_contract("The engine's shared pieces import no strategy")["source_modules"])
+    for path in sorted((PKG / "engine").glob("*.py")):
+        if path.stem != "__init__":
+            assert f"captaindata_dagster.engine.{path.stem}" in shared, (
+                f"engine/{path.name} is new: list it in the shared pieces' contract"
+            )

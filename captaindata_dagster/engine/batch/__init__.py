@@ -10,6 +10,7 @@ Example:
     >>> from captaindata_dagster.engine.batch import BatchResult, run_batch
 """
 
-from captaindata_dagster.engine.batch.run import ERROR_COLUMNS, BatchResult, BatchStats, run_batch
+from captaindata_dagster.engine.batch.run import BatchResult, BatchStats, run_batch
+from captaindata_dagster.engine.columns import ERROR_COLUMNS
 
 __all__ = ["ERROR_COLUMNS", "BatchResult", "BatchStats", "run_batch"]

@@ -18,10 +18,10 @@ from typing import Any
 from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.api.client import CaptainDataClient
 from captaindata_dagster.engine.account_pool import AccountPool
+from captaindata_dagster.engine.batch.claims import Claims
 from captaindata_dagster.engine.batch.inputs import BatchItem
+from captaindata_dagster.engine.batch.outcomes import BatchOutcomes
 from captaindata_dagster.engine.budget import CreditBudget
-from captaindata_dagster.engine.claims import Claims
-from captaindata_dagster.engine.outcomes import BatchOutcomes
 from captaindata_dagster.engine.runner import Runner
 from captaindata_dagster.engine.work_queue import WorkQueue
 from captaindata_dagster.storage.ledger import Ledger

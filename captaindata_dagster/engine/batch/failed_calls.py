@@ -24,7 +24,7 @@ from captaindata_dagster.api.errors import SYSTEMIC_ERRORS, CaptainDataError
 from captaindata_dagster.api.retries import is_long_ban
 from captaindata_dagster.engine.batch.context import BatchContext
 from captaindata_dagster.engine.batch.inputs import BatchItem
-from captaindata_dagster.engine.outcomes import error_fields
+from captaindata_dagster.engine.batch.outcomes import error_fields
 from captaindata_dagster.engine.runner import WORKER_ENDS, Next
 
 # A walk that ended on these cannot be resumed where it stopped (its next URL is the fault): the

@@ -26,13 +26,14 @@ from captaindata_dagster.api.client import CaptainDataClient
 from captaindata_dagster.api.errors import CaptainDataError
 from captaindata_dagster.api.request_body import check_parameters
 from captaindata_dagster.engine.account_pool import AccountPool, worker_accounts
+from captaindata_dagster.engine.batch.claims import Claims
 from captaindata_dagster.engine.batch.context import BatchContext
 from captaindata_dagster.engine.batch.fetch import FetchStrategy
 from captaindata_dagster.engine.batch.inputs import BatchItem, iter_inputs, prepare_input
+from captaindata_dagster.engine.batch.outcomes import BatchOutcomes, FailedInput, error_fields
 from captaindata_dagster.engine.batch.search_walk import SearchWalkStrategy
 from captaindata_dagster.engine.budget import CreditBudget, most_per_result
-from captaindata_dagster.engine.claims import Claims
-from captaindata_dagster.engine.outcomes import BatchOutcomes, FailedInput, error_fields
+from captaindata_dagster.engine.columns import ERROR_COLUMNS
 from captaindata_dagster.engine.runner import Runner, growth_for
 from captaindata_dagster.engine.work_queue import WorkQueue
 from captaindata_dagster.storage.ledger import Ledger
@@ -41,21 +42,6 @@ if TYPE_CHECKING:  # pandas is imported where frames are built: loading a code l
     import pandas as pd  # that only declares assets must not pay for it
 
 _log = logging.getLogger("captaindata_dagster.engine.batch")
-
-ERROR_COLUMNS = (
-    "action_id",
-    "input",
-    "error_label",
-    "error_scope",
-    "error_ref",
-    "message",
-    "status_code",
-    "retryable",
-    "at",
-    "from_cache",  # True: recorded by an earlier run (a permanent error still fresh in the ledger)
-    "user_uid",  # the user whose connected account made the failed call (None: no account used;
-    # an input not sent because every account had failed: the account that failed last)
-)
 
 
 @dataclass

@@ -25,8 +25,8 @@ from captaindata_dagster.api.stopping import CallStopped
 from captaindata_dagster.engine.batch.context import BatchContext
 from captaindata_dagster.engine.batch.failed_calls import AccountFailed, settle_failure
 from captaindata_dagster.engine.batch.inputs import BatchItem
+from captaindata_dagster.engine.batch.outcomes import cap_results
 from captaindata_dagster.engine.batch.strategy import BatchStrategy
-from captaindata_dagster.engine.outcomes import cap_results
 from captaindata_dagster.storage.ledger import ResumePoint
 
 

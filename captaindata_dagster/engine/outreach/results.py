@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from captaindata_dagster.engine.batch.run import ERROR_COLUMNS
+from captaindata_dagster.engine.columns import ERROR_COLUMNS
 
 ALREADY_SENT, OVER_CAP_REASON, DRY_RUN = "already_sent", "over_cap", "dry_run"
 STOPPED = "stopped"  # a 401/402/403 stopped the run first (only in the error's partial result)

@@ -22,7 +22,7 @@ from captaindata_dagster.api.client import CaptainDataClient
 from captaindata_dagster.api.errors import SYSTEMIC_ERRORS, CaptainDataError
 from captaindata_dagster.api.retries import is_long_ban
 from captaindata_dagster.api.stopping import CallStopped
-from captaindata_dagster.engine.outcomes import CallCount
+from captaindata_dagster.engine.call_count import CallCount
 from captaindata_dagster.engine.outreach.results import STOPPED
 from captaindata_dagster.engine.outreach.rows import OutreachRows
 from captaindata_dagster.engine.outreach.settings import profile_field

@@ -20,7 +20,7 @@ from typing import Any
 import dagster as dg
 
 from captaindata_dagster.api.catalog import Action
-from captaindata_dagster.engine.batch.run import ERROR_COLUMNS
+from captaindata_dagster.engine.columns import ERROR_COLUMNS
 from captaindata_dagster.engine.frames import META_COLUMNS
 
 ColumnsFactory = Callable[[], list[Any]]  # the dagster-pandas columns, built on first check

@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -23,43 +22,10 @@ from typing import Any
 from captaindata_dagster.api.errors import CaptainDataError
 from captaindata_dagster.engine.batch.inputs import BatchItem
 from captaindata_dagster.engine.batch.result_rows import ResultRows
+from captaindata_dagster.engine.call_count import CallCount
 from captaindata_dagster.storage.ledger import Entry
 
 PROGRESS_EVERY_S = 10.0
-
-
-class CallCount:
-    """HTTP attempts, retries, rate-limited answers and call latencies; thread-safe."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.calls = 0
-        self.retries = 0
-        self.rate_limited = 0
-        self.latencies: list[float] = []
-
-    def count(self, attempts: int, rate_limited: int, latency: float | None = None) -> None:
-        """Count one call (its attempts, retries included).
-
-        Args:
-            attempts: HTTP attempts the call made.
-            rate_limited: how many of them were answered 429.
-            latency: the call's duration in seconds; None: not measured.
-        """
-        with self._lock:
-            self.calls += attempts
-            self.retries += max(0, attempts - 1)
-            self.rate_limited += rate_limited
-            if latency is not None:
-                self.latencies.append(latency)
-
-    def latency(self, q: float) -> float | None:
-        """The calls' latency at percentile `q` (nearest rank), in seconds; None without calls."""
-        with self._lock:
-            ordered = sorted(self.latencies)
-        if not ordered:
-            return None
-        return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1]
 
 
 @dataclass
