@@ -1,4 +1,4 @@
-"""`captaindata-dagster identities|users create|list|connect`: manage accounts from a shell.
+"""`captaindata-dagster identities|users|outreach ...`: accounts and outreach review, from a shell.
 
     export CAPTAINDATA_API_KEY=...                  # or --sandbox / CAPTAINDATA_SANDBOX=1
     captaindata-dagster identities create --name "Ada Lovelace"   # prints its LinkedIn login link
@@ -9,6 +9,9 @@ Identities are the published API's holders of LinkedIn accounts (sent as `identi
 (`create --email --name`, `list`, `connect`) are the seed's (`integration_users`), kept for
 clients with `account_form="integration_users"`. An identity's login link (valid 48 hours) lets
 the person connect their own LinkedIn without handing over a cookie.
+
+`outreach list|mark-sent|mark-retry` reviews outreach sends whose outcome is unknown, in the
+outreach records (no API call, no key); it lives in `outreach_cli.py`.
 
 The key and the base URL come from the environment only (`CAPTAINDATA_API_KEY`,
 `CAPTAINDATA_BASE_URL`): a command-line argument would show in `ps` and the shell's history. So do
@@ -29,6 +32,8 @@ from captaindata_dagster.api import accounts
 from captaindata_dagster.api.accounts import IDENTITY, USER, AccountKind
 from captaindata_dagster.api.client import DEFAULT_BASE_URL, AccountForm, CaptainDataClient
 from captaindata_dagster.api.errors import CaptainDataError, ValidationError
+from captaindata_dagster.outreach_cli import GROUP as OUTREACH
+from captaindata_dagster.outreach_cli import add_outreach_parser, run_outreach_command
 
 API_KEY_ENV = "CAPTAINDATA_API_KEY"  # the resource's names, repeated: no Dagster import here
 BASE_URL_ENV = "CAPTAINDATA_BASE_URL"
@@ -44,9 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Manage Captain Data identities (or the seed's workspace users) and their "
         f"LinkedIn accounts. The API key is read from {API_KEY_ENV} (and {BASE_URL_ENV}), never "
-        "from the command line.",
+        "from the command line. Review outreach sends whose outcome is unknown.",
     )
-    sub = ap.add_subparsers(dest="group", required=True, metavar="{identities,users}")
+    sub = ap.add_subparsers(dest="group", required=True, metavar="{identities,users,outreach}")
     identities = sub.add_parser(
         "identities",
         help="create, list and connect identities (the published API; identity_ids)",
@@ -76,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(create)
     _add_list(cmds, USER)
     _add_connect(cmds, USER)
+    add_outreach_parser(sub)
     return ap
 
 
@@ -136,9 +142,14 @@ def _add_connect(cmds: Any, kind: AccountKind) -> None:
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
-    """Run one command; returns the exit code (0 ok, 1 the API failed, 2 bad usage/settings)."""
+    """Run one command; returns the exit code (0 ok, 1 the API failed, 2 bad usage/settings).
+
+    `outreach` commands return 1 when a mark was refused (see `outreach_cli.py`).
+    """
     stream: TextIO = out if out is not None else sys.stdout
     args = build_parser().parse_args(argv)
+    if args.group == OUTREACH:
+        return run_outreach_command(args, stream)
     kind = GROUPS[args.group]
     try:
         client = _client(args.sandbox, FORMS[kind])

@@ -9,7 +9,7 @@
    the observations on the asset and its check results.
 
 `python scripts/ui_proof.py` prints what it read; `--keep-running` leaves the webserver up to browse;
-`scripts/screenshot.py` (`make screenshot`) photographs the asset page while it is up. `tests/test_ui_proof.py` runs the same steps and asserts on the answers.
+`scripts/screenshot.py` (`make screenshot`) photographs the asset page while it is up. `tests/slow/test_ui_proof.py` runs the same steps and asserts on the answers.
 Everything stays on 127.0.0.1 and in a temporary DAGSTER_HOME.
 """
 

@@ -8,6 +8,9 @@ It knows nothing of Dagster, the engine or the stores above it: a notebook can u
 (facts about the actions, from the vendor's OpenAPI), `pacing` (requests per second, one call at
 a time per account), `accounts` (users and identities of a workspace, as plain functions).
 
+`resolve_action(action_id)` looks an action up in the catalog, or raises a `ValidationError`
+that suggests close ids.
+
 Example:
     >>> from captaindata_dagster.api import CaptainDataClient, CaptainDataError
 """
@@ -41,6 +44,7 @@ from captaindata_dagster.api.errors import (
     UpstreamError,
     ValidationError,
 )
+from captaindata_dagster.api.request_body import resolve_action
 
 __all__ = [
     "Action",
@@ -70,4 +74,5 @@ __all__ = [
     "list_identities",
     "list_users",
     "load_catalog",
+    "resolve_action",
 ]

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from captaindata_dagster.api.labels import TRANSIENT_LABELS
+from captaindata_dagster.api.labels import INPUT_LABELS, TRANSIENT_LABELS
 
 
 class CaptainDataError(Exception):
@@ -85,8 +85,11 @@ class CaptainDataError(Exception):
             f"error_ref={self.error_ref!r}, message={self.message!r})"
         )
 
-    def __reduce__(self):
-        return (_rebuild, (type(self), self.message, self.to_dict()))
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Every attribute travels (a subclass's own, `retry_after`, `credits_at_risk`...), but
+        # not `partial_result`: frames stay with the process that made them.
+        state = {k: v for k, v in vars(self).items() if k != "partial_result"}
+        return (_rebuild, (type(self), self.message, self.to_dict()), state)
 
     def envelope(self, retryable: bool | None = None) -> dict[str, Any]:
         """The error's envelope as an error row and a stored record hold it: label, scope, ref,
@@ -258,10 +261,6 @@ SYSTEMIC_ERRORS: tuple[type[CaptainDataError], ...] = (
     PermissionDeniedError,
 )
 """Errors that will fail every input alike: a batch should stop rather than record them per input."""
-
-
-# Labels that mean "the input or parameters are wrong", whatever status carries them.
-INPUT_LABELS = frozenset({"INVALID_INPUT", "BAD_INPUT", "BAD_PARAMETERS"})
 
 
 def error_class_for_status(status: int, label: str | None = None) -> type[CaptainDataError]:

@@ -9,6 +9,10 @@ A label is the API's `error_label` (or one this package gives a failure the API 
   succeed, and a person must (re)connect this one.
 - `ambiguous`: the upstream timed out or gave up, so an action with side effects (an invitation, a
   message) may have been carried out all the same: it is not re-sent, and is kept for review.
+- `input`: about the request's inputs or parameters (a 4xx with it is an `InvalidInputError`).
+- `paging`: the API's pagination went wrong (a next page naming itself or another path): the walk
+  of that search ends, the pages already paid for are kept.
+- `every_account`: the API found no usable account at all, not just the one named.
 - `fix`: what a person does about it, when no re-run will.
 
 A label missing from the table means nothing special: not transient, no re-run, no hint.
@@ -36,6 +40,9 @@ class LabelMeaning:
     rerun: bool = False
     account: bool = False
     ambiguous: bool = False
+    input: bool = False
+    paging: bool = False
+    every_account: bool = False
     fix: str | None = None
 
 
@@ -70,15 +77,19 @@ LABELS: dict[str, LabelMeaning] = {
     ),
     "NO_VALID_ACCOUNT_CONFIGURED": LabelMeaning(
         account=True,
+        every_account=True,
         fix="connect a LinkedIn account: `captaindata-dagster identities list` shows each "
         "identity's status, then `captaindata-dagster identities connect <identity uid>` (a "
         "/v4/users account: `captaindata-dagster users list` shows each user's status, then "
         "`captaindata-dagster users connect <user uid>`)",
     ),
     # the request itself, or the workspace
-    "INVALID_INPUT": LabelMeaning(fix="fix the inputs"),
-    "BAD_INPUT": LabelMeaning(fix="fix the inputs"),
-    "BAD_PARAMETERS": LabelMeaning(fix="fix the action parameters"),
+    "INVALID_INPUT": LabelMeaning(input=True, fix="fix the inputs"),
+    "BAD_INPUT": LabelMeaning(input=True, fix="fix the inputs"),
+    "BAD_PARAMETERS": LabelMeaning(input=True, fix="fix the action parameters"),
+    # the API's paging broke: given by the client, the walk ends with what was paid kept
+    "PAGINATION_LOOP": LabelMeaning(paging=True),
+    "BAD_PAGINATION_URL": LabelMeaning(paging=True),
     "UNAUTHORIZED": LabelMeaning(fix="check CAPTAINDATA_API_KEY"),
     "MISSING_API_KEY": LabelMeaning(fix="set CAPTAINDATA_API_KEY (or CAPTAINDATA_SANDBOX=1)"),
     "NO_CREDITS": LabelMeaning(fix="add credits to the workspace"),
@@ -105,7 +116,8 @@ def labels_where(**flags: bool) -> frozenset[str]:
     """The labels whose row has every given flag set as given, e.g. `labels_where(account=True)`.
 
     Args:
-        **flags: `transient`, `rerun`, `account` or `ambiguous`, each True or False.
+        **flags: `transient`, `rerun`, `account`, `ambiguous`, `input`, `paging` or
+            `every_account`, each True or False.
     """
     return frozenset(
         label
@@ -122,5 +134,9 @@ ACCOUNT_LABELS = labels_where(account=True)
 """About the account that made the call: another account may succeed; a person reconnects it."""
 AMBIGUOUS_LABELS = labels_where(ambiguous=True)
 """A side effect may have happened all the same: not re-sent, kept for review."""
+INPUT_LABELS = labels_where(input=True)
+"""About the inputs or parameters: a 4xx with one of these is an `InvalidInputError`."""
+PAGING_LABELS = labels_where(paging=True)
+"""The API's pagination broke: the search's walk ends; the pages already paid are kept."""
 PERSON_FIXES = {label: row.fix for label, row in LABELS.items() if row.fix}
 """What a person should do about a label that no re-run will fix."""

@@ -16,7 +16,7 @@ from captaindata_dagster.api.action_result import ActionResult
 from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.api.errors import MalformedResponseError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("captaindata_dagster.api.client")  # one logger for the whole client
 
 NULL_HEADER = ("", "null", "none", "undefined")
 """Next-header values that mean "no next page" (after stripping, case-insensitive)."""

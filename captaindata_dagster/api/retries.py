@@ -31,7 +31,7 @@ from captaindata_dagster.api.errors import (
 )
 from captaindata_dagster.api.pacing import TokenBucket
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("captaindata_dagster.api.client")  # one logger for the whole client
 
 
 def may_retry(

@@ -27,7 +27,7 @@ from captaindata_dagster.api.errors import (
 )
 from captaindata_dagster.api.retries import parse_retry_after
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("captaindata_dagster.api.client")  # one logger for the whole client
 
 
 @dataclass

@@ -4,15 +4,46 @@ Dedupes, skips what the ledger holds fresh, runs concurrently, writes each resul
 store as it arrives, and hands back records (`BatchResult`, `BatchStats`). Nothing here imports
 Dagster: an op, an asset or a plain script call it alike.
 
-One runner (`runner`: worker threads, stop and watch) runs a strategy per kind of work (`fetch`,
-`search_walk`, the outreach side effect) over shared pieces: `work_queue`, `budget` (credits,
-at risk included), `account_pool` (one call at a time per account, retiring a failed one),
-`claims` (cross-run claims in the ledger) and `outcomes` (result rows, error rows, counts).
+One runner (`runner`: worker threads, stop and watch) runs a strategy per kind of work
+(`batch.fetch`, `batch.search_walk`, the outreach side effect) over shared pieces: `work_queue`,
+`budget` (credits, at risk included), `account_pool` (one call at a time per account, retiring a
+failed one) and `call_count`; the batch strategies add `batch.claims` (cross-run claims in the
+ledger) and `batch.outcomes` (result rows, error rows, counts).
 
 Example:
-    >>> from captaindata_dagster.engine import run_batch
+    >>> from captaindata_dagster.engine import run_batch, run_outreach
 """
 
-from captaindata_dagster.engine.batch.run import BatchResult, BatchStats, run_batch
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["BatchResult", "BatchStats", "run_batch"]
+from captaindata_dagster.engine.batch import BatchResult, BatchStats, run_batch
+
+if TYPE_CHECKING:  # imported on first use below; a type checker sees them now
+    from captaindata_dagster.engine.outreach import OutreachResult, OutreachStats, run_outreach
+
+# Outreach builds its frames with pandas at import: a code location that loads only batch assets
+# must not pay for it, so its names are imported when first read.
+_OUTREACH = frozenset({"OutreachResult", "OutreachStats", "run_outreach"})
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _OUTREACH:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module("captaindata_dagster.engine.outreach"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+__all__ = [
+    "BatchResult",
+    "BatchStats",
+    "OutreachResult",
+    "OutreachStats",
+    "run_batch",
+    "run_outreach",
+]

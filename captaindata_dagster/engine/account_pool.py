@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.api.client import CaptainDataClient
 from captaindata_dagster.api.errors import ValidationError
-from captaindata_dagster.api.labels import ACCOUNT_LABELS
+from captaindata_dagster.api.labels import ACCOUNT_LABELS, meaning
 
 DEFAULT_MAX_WORKERS = 16
-NO_USABLE_ACCOUNT = "NO_VALID_ACCOUNT_CONFIGURED"  # the API found no usable account at all
 
 
 def worker_accounts(
@@ -111,7 +110,7 @@ class AccountPool:
         """
         if not self.act.uses_account or label not in ACCOUNT_LABELS:
             return False
-        return account is not None or label == NO_USABLE_ACCOUNT
+        return account is not None or meaning(label).every_account
 
     @contextmanager
     def retiring(self, uid: str | None) -> Iterator[Retirement]:

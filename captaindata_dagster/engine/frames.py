@@ -31,7 +31,7 @@ had some logs one warning (field, count, a few examples) on the `log` the caller
 `context.log`, so it shows in the run's logs); the row itself is kept with NA in that column.
 
 Pure pandas: the Dagster types of these frames and the partition columns' names live in the Dagster
-layer (`orchestration.frame_types`, `orchestration.partition_columns`).
+layer (`orchestration.assets.frame_types`, `orchestration.assets.partition_columns`).
 
 Example:
     >>> table = results_table(action, batch.results, {"partition_key": "paris"}, log=context.log)

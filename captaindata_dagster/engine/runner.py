@@ -85,13 +85,24 @@ class Runner(Generic[T]):
         log: a logger (`logging.Logger` or Dagster's).
         grace_s: how long calls in flight get to settle once the run is stopped (the client's
             longest call: its `timeout + connect_timeout`).
+        clock: a monotonic clock in seconds, read when growing the pool to measure the calls'
+            rate (injectable for tests).
     """
 
-    def __init__(self, queue: WorkQueue[T], what: str, log: Any, grace_s: float) -> None:
+    def __init__(
+        self,
+        queue: WorkQueue[T],
+        what: str,
+        log: Any,
+        grace_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.queue = queue
         self.what = what
         self.log = log
         self.grace_s = grace_s
+        self.clock = clock
         self.stop = Stop()  # interrupted, or the parent process is gone: no new call at all
         self.failure: BaseException | None = None
         self._lock = threading.Lock()
@@ -173,9 +184,9 @@ class Runner(Generic[T]):
         step so that a slow first answer does not spawn the whole cap at once.
         """
         rate, cap = growth.rate, growth.cap
-        last_t, last_calls = time.monotonic(), growth.calls()
+        last_t, last_calls = self.clock(), growth.calls()
         while not pause(GROW_EVERY_S):
-            now, calls = time.monotonic(), growth.calls()
+            now, calls = self.clock(), growth.calls()
             seen = (calls - last_calls) / max(now - last_t, 1e-9)
             last_t, last_calls = now, calls
             workers, waiting = len(futures), len(self.queue)

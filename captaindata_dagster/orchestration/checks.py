@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, cast
 
 import dagster as dg
 
+from captaindata_dagster.api.labels import PERSON_FIXES
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -59,7 +61,8 @@ def error_rate_check(
     """Passes while the share of failed inputs is at most `warn_above`.
 
     Above it the check fails with severity WARN, above `fail_above` with ERROR. The metadata gives
-    the count and rate of each error_label, so the UI says which labels pushed it over.
+    the count and rate of each error_label, so the UI says which labels pushed it over, and what a
+    person should do about each label that no re-run fixes (`api/labels.py`).
     """
     labels = (
         errors["error_label"].astype(str).value_counts().sort_index().to_dict()
@@ -87,6 +90,9 @@ def error_rate_check(
             "errors_by_label": dg.MetadataValue.json(labels),
             "error_rate_by_label": dg.MetadataValue.json(rates),
             "labels": dg.MetadataValue.text(", ".join(f"{k}={v}" for k, v in labels.items())),
+            "what_to_do": dg.MetadataValue.json(
+                {label: PERSON_FIXES[label] for label in labels if label in PERSON_FIXES}
+            ),
             "warn_above": dg.MetadataValue.float(warn_above),
             "fail_above": dg.MetadataValue.float(fail_above),
         },

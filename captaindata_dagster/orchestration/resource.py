@@ -251,8 +251,8 @@ class CaptainDataResource(dg.ConfigurableResource):
         budget: float | None = None,
         log: Any = None,
     ) -> BatchResult:
-        """`batch.run_batch` with this resource's client, accounts and ledger: what every Captain
-        Data step (asset or op) runs, so they share one wiring."""
+        """`engine.batch.run_batch` with this resource's client, accounts and ledger: what every
+        Captain Data step (asset or op) runs, so they share one wiring."""
         from captaindata_dagster.engine.batch.run import run_batch
 
         return run_batch(

@@ -43,6 +43,11 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def __dir__() -> list[str]:
+    """The public names too, though they are imported on first use (`dir()`, tab completion)."""
+    return sorted({*globals(), *__all__})
+
+
 __all__ = [
     "ERROR_LABELS",
     "RequestRecord",

@@ -7,10 +7,14 @@ from __future__ import annotations
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from captaindata_dagster.simulator.http_server import SimulatorServer
 from captaindata_dagster.simulator.replies import Call, Reply
+
+if TYPE_CHECKING:
+    from captaindata_dagster.simulator.server import Simulator
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -24,15 +28,23 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
         """Silent: the request log is `Simulator.requests`, not stderr."""
 
+    @property
+    def simulator(self) -> Simulator:
+        """The simulator whose routes answer: the one the `SimulatorServer` was built for."""
+        server = self.server
+        if not isinstance(server, SimulatorServer):
+            raise TypeError(f"Handler serves a SimulatorServer, not {type(server).__name__}")
+        return server.simulator
+
     def setup(self) -> None:
         super().setup()
-        self.server.simulator.track(self.connection, True)  # type: ignore[attr-defined]
+        self.simulator.track(self.connection, True)
 
     def finish(self) -> None:
         try:
             super().finish()
         finally:
-            self.server.simulator.track(self.connection, False)  # type: ignore[attr-defined]
+            self.simulator.track(self.connection, False)
 
     def do_GET(self) -> None:
         """Every method goes through `serve` (the routes answer 405 for the wrong one)."""
@@ -67,7 +79,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def serve(self) -> None:
         """Answer one request and log it (the simulator's own endpoints are not logged)."""
-        sim = self.server.simulator  # type: ignore[attr-defined]
+        sim = self.simulator
         t0 = time.monotonic()
         parts = urlsplit(self.path)
         path = parts.path.rstrip("/") or "/"
@@ -96,7 +108,7 @@ class Handler(BaseHTTPRequestHandler):
         """Write the answer in one write, or hang up as the reply's `mode` says."""
         if reply.mode in ("close", "hang"):
             if reply.hang_s > 0:  # already logged: the client gives up long before we hang up
-                self.server.simulator.stopping.wait(reply.hang_s)  # type: ignore[attr-defined]
+                self.simulator.stopping.wait(reply.hang_s)
             self.close_connection = True
             return
         try:

@@ -8,37 +8,20 @@ from __future__ import annotations
 
 import secrets
 import socket
-import socketserver
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields, replace
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 from captaindata_dagster.simulator.config import SimulatorConfig
 from captaindata_dagster.simulator.handler import Handler
+from captaindata_dagster.simulator.http_server import SimulatorServer
 from captaindata_dagster.simulator.replies import Call
 from captaindata_dagster.simulator.routes import Routes
 from captaindata_dagster.simulator.state import RequestRecord, State, number
 
 _FIXED = {"host", "port", "api_key"}  # cannot change while serving
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256
-
-    def server_bind(self) -> None:
-        """Bind without HTTPServer's reverse DNS lookup of the host (slow on some machines)."""
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Silent: clients that hang up mid-request are expected (timeouts, dropped faults)."""
 
 
 class Simulator:
@@ -54,7 +37,7 @@ class Simulator:
         self.state = State(cfg.seed)
         self.routes = Routes(self)
         self.stopping = threading.Event()
-        self._server: _Server | None = None
+        self._server: SimulatorServer | None = None
         self._thread: threading.Thread | None = None
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
@@ -66,8 +49,7 @@ class Simulator:
         if self._server is not None:
             return self
         self.stopping.clear()
-        server = _Server((self.config.host, self.config.port), Handler)
-        server.simulator = self  # type: ignore[attr-defined]
+        server = SimulatorServer((self.config.host, self.config.port), Handler, self)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,

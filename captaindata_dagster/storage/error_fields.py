@@ -61,12 +61,18 @@ class ErrorFields:
         }
 
 
-def error_fields(error: Mapping[str, Any] | None, retryable: bool | None = None) -> dict[str, Any]:
+def error_fields_of_envelope(
+    error: Mapping[str, Any] | None, retryable: bool | None = None
+) -> dict[str, Any]:
     """The `ErrorFields` of an error envelope (`error_label`, `error_scope`, `error_ref`,
-    `message`, `status_code`), as keyword arguments for a record.
+    `message`, `status_code`), as keyword arguments for a record: the reverse of `envelope()`.
+
+    Args:
+        error: the envelope (`CaptainDataError.envelope()`); None: no error, every field None.
+        retryable: whether a later attempt may succeed (None: not known).
 
     Example:
-        >>> ErrorFields(**error_fields({"error_label": "NO_RESULT"}, False)).retryable
+        >>> ErrorFields(**error_fields_of_envelope({"error_label": "NO_RESULT"}, False)).retryable
         False
     """
     err = error or {}

@@ -10,11 +10,8 @@ a record goes through are drawn in `outreach_schema.py`.
 record and the account's rolling 24 h cap, so two runs (or processes) never both send. `pending`
 left behind by a dead process and `unknown` both need a person: they are reported, never re-sent
 blindly. A person resolves one with `mark_sent` (it went out: never send it) or `mark_retry` (it
-did not: the next run sends it), from Python, from the outreach op's run config, or from a shell::
-
-    python -m captaindata_dagster.storage.outreach_records --store .captaindata/outreach.sqlite list
-    python -m captaindata_dagster.storage.outreach_records mark-sent --campaign spring --action \
-        linkedin-connect-profile https://www.linkedin.com/in/ada-lovelace
+did not: the next run sends it), from Python, from the outreach op's run config, or from a shell:
+`captaindata-dagster outreach list|mark-sent|mark-retry` (`captaindata_dagster/outreach_cli.py`).
 
 These records live in a store of their own, on purpose: the ledger is a cache a user may delete
 to refetch; deleting it must never make a campaign send again. The store never sees the key.
@@ -22,21 +19,18 @@ to refetch; deleting it must never make a campaign send again. The store never s
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from captaindata_dagster.storage.encoding import dump_json, to_iso, utcnow
-from captaindata_dagster.storage.error_fields import NO_ERROR, ErrorFields, error_fields
-from captaindata_dagster.storage.locations import (
-    DEFAULT_STORE_PATH,
-    LEDGER_URL_ENV,
-    STORE_ENV,
-    default_store_path,
+from captaindata_dagster.storage.error_fields import (
+    NO_ERROR,
+    ErrorFields,
+    error_fields_of_envelope,
 )
+from captaindata_dagster.storage.locations import default_store_path
 from captaindata_dagster.storage.outreach_lookups import (
     cap_lock,
     find,
@@ -81,7 +75,6 @@ __all__ = [
     "Reservation",
     "SendRecord",
     "default_store_path",
-    "main",
     "profile_key",
 ]
 _SETTLED_FROM = (PENDING, RETRY)  # the states a call's outcome may replace
@@ -237,7 +230,9 @@ class OutreachStore(Store):
         outcome = {
             "state": state,
             "settled_at": to_iso(now or utcnow()),
-            **ErrorFields(**error_fields(error, retryable)).error_columns(MESSAGE_COLUMN),
+            **ErrorFields(**error_fields_of_envelope(error, retryable)).error_columns(
+                MESSAGE_COLUMN
+            ),
             "result_json": dump_json(result),
         }
         with self._write() as conn:
@@ -328,57 +323,3 @@ class OutreachStore(Store):
                 if not old.may_send:
                     resolve(conn, old, RETRY, at, by, note)
             return find(conn, campaign, action_id, key)
-
-
-# ---------------------------------------------------------------------- a person's shell
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m captaindata_dagster.storage.outreach_records list | mark-sent | mark-retry ...`."""
-    ap = argparse.ArgumentParser(
-        prog="python -m captaindata_dagster.storage.outreach_records",
-        description="Review and resolve outreach sends whose outcome is unknown.",
-    )
-    ap.add_argument("--store", default=None, help=f"store file or postgresql:// URL (default: "
-                    f"${STORE_ENV}, else ${LEDGER_URL_ENV}, else {DEFAULT_STORE_PATH})")  # fmt: skip
-    sub = ap.add_subparsers(dest="command", required=True)
-    ls = sub.add_parser("list", help="records to review (pending, unknown); --all for every one")
-    ls.add_argument("--campaign")
-    ls.add_argument("--all", action="store_true")
-    for name, help_ in (
-        ("mark-sent", "it went out: never send it again"),
-        ("mark-retry", "it did not go out: the next run sends it"),
-    ):
-        p = sub.add_parser(name, help=help_)
-        p.add_argument("--campaign", required=True)
-        p.add_argument("--action", required=True, help="e.g. linkedin-connect-profile")
-        p.add_argument("--note")
-        p.add_argument("profiles", nargs="+", help="LinkedIn profile URLs")
-    args = ap.parse_args(argv)
-    store = OutreachStore(args.store)
-    if args.command == "list":
-        records = store.records(args.campaign) if args.all else store.needs_review(args.campaign)
-        for r in records:
-            when = r.attempted_at.isoformat() if r.attempted_at else "-"
-            print(
-                f"{r.state:8} {r.campaign} {r.action_id} {r.profile_url} account={r.account} "
-                f"attempted={when} label={r.error_label or '-'}"
-            )
-        print(f"{len(records)} record(s)", file=sys.stderr)
-        return 0
-    for url in args.profiles:
-        if args.command == "mark-sent":
-            store.mark_sent(args.campaign, args.action, url, note=args.note)
-            print(f"sent   {url}")
-        else:
-            try:
-                done = store.mark_retry(args.campaign, args.action, url, note=args.note)
-            except ValueError as exc:
-                print(f"refused {url}: {exc}", file=sys.stderr)
-                return 1
-            print(f"retry  {url}" if done else f"no record for {url}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

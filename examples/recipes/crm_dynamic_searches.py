@@ -25,11 +25,11 @@ import dagster as dg
 
 from captaindata_dagster import (
     CaptainDataResource,
+    DuckDBWarehouseIOManager,
     build_people_search_asset,
     build_profile_extraction_asset,
 )
-from captaindata_dagster.api.request_body import resolve_action
-from captaindata_dagster.orchestration.warehouse import DuckDBWarehouseIOManager
+from captaindata_dagster.api import resolve_action
 
 CRM_DATABASE_ENV = "CRM_DATABASE"
 CRM_TABLE = "crm.linkedin_searches"  # columns: name (text), url (text), active (boolean)

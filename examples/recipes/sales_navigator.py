@@ -21,10 +21,10 @@ import dagster as dg
 
 from captaindata_dagster import (
     CaptainDataResource,
+    DuckDBWarehouseIOManager,
     build_people_search_asset,
     build_profile_extraction_asset,
 )
-from captaindata_dagster.orchestration.warehouse import DuckDBWarehouseIOManager
 
 # Partition key -> Sales Navigator search URL (copy it from the browser's address bar).
 LEAD_SEARCHES = {

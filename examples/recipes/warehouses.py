@@ -28,10 +28,10 @@ from pydantic import Field
 
 from captaindata_dagster import (
     CaptainDataResource,
+    DuckDBWarehouseIOManager,
     build_people_search_asset,
     build_profile_extraction_asset,
 )
-from captaindata_dagster.orchestration.warehouse import DuckDBWarehouseIOManager
 
 if TYPE_CHECKING:  # pandas and SQLAlchemy load inside steps, not with the code location
     import pandas as pd

@@ -24,11 +24,11 @@ from captaindata_dagster.api import (
 )
 from captaindata_dagster.engine.batch.result_rows import RESULT_META_COLUMNS
 from captaindata_dagster.engine.batch.run import (
-    ERROR_COLUMNS,
     BatchResult,
     BatchStats,
     run_batch,
 )
+from captaindata_dagster.engine.columns import ERROR_COLUMNS
 from captaindata_dagster.simulator import sample_input
 from captaindata_dagster.storage.ledger import Ledger
 from tests.helpers import wait_until

@@ -33,6 +33,9 @@ def test_error_rate_warns_then_errors_and_names_the_labels():
     assert warn.metadata["errors_by_label"].value == {"LK_BAD_COOKIE": 4, "STATUS_429": 6}
     assert warn.metadata["error_rate_by_label"].value == {"LK_BAD_COOKIE": 0.04, "STATUS_429": 0.06}
     assert "STATUS_429" in warn.description
+    # what a person does, from the one table of label meaning: a 429 needs no one
+    what_to_do = warn.metadata["what_to_do"].value
+    assert list(what_to_do) == ["LK_BAD_COOKIE"] and "reconnect" in what_to_do["LK_BAD_COOKIE"]
     error = error_rate_check(errors_frame(["LK_BAD_COOKIE"] * 30), 100)
     assert not error.passed and error.severity == dg.AssetCheckSeverity.ERROR
     assert "LK_BAD_COOKIE=30" in error.metadata["labels"].value

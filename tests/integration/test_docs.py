@@ -142,7 +142,18 @@ def test_the_table_of_error_meaning_is_labels_py():
         *flags, fix = [c.strip() for c in cells.split("|")]
         shown[label] = ([f == "yes" for f in flags], bool(fix))
     actual = {
-        label: ([row.transient, row.rerun, row.account, row.ambiguous], row.fix is not None)
+        label: (
+            [
+                row.transient,
+                row.rerun,
+                row.account,
+                row.ambiguous,
+                row.input,
+                row.paging,
+                row.every_account,
+            ],
+            row.fix is not None,
+        )
         for label, row in LABELS.items()
     }
     assert shown == actual

@@ -136,7 +136,7 @@ def test_a_walk_resumes_at_a_stored_next_url():
 def test_next_page_url_keeps_the_query_and_moves_it_to_our_origin(caplog):
     act = action(SEARCH)
     here = f"{BASE_URL}/actions/{SEARCH}/run/live"
-    with caplog.at_level(logging.WARNING, logger="captaindata_dagster.api.paging"):
+    with caplog.at_level(logging.WARNING, logger="captaindata_dagster.api.client"):
         url = next_page_url(
             "https://elsewhere.example/v4" + act.path + "?page=2&t=x", here, act, base_url=BASE_URL
         )

@@ -73,6 +73,7 @@ def test_every_subpackage_lists_what_it_offers():
     for sub in ("api", "engine", "storage", "orchestration", "simulator", "testing"):
         module = importlib.import_module(f"captaindata_dagster.{sub}")
         assert module.__doc__ and module.__all__, sub
+        assert set(module.__all__) <= set(dir(module)), f"{sub}: dir() misses public names"
         for name in module.__all__:
             assert getattr(module, name) is not None, f"{sub}.{name}"
 
@@ -99,3 +100,24 @@ def test_every_shared_engine_module_is_kept_from_the_strategies():
             assert f"captaindata_dagster.engine.{path.stem}" in shared, (
                 f"engine/{path.name} is new: list it in the shared pieces' contract"
             )
+
+
+def test_a_name_the_top_level_no_longer_lists_still_works_and_says_where_it_moved():
+    import warnings
+
+    from captaindata_dagster.api import InvalidInputError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        moved = captaindata_dagster.InvalidInputError
+    assert moved is InvalidInputError
+    (warning,) = caught
+    assert warning.category is DeprecationWarning
+    assert "from captaindata_dagster.api import InvalidInputError" in str(warning.message)
+    assert "InvalidInputError" not in captaindata_dagster.__all__
+    assert "InvalidInputError" not in dir(captaindata_dagster)
+
+
+def test_every_moved_name_resolves_where_the_warning_says():
+    for name, module in captaindata_dagster._MOVED_TO.items():
+        assert hasattr(importlib.import_module(module), name), f"{module}.{name}"

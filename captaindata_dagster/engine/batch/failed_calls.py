@@ -21,6 +21,7 @@ from typing import Any
 
 from captaindata_dagster.api.accounts import account_hint, account_kind
 from captaindata_dagster.api.errors import SYSTEMIC_ERRORS, CaptainDataError
+from captaindata_dagster.api.labels import PAGING_LABELS
 from captaindata_dagster.api.retries import is_long_ban
 from captaindata_dagster.engine.batch.context import BatchContext
 from captaindata_dagster.engine.batch.inputs import BatchItem
@@ -29,7 +30,6 @@ from captaindata_dagster.engine.runner import WORKER_ENDS, Next
 
 # A walk that ended on these cannot be resumed where it stopped (its next URL is the fault): the
 # next run walks the search again from its first page.
-WALK_BROKEN_LABELS = frozenset({"PAGINATION_LOOP", "BAD_PAGINATION_URL"})
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def _save_error(
         attempts=err.attempts,
         at=at,
         user_uid=fields["user_uid"],
-        keep_pages=err.error_label not in WALK_BROKEN_LABELS,
+        keep_pages=err.error_label not in PAGING_LABELS,
     )
 
 

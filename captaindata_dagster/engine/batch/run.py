@@ -33,7 +33,8 @@ from captaindata_dagster.engine.batch.inputs import BatchItem, iter_inputs, prep
 from captaindata_dagster.engine.batch.outcomes import BatchOutcomes, FailedInput, error_fields
 from captaindata_dagster.engine.batch.search_walk import SearchWalkStrategy
 from captaindata_dagster.engine.budget import CreditBudget, most_per_result
-from captaindata_dagster.engine.columns import ERROR_COLUMNS
+from captaindata_dagster.engine.columns import errors_frame
+from captaindata_dagster.engine.partial_result import PartialResult
 from captaindata_dagster.engine.runner import Runner, growth_for
 from captaindata_dagster.engine.work_queue import WorkQueue
 from captaindata_dagster.storage.ledger import Ledger
@@ -93,28 +94,15 @@ class BatchStats:
 
 
 @dataclass
-class BatchResult:
-    """`results`: one row per result item; `errors`: one row per failed input; `stats`."""
+class BatchResult(PartialResult):
+    """`results`: one row per result item; `errors`: one row per failed input; `stats`.
+
+    A run stopped by a 401/402/403 raises with what it had done: `BatchResult.from_error(err)`.
+    """
 
     results: pd.DataFrame
     errors: pd.DataFrame
     stats: BatchStats
-
-    @classmethod
-    def from_error(cls, err: BaseException) -> BatchResult | None:
-        """What a batch had done when `err` stopped it; None if `err` did not stop a batch.
-
-        Args:
-            err: an error raised by `run_batch` (any exception is accepted).
-
-        Example:
-            >>> try:
-            ...     run_batch(client, "linkedin-extract-people", inputs)
-            ... except CaptainDataError as err:
-            ...     done = BatchResult.from_error(err)
-        """
-        found = getattr(err, "partial_result", None)
-        return found if isinstance(found, cls) else None
 
 
 def run_batch(
@@ -148,7 +136,8 @@ def run_batch(
     worker pinned to each uid of `integration_users` (else the client's; none: a single worker);
     `max_workers` caps the uids used. Other actions use `max_workers` workers; left unset, 16 to
     start with, more while the calls are too slow to fill the client's requests per second (see
-    `_grow`). The client's pacing (requests per second) applies on top.
+    `runner.growth_for` and `Runner._grow`). The client's pacing (requests per second) applies on
+    top.
 
     `max_results` caps each search (list actions; part of the ledger key). `budget` caps the credits
     this run may spend: each call reserves its maximum cost first (1 per object, a full page per
@@ -156,9 +145,9 @@ def run_batch(
     calls finish. Inputs left undone are counted in `stats.not_started` (or `stats.incomplete` for
     searches stopped midway) and listed in neither frame: they are simply not done yet.
 
-    Account errors (`ACCOUNT_LABELS`: an expired cookie, no connected account) are the account's,
-    not the input's: the worker pinned to that account retires for the rest of the batch (a
-    warning names the user and the fix) and its input goes back to the queue for the other
+    Account errors (`api.labels.ACCOUNT_LABELS`: an expired cookie, no connected account) are
+    the account's, not the input's: the worker pinned to that account retires for the rest of the
+    batch (a warning names the user and the fix) and its input goes back to the queue for the other
     accounts. Once every account has retired, the inputs left are error rows with the last
     account label and user, sent to no one (no call, no credit). These errors are kept in the
     ledger but never answer for the input: the next run tries it again.
@@ -358,24 +347,19 @@ def _log_done(logger: Any, stats: BatchStats) -> None:
 
 
 def _errors_frame(action_id: str, failed: list[FailedInput]) -> pd.DataFrame:
-    import pandas as pd
-
-    rows = [
-        {
-            "action_id": action_id,
-            "input": o.item.label,
-            **o.error,
-            "at": o.at,
-            "from_cache": o.from_cache,
-        }
-        for o in sorted(failed, key=lambda o: o.item.index)
-    ]
-    frame = pd.DataFrame.from_records(rows, columns=list(ERROR_COLUMNS))
-    frame["status_code"] = frame["status_code"].astype("Int64")
-    frame["retryable"] = frame["retryable"].astype(bool)
-    frame["from_cache"] = frame["from_cache"].astype(bool)
-    frame["at"] = pd.to_datetime(frame["at"], utc=True)
-    return frame
+    """The errors table of the failed inputs, in their input order."""
+    return errors_frame(
+        [
+            {
+                "action_id": action_id,
+                "input": o.item.label,
+                **o.error,
+                "at": o.at,
+                "from_cache": o.from_cache,
+            }
+            for o in sorted(failed, key=lambda o: o.item.index)
+        ]
+    )
 
 
 def _describe(err: BaseException) -> str:

@@ -12,7 +12,7 @@ action to LinkedIn profiles. What makes it safe to run unattended:
   after the request may have reached the API settles as `unknown`; a run that died mid-call leaves
   `pending`. Both are listed in `needs_review`, never re-sent blindly: a person checks the account
   and marks each one sent or safe to retry (`mark_sent` / `mark_retry`, `OutreachStore.mark_*`, or
-  `python -m captaindata_dagster.storage.outreach_records`).
+  `captaindata-dagster outreach`).
 - **Refusals are settled.** A 4xx answer means nothing was done: an input problem (INVALID_INPUT)
   is settled `failed` and not retried; an account or upstream refusal and a 429 are `failed`
   retryable (the next run tries again). 401/402/403 stop the run.

@@ -19,7 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from captaindata_dagster.engine.columns import ERROR_COLUMNS
+from captaindata_dagster.engine.columns import ERROR_COLUMNS, errors_frame
+from captaindata_dagster.engine.partial_result import PartialResult
 
 ALREADY_SENT, OVER_CAP_REASON, DRY_RUN = "already_sent", "over_cap", "dry_run"
 STOPPED = "stopped"  # a 401/402/403 stopped the run first (only in the error's partial result)
@@ -72,7 +73,7 @@ class OutreachStats:
 
 
 @dataclass
-class OutreachResult:
+class OutreachResult(PartialResult):
     """The four frames (each profile in exactly one) and the stats."""
 
     sent: pd.DataFrame
@@ -80,20 +81,6 @@ class OutreachResult:
     needs_review: pd.DataFrame
     errors: pd.DataFrame
     stats: OutreachStats
-
-    @classmethod
-    def from_error(cls, err: BaseException) -> OutreachResult | None:
-        """What an outreach run had done when `err` stopped it; None if it stopped none.
-
-        Args:
-            err: an error raised by `run_outreach` (any exception is accepted).
-
-        Example:
-            >>> OutreachResult.from_error(KeyError("x")) is None
-            True
-        """
-        found = getattr(err, "partial_result", None)
-        return found if isinstance(found, cls) else None
 
 
 def outreach_frames(
@@ -103,11 +90,7 @@ def outreach_frames(
 ) -> OutreachResult:
     """The result of a run from its rows (`sent`, `skipped`, `review`, `errors`), typed columns,
     with the counts of `stats` filled from the frames."""
-    errors = _frame(rows["errors"], OUTREACH_ERROR_COLUMNS)
-    errors["status_code"] = errors["status_code"].astype("Int64")
-    errors["retryable"] = errors["retryable"].astype(bool)
-    errors["from_cache"] = errors["from_cache"].astype(bool)
-    errors["at"] = pd.to_datetime(errors["at"], utc=True)
+    errors = errors_frame(rows["errors"], OUTREACH_ERROR_COLUMNS)
     review = _frame(rows["review"], REVIEW_COLUMNS)
     review["status_code"] = review["status_code"].astype("Int64")
     review["attempted_at"] = pd.to_datetime(review["attempted_at"], utc=True)

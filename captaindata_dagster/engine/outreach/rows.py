@@ -7,18 +7,19 @@ record: already sent, still to review, or refused for good.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
+from captaindata_dagster.engine.cell_values import json_text
 from captaindata_dagster.engine.outreach.results import (
     ALREADY_SENT,
     OutreachResult,
     OutreachStats,
     outreach_frames,
 )
+from captaindata_dagster.storage.encoding import utcnow
 from captaindata_dagster.storage.outreach_records import PENDING, SENT, UNKNOWN, SendRecord
 
 
@@ -44,14 +45,15 @@ class OutreachRows:
     def sent(self, url: str, account: str | None, attempt: int, result: Any) -> None:
         """A send the API answered with a success (`result`: its answer, None if unreadable)."""
         self._add("sent", {**self._base(url), "account": account, "message": self.message,
-                           "sent_at": now(), "attempts": attempt, "result": _json_text(result)})  # fmt: skip
+                           "sent_at": utcnow(), "attempts": attempt,
+                           "result": None if result is None else json_text(result)})  # fmt: skip
 
     def skipped(
         self, url: str, reason: str, account: str | None, detail: str, at: datetime | None = None
     ) -> None:
         """A profile not sent by this run, and why (`reason`, see `results`)."""
         self._add("skipped", {**self._base(url), "reason": reason, "account": account,
-                              "message": self.message, "at": at or now(), "detail": detail})  # fmt: skip
+                              "message": self.message, "at": at or utcnow(), "detail": detail})  # fmt: skip
 
     def review(self, url: str, record: SendRecord, new: bool) -> None:
         """A send that may or may not have gone out (`new`: this run's)."""
@@ -73,7 +75,7 @@ class OutreachRows:
         self, url: str, fields: Mapping[str, Any], from_cache: bool, account: str | None = None
     ) -> None:
         """One errors-table row; `account`: the user whose account made the call (None: none)."""
-        self._add("errors", {"action_id": self.action_id, "input": url, **fields, "at": now(),
+        self._add("errors", {"action_id": self.action_id, "input": url, **fields, "at": utcnow(),
                              "from_cache": from_cache, "user_uid": account,
                              "campaign": self.campaign})  # fmt: skip
 
@@ -102,17 +104,6 @@ def what_to_do(campaign: str, action_id: str, url: str, account: str | None) -> 
     who = f"account {account}" if account else "the account"
     return (
         f"Check {who} on LinkedIn for {url}; then set mark_sent (it went out) or mark_retry (it "
-        f"did not) in the run config, or run `python -m captaindata_dagster.storage.outreach_records "
+        f"did not) in the run config, or run `captaindata-dagster outreach "
         f"mark-sent|mark-retry --campaign {campaign} --action {action_id} {url}`"
     )
-
-
-def now() -> datetime:
-    """The time a row is written (UTC)."""
-    return datetime.now(timezone.utc)
-
-
-def _json_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

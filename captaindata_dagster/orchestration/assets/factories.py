@@ -21,6 +21,7 @@ Example:
 """
 
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from datetime import timedelta
 from typing import Any
 
@@ -104,19 +105,9 @@ def build_action_asset(
         >>> build_action_asset("linkedin-extract-company", name="companies", upstream=profiles,
         ...                    input_column="linkedin_company_url", max_age_days=90)
     """
+    options = _options_of(locals())
     action = resolve_action(action_id)
     inputs_for = _inputs_of(name, action, upstream, input_column, inputs)
-    options = AssetOptions(
-        budget=budget,
-        max_error_rate=max_error_rate,
-        pool=pool,
-        retry_policy=retry_policy,
-        group_name=group_name,
-        key_prefix=key_prefix,
-        warn_error_rate=warn_error_rate,
-        fail_error_rate=fail_error_rate,
-        checks=checks,
-    )
     return batch_asset(
         action,
         name=name,
@@ -176,20 +167,10 @@ def build_people_search_asset(
     Example:
         >>> build_people_search_asset(searches={"paris": url}, daily_start_date="2026-01-01")
     """
+    options = _options_of(locals())
     action = resolve_action(action_id)
     partitions_def = search_partitions(name, searches, partitions_def, daily_start_date)
     check_search_urls(name, action, searches)
-    options = AssetOptions(
-        budget=budget,
-        max_error_rate=max_error_rate,
-        pool=pool,
-        retry_policy=retry_policy,
-        group_name=group_name,
-        key_prefix=key_prefix,
-        warn_error_rate=warn_error_rate,
-        fail_error_rate=fail_error_rate,
-        checks=checks,
-    )
     return batch_asset(
         action,
         name=name,
@@ -276,6 +257,12 @@ def build_company_extraction_asset(
         description=f"Companies extracted by `{action_id}` from the upstream profiles.",
         **options,
     )
+
+
+def _options_of(arguments: Mapping[str, Any]) -> AssetOptions:
+    """The `AssetOptions` among a factory's arguments (its `locals()`), by the record's field names:
+    each factory takes them as keywords (for the signature a user reads), none lists them again."""
+    return AssetOptions(**{f.name: arguments[f.name] for f in fields(AssetOptions)})
 
 
 def _inputs_of(

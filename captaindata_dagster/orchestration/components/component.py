@@ -6,8 +6,8 @@ checks, sensors and schedule as a Python one. `dg scaffold defs
 captaindata_dagster.CaptainDataActionsComponent <path>` writes a commented example that runs in sandbox
 mode as it is. Importing this module costs Dagster only: no pandas, no DuckDB, no HTTP.
 
-The YAML's sections are modelled in `component_settings`, the assets built in `component_steps`,
-the resources in `component_resources`, the scaffolded example in `component_scaffold`.
+The YAML's sections are modelled in `settings`, the assets built in `steps`, the resources in
+`resources`, the scaffolded example in `scaffold` (all in this package).
 
 Example:
     >>> defs = CaptainDataActionsComponent(searches={"paris": url}, profiles={}).build_definitions()
@@ -42,8 +42,6 @@ from captaindata_dagster.orchestration.components.settings import (
 from captaindata_dagster.orchestration.components.steps import build_component_assets
 from captaindata_dagster.orchestration.metadata import DEFAULT_POOL
 from captaindata_dagster.orchestration.schedules import build_search_schedule
-
-TYPE_NAME = "captaindata_dagster.CaptainDataActionsComponent"
 
 
 @dg.scaffold_with(ComponentScaffolder)

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import dagster as dg
 
+TYPE_NAME = "captaindata_dagster.CaptainDataActionsComponent"
+"""The component's `type:` in YAML: its public name, whatever module defines the class (so a
+`defs.yaml` keeps loading when the package's insides move)."""
+
 
 class ComponentScaffolder(dg.Scaffolder):
     """Writes a commented `defs.yaml` that runs as it is with CAPTAINDATA_SANDBOX=1."""
@@ -23,7 +27,7 @@ class ComponentScaffolder(dg.Scaffolder):
 
             scaffold_component(request, {})
             return
-        text = SCAFFOLD_TEMPLATE.replace("{type_name}", request.type_name)
+        text = SCAFFOLD_TEMPLATE.replace("{type_name}", TYPE_NAME)
         if request.append:  # target_path is then an existing defs.yaml
             with open(request.target_path, "a", encoding="utf-8") as fh:
                 fh.write("---\n" + text)

@@ -59,10 +59,10 @@ def build_component_assets(component: CaptainDataActionsComponent) -> Steps:
     builder.people(component.people)
     upstream = component.people.name
     if component.profiles is not None:
-        builder.profiles(component.profiles, upstream)
+        builder.extraction("profiles", component.profiles, upstream)
         upstream = component.profiles.name
     if component.companies is not None:
-        builder.companies(component.companies, upstream)
+        builder.extraction("companies", component.companies, upstream)
     for i, step in enumerate(component.actions):
         builder.action(step, f"actions[{i}]")
     return builder.steps
@@ -133,49 +133,35 @@ class _StepBuilder:
 
         self.add("people", p.name, "people", make, action)
 
-    def profiles(self, p: ProfileExtraction, upstream: str) -> None:
-        """Full profiles of the people found."""
+    def extraction(
+        self, alias: str, step: ProfileExtraction | CompanyExtraction, upstream: str
+    ) -> None:
+        """An extraction over a column of the step before it: `profiles` (full profiles of the
+        people found) or `companies` (the companies of the profiles, or of the people)."""
         from captaindata_dagster.orchestration.assets.factories import (
+            build_company_extraction_asset,
             build_profile_extraction_asset,
         )
 
-        action = _action(p.action_id, "profiles.action_id")
-        _check_column(self.steps, upstream, p.input_column, "profiles.input_column")
+        factory = {
+            "profiles": build_profile_extraction_asset,
+            "companies": build_company_extraction_asset,
+        }[alias]
+        action = _action(step.action_id, f"{alias}.action_id")
+        _check_column(self.steps, upstream, step.input_column, f"{alias}.input_column")
 
         def make() -> dg.AssetsDefinition:
-            return build_profile_extraction_asset(
-                p.name,
+            return factory(
+                step.name,
                 upstream=self.steps[upstream][0],
-                input_column=p.input_column,
-                max_age_days=p.max_age_days,
-                parameters=p.parameters or None,
-                action_id=p.action_id,
-                **self.options(p),
+                input_column=step.input_column,
+                max_age_days=step.max_age_days,
+                parameters=step.parameters or None,
+                action_id=step.action_id,
+                **self.options(step),
             )
 
-        self.add("profiles", p.name, "profiles", make, action)
-
-    def companies(self, c: CompanyExtraction, upstream: str) -> None:
-        """The companies of the profiles (or of the people, without profiles)."""
-        from captaindata_dagster.orchestration.assets.factories import (
-            build_company_extraction_asset,
-        )
-
-        action = _action(c.action_id, "companies.action_id")
-        _check_column(self.steps, upstream, c.input_column, "companies.input_column")
-
-        def make() -> dg.AssetsDefinition:
-            return build_company_extraction_asset(
-                c.name,
-                upstream=self.steps[upstream][0],
-                input_column=c.input_column,
-                max_age_days=c.max_age_days,
-                parameters=c.parameters or None,
-                action_id=c.action_id,
-                **self.options(c),
-            )
-
-        self.add("companies", c.name, "companies", make, action)
+        self.add(alias, step.name, alias, make, action)
 
     def action(self, step: CatalogAction, path: str) -> None:
         """Any catalog action over a column of an asset declared before it."""

@@ -129,7 +129,7 @@ def review_metadata(review: pd.DataFrame) -> dict[str, Any]:
             "These sends may or may not have gone out; they are never re-sent blindly. Check the "
             "account's sent invitations or messages, then put each URL in the run config's "
             "`mark_sent` (it went out) or `mark_retry` (it did not: this run sends it), or run "
-            "`python -m captaindata_dagster.storage.outreach_records mark-sent|mark-retry --campaign C "
+            "`captaindata-dagster outreach mark-sent|mark-retry --campaign C "
             "--action A URL`."
         ),
     }

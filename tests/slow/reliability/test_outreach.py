@@ -31,6 +31,7 @@ from captaindata_dagster import (
     build_people_search_asset,
 )
 from captaindata_dagster.api import ValidationError
+from captaindata_dagster.cli import main as cli
 from captaindata_dagster.engine.outreach import (
     OUTREACH_ERROR_COLUMNS,
     REVIEW_COLUMNS,
@@ -53,7 +54,6 @@ from captaindata_dagster.storage.outreach_records import (
     default_store_path,
     profile_key,
 )
-from captaindata_dagster.storage.outreach_records import main as review_cli
 from tests.helpers import simulator_resource
 
 CONNECT = "linkedin-connect-profile"
@@ -440,13 +440,15 @@ def test_a_person_resolves_needs_review_and_the_next_run_acts_on_it(make_sim, tm
 
     # the person lists them from a shell, checks the account, and decides
     store_path = default_store_path(tmp_path / "ledger.sqlite")
-    assert review_cli(["--store", str(store_path), "list", "--campaign", "spring"]) == 0
+    assert cli(["outreach", "--store", str(store_path), "list", "--campaign", "spring"]) == 0
     listing = capsys.readouterr().out
     assert url(0) in listing and url(1) in listing
     assert performed(sim)[url(0)] == 1 and performed(sim)[url(1)] == 0  # what the account shows
     sim.set_fail_inputs({})
-    mark = ["--store", str(store_path), "mark-retry", "--campaign", "spring", "--action", CONNECT]
-    assert review_cli([*mark, url(1)]) == 0
+    mark = ["outreach", "mark-retry", "--campaign", "spring", "--action", CONNECT]
+    mark += ["--store", str(store_path)]  # after the command too
+    assert cli([*mark, url(1)]) == 0
+    assert capsys.readouterr().out == f"retry  {url(1)}\n"
     third = run_op(op, res, profiles=profiles, mark_sent=[url(0)])  # ... or in the run config
     assert third.success
     out = outputs(third, op)
@@ -460,7 +462,8 @@ def test_a_person_resolves_needs_review_and_the_next_run_acts_on_it(make_sim, tm
     # un-sending is refused: a sent record cannot be marked for retry
     with OutreachStore(store_path) as s, pytest.raises(ValueError, match="sent"):
         s.mark_retry("spring", CONNECT, url(0))
-    assert review_cli([*mark, url(0)]) == 1
+    assert cli([*mark, url(0)]) == 1
+    assert "refused" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- refusals, systemic errors
