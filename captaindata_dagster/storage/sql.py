@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
 from typing import Any, Protocol
 
 SQLITE = "sqlite"
@@ -41,6 +42,7 @@ class Connection(Protocol):
 
 
 @functools.lru_cache(maxsize=128)
+@lru_cache(maxsize=256)  # a handful of (table, columns) shapes, written once per result
 def upsert_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> str:
     """`INSERT ... ON CONFLICT (keys) DO UPDATE SET` every other column: valid on both databases.
 
@@ -85,11 +87,12 @@ def insert(conn: Connection, table: str, row: Mapping[str, Any]) -> None:
         >>> insert(conn, "sends", {"campaign": "c", ...})  # doctest: +SKIP
     """
     columns = tuple(row)
-    marks = ", ".join("?" * len(columns))
-    conn.execute(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
-        tuple(row[c] for c in columns),
-    )
+    conn.execute(_insert_sql(table, columns), tuple(row[c] for c in columns))
+
+
+@lru_cache(maxsize=256)
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
 def update(
