@@ -12,7 +12,7 @@ action methods.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -212,7 +212,7 @@ class CaptainDataClient(WorkspaceEndpoints):
         max_pages: int | None = None,
         start_url: str | None = None,
         start_page: int = 1,
-    ) -> Iterator[ActionResult]:
+    ) -> Generator[ActionResult, None, None]:
         """Yield each page's `ActionResult`, following `X-Pagination-Next`.
 
         Stops on an absent, empty or `null` next header, an empty page, `max_pages`, or once

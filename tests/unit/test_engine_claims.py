@@ -7,11 +7,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from captaindata_dagster.engine.batch import claims as claims_module
 from captaindata_dagster.engine.batch.claims import CLAIM_POLL_S, CLAIM_WAIT_S, Claims
 from captaindata_dagster.engine.batch.inputs import BatchItem
 from captaindata_dagster.engine.work_queue import WorkQueue
@@ -27,11 +25,9 @@ def item(name: str) -> BatchItem:
 
 
 @pytest.fixture
-def clock(monkeypatch) -> FakeClock:
-    """The clock `Claims` measures how long another run holds an input with."""
-    fake = FakeClock()
-    monkeypatch.setattr(claims_module, "time", SimpleNamespace(monotonic=fake))
-    return fake
+def clock() -> FakeClock:
+    """The clock (and sleeper) `Claims` measures how long another run holds an input with."""
+    return FakeClock()
 
 
 @pytest.fixture
@@ -43,12 +39,12 @@ def ledgers(tmp_path: Path) -> Iterator[tuple[Ledger, Ledger]]:
 
 @pytest.fixture
 def claims(ledgers, clock) -> Claims:
-    return Claims(ledgers[0], ACTION, max_age=None, log=LOG, sleep=clock.sleep)
+    return Claims(ledgers[0], ACTION, max_age=None, log=LOG, sleep=clock.sleep, clock=clock)
 
 
 def test_without_a_ledger_every_claim_goes():
     clock = FakeClock()
-    claims = Claims(None, ACTION, max_age=None, log=LOG, sleep=clock.sleep)
+    claims = Claims(None, ACTION, max_age=None, log=LOG, sleep=clock.sleep, clock=clock)
     queue: WorkQueue[BatchItem] = WorkQueue()
     verdict = claims.claim(item("a"), queue)
     assert (verdict.go, verdict.answer, verdict.gave_up) == (True, None, False)

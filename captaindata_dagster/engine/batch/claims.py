@@ -51,6 +51,7 @@ class Claims:
         max_age: how old an answer may be and still count (see `Ledger.fresh`).
         log: a logger for waiting and giving up.
         sleep: how to wait when only inputs held elsewhere are left (injectable for tests).
+        clock: seconds on a monotonic clock: how long another run has held an input.
     """
 
     def __init__(
@@ -60,12 +61,14 @@ class Claims:
         max_age: timedelta | None,
         log: Any,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ledger = ledger
         self.action_id = action_id
         self.max_age = max_age
         self.log = log
         self.sleep = sleep
+        self.clock = clock
         self.began = datetime.now(timezone.utc)  # another run's error recorded since: its answer
         self._lock = threading.Lock()
         self._waiting: dict[str, float] = {}  # inputs another run is fetching -> first seen
@@ -104,7 +107,7 @@ class Claims:
             self._waiting.pop(item.key, None)
 
     def _wait(self, item: BatchItem, queue: WorkQueue[BatchItem]) -> Claim:
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             first = self._waiting.setdefault(item.key, now)
             give_up = now - first > CLAIM_WAIT_S

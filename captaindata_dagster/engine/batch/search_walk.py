@@ -72,9 +72,7 @@ class SearchWalkStrategy(BatchStrategy):
         try:
             done, failed = self._pages(item, walk, pages, users)
         finally:  # the client's pages are a generator: closing it ends its walk at once
-            close = getattr(pages, "close", None)
-            if close is not None:
-                close()
+            pages.close()
         if done:
             ctx.outcomes.record_ok(
                 item, cap_results(walk.collected, ctx.max_results), walk.at, False
