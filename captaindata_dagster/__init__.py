@@ -14,11 +14,14 @@ Example:
     >>> from captaindata_dagster import CaptainDataClient, CaptainDataError
 """
 
+import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from captaindata_dagster.api.action_result import ActionResult
 from captaindata_dagster.api.client import CaptainDataClient
 from captaindata_dagster.api.errors import CaptainDataError
+from captaindata_dagster.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:  # imported on first use below; a type checker sees them now
     from captaindata_dagster.orchestration import (
@@ -35,107 +38,6 @@ if TYPE_CHECKING:  # imported on first use below; a type checker sees them now
         build_profile_extraction_asset,
         build_search_schedule,
     )
-
-# The Dagster layer is imported on first use, so `from captaindata_dagster import
-# CaptainDataClient` in a notebook (or the simulator's CLI) does not pay for importing Dagster.
-_DAGSTER_LAYER = frozenset(
-    {
-        "CaptainDataActionsComponent",
-        "CaptainDataResource",
-        "DuckDBWarehouseIOManager",
-        "build_action_asset",
-        "build_action_op",
-        "build_captaindata_error_sensor",
-        "build_captaindata_run_failure_sensor",
-        "build_company_extraction_asset",
-        "build_outreach_asset",
-        "build_people_search_asset",
-        "build_profile_extraction_asset",
-        "build_search_schedule",
-    }
-)
-
-
-# Names the top level exported before it kept to fifteen: each now lives in its layer. Reading one
-# here still works, with a DeprecationWarning that says where it lives now (see "Upgrading" in
-# docs/python-api.md); they are not in `__all__`, `dir()` or what a type checker sees.
-_MOVED_TO = {
-    **dict.fromkeys(
-        (
-            "Action",
-            "Catalog",
-            "load_catalog",
-            "AuthenticationError",
-            "ConnectionFailedError",
-            "CreditsExhaustedError",
-            "InvalidInputError",
-            "MalformedResponseError",
-            "NotFoundError",
-            "PermissionDeniedError",
-            "RateLimitError",
-            "RequestTimeoutError",
-            "ServerError",
-            "TransportError",
-            "UpstreamError",
-            "ValidationError",
-            "connect_linkedin",
-            "connected_users",
-            "create_identity",
-            "create_user",
-            "linkedin_status",
-            "list_identities",
-            "list_users",
-        ),
-        "captaindata_dagster.api",
-    ),
-    "OutreachStore": "captaindata_dagster.storage",
-    "run_outreach": "captaindata_dagster.engine",
-    **dict.fromkeys(
-        (
-            "build_outreach_op",
-            "connect_identity_linkedin_job",
-            "connect_identity_linkedin_op",
-            "connect_linkedin_job",
-            "connect_linkedin_op",
-            "create_captaindata_identity_op",
-            "create_captaindata_user_op",
-            "extract_profiles_job",
-            "list_captaindata_identities_op",
-            "list_captaindata_users_op",
-        ),
-        "captaindata_dagster.orchestration",
-    ),
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _DAGSTER_LAYER:
-        import importlib
-
-        value = getattr(importlib.import_module("captaindata_dagster.orchestration"), name)
-        globals()[name] = value
-        return value
-    if name in _MOVED_TO:
-        import importlib
-        import warnings
-
-        warnings.warn(
-            f"captaindata_dagster.{name} has moved: `from {_MOVED_TO[name]} import {name}` "
-            "(the top level keeps the fifteen names most code needs; see 'Upgrading' in "
-            "docs/python-api.md)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(importlib.import_module(_MOVED_TO[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    # dg lists this package (our `dagster_dg_cli.registry_modules` entry point) each time any dg
-    # project in the environment loads, importing every name listed: list the component it must
-    # find, not the whole lazy Dagster layer (that stays in __all__).
-    return sorted({*globals(), "CaptainDataActionsComponent"})
-
 
 __all__ = [
     "ActionResult",
@@ -154,3 +56,39 @@ __all__ = [
     "build_profile_extraction_asset",
     "build_search_schedule",
 ]
+
+# The Dagster layer is imported on first use, so `from captaindata_dagster import
+# CaptainDataClient` in a notebook (or the simulator's CLI) does not pay for importing Dagster.
+_dagster_layer, _ = lazy_exports(
+    __name__,
+    {name: "captaindata_dagster.orchestration" for name in __all__ if name not in globals()},
+)
+
+# A name this package exported before the top level kept to fifteen still reads, from the layer
+# whose `__all__` lists it now, with a DeprecationWarning that says where (see "Upgrading" in
+# docs/python-api.md); such names are not in `__all__`, `dir()` or what a type checker sees.
+_LAYERS = ("api", "storage", "engine", "orchestration")
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__ or name.startswith("_"):
+        return _dagster_layer(name)
+    for layer in _LAYERS:
+        package = importlib.import_module(f"{__name__}.{layer}")
+        if name in package.__all__:
+            warnings.warn(
+                f"captaindata_dagster.{name} has moved: `from {package.__name__} import {name}` "
+                "(the top level keeps the fifteen names most code needs; see 'Upgrading' in "
+                "docs/python-api.md)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return getattr(package, name)
+    return _dagster_layer(name)  # AttributeError: no such name
+
+
+def __dir__() -> list[str]:
+    # dg lists this package (our `dagster_dg_cli.registry_modules` entry point) each time any dg
+    # project in the environment loads, importing every name listed: list the component it must
+    # find, not the whole lazy Dagster layer (that stays in __all__).
+    return sorted({*globals(), "CaptainDataActionsComponent"})

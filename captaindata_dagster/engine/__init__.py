@@ -14,30 +14,19 @@ Example:
     >>> from captaindata_dagster.engine import run_batch, run_outreach
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from captaindata_dagster.engine.batch import BatchResult, BatchStats, run_batch
+from captaindata_dagster.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:  # imported on first use below; a type checker sees them now
     from captaindata_dagster.engine.outreach import OutreachResult, OutreachStats, run_outreach
 
 # Outreach builds its frames with pandas at import: a code location that loads only batch assets
 # must not pay for it, so its names are imported when first read.
-_OUTREACH = frozenset({"OutreachResult", "OutreachStats", "run_outreach"})
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _OUTREACH:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module("captaindata_dagster.engine.outreach"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
+__getattr__, __dir__ = lazy_exports(
+    __name__, dict.fromkeys(("OutreachResult", "OutreachStats", "run_outreach"), "outreach")
+)
 
 __all__ = [
     "BatchResult",

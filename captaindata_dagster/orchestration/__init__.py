@@ -6,8 +6,9 @@ Example:
     >>> from captaindata_dagster.orchestration import CaptainDataResource, build_action_asset
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from captaindata_dagster.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:  # each module is imported on first use below; a type checker sees them now
     from captaindata_dagster.engine.outreach import OutreachResult, run_outreach
@@ -72,20 +73,7 @@ _MODULE_OF = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    path = module if module.startswith("captaindata_dagster.") else f"{__name__}.{module}"
-    value = getattr(importlib.import_module(path), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """The public names too, though they are imported on first use (`dir()`, tab completion)."""
-    return sorted({*globals(), *__all__})
-
+__getattr__, __dir__ = lazy_exports(__name__, _MODULE_OF)
 
 __all__ = [
     "CaptainDataActionsComponent",

@@ -12,8 +12,9 @@ validation, pagination headers, error envelopes, rate limits and credits, with d
 It imports nothing from the package but the catalog.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from captaindata_dagster.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:  # imported on first use below; a type checker sees them now
     from captaindata_dagster.simulator.config import ERROR_LABELS, SimulatorConfig
@@ -34,19 +35,7 @@ _MODULE_OF = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """The public names too, though they are imported on first use (`dir()`, tab completion)."""
-    return sorted({*globals(), *__all__})
-
+__getattr__, __dir__ = lazy_exports(__name__, _MODULE_OF)
 
 __all__ = [
     "ERROR_LABELS",

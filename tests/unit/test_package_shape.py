@@ -118,6 +118,34 @@ def test_a_name_the_top_level_no_longer_lists_still_works_and_says_where_it_move
     assert "InvalidInputError" not in dir(captaindata_dagster)
 
 
-def test_every_moved_name_resolves_where_the_warning_says():
-    for name, module in captaindata_dagster._MOVED_TO.items():
-        assert hasattr(importlib.import_module(module), name), f"{module}.{name}"
+# What the top level exported before it kept to fifteen names (issue 13): each still reads.
+FORMER_NAMES = (
+    "Action", "Catalog", "load_catalog", "AuthenticationError", "ConnectionFailedError",
+    "CreditsExhaustedError", "InvalidInputError", "MalformedResponseError", "NotFoundError",
+    "PermissionDeniedError", "RateLimitError", "RequestTimeoutError", "ServerError",
+    "TransportError", "UpstreamError", "ValidationError", "connect_linkedin", "connected_users",
+    "create_identity", "create_user", "linkedin_status", "list_identities", "list_users",
+    "OutreachStore", "run_outreach", "build_outreach_op", "connect_identity_linkedin_job",
+    "connect_identity_linkedin_op", "connect_linkedin_job", "connect_linkedin_op",
+    "create_captaindata_identity_op", "create_captaindata_user_op", "extract_profiles_job",
+    "list_captaindata_identities_op", "list_captaindata_users_op",
+)  # fmt: skip
+
+
+def test_every_former_top_level_name_still_reads_from_its_layer():
+    import warnings
+
+    for name in FORMER_NAMES:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            value = getattr(captaindata_dagster, name)
+        (warning,) = caught
+        layer = str(warning.message).split("`from ")[1].split(" import")[0]
+        assert getattr(importlib.import_module(layer), name) is value, name
+
+
+def test_an_unknown_name_is_still_an_attribute_error():
+    import pytest
+
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        captaindata_dagster.no_such_name  # noqa: B018
