@@ -159,6 +159,17 @@ def is_long_ban(err: CaptainDataError, max_wait_s: float) -> bool:
     return limited and err.retry_after is not None and err.retry_after > max_wait_s
 
 
+def is_account_limit(err: CaptainDataError) -> bool:
+    """True for a rate limit on the connected account that made the call (`X-RateLimit-Type:
+    account`), not on the workspace: the other accounts may go on.
+
+    Example:
+        >>> is_account_limit(RateLimitError("slow down", limit_type="account"))
+        True
+    """
+    return isinstance(err, RateLimitError) and err.limit_type == "account"
+
+
 def maybe_billed(err: CaptainDataError, maybe_sent: bool) -> bool:
     """True for a failure after which the API may have done (and billed) the work: a timeout or
     a cut connection once the request was sent, or a 2xx answer we could not use.

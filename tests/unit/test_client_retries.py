@@ -239,3 +239,13 @@ def test_an_unusable_2xx_is_counted_at_risk_on_the_answer_that_follows():
     res = make_client(api, clock).run_action(PROFILE, PROFILE_INPUT)
     assert len(api.sent) == 2 and res.attempts == 2
     assert res.credits_at_risk == action(PROFILE).credits_for(1)
+
+
+def test_only_a_rate_limit_on_the_account_is_the_accounts_own():
+    from captaindata_dagster.api.errors import RateLimitError, ServerError
+    from captaindata_dagster.api.retries import is_account_limit
+
+    assert is_account_limit(RateLimitError("slow", limit_type="account"))
+    assert not is_account_limit(RateLimitError("slow", limit_type="workspace"))
+    assert not is_account_limit(RateLimitError("slow"))
+    assert not is_account_limit(ServerError("busy", status_code=503))

@@ -22,7 +22,7 @@ from typing import Any
 from captaindata_dagster.api.accounts import account_hint, account_kind
 from captaindata_dagster.api.errors import SYSTEMIC_ERRORS, CaptainDataError
 from captaindata_dagster.api.labels import PAGING_LABELS
-from captaindata_dagster.api.retries import is_long_ban
+from captaindata_dagster.api.retries import is_account_limit, is_long_ban
 from captaindata_dagster.engine.batch.context import BatchContext
 from captaindata_dagster.engine.batch.inputs import BatchItem
 from captaindata_dagster.engine.batch.outcomes import error_fields
@@ -73,7 +73,7 @@ def settle_failure(
         )
     _save_error(ctx, item, err, fields, at)
     if banned:
-        if ctx.act.uses_account and users and getattr(err, "limit_type", None) == "account":
+        if ctx.act.uses_account and users and is_account_limit(err):
             return AccountFailed(fields, at)  # the account's ban: it retires, the others go on
         ban_batch(ctx, item, fields, at)
         return None
@@ -95,18 +95,12 @@ def _save_error(
     ctx.ledger.save_error(
         ctx.act.id,
         item.key,
-        error_label=fields["error_label"],
-        error_scope=fields["error_scope"],
-        error_ref=fields["error_ref"],
-        message=fields["message"],
-        status_code=fields["status_code"],
-        retryable=fields["retryable"],
+        **fields,  # the envelope and the account, as the error row shows them
         input=item.input,
         parameters=ctx.parameters,
         max_results=ctx.max_results,
         attempts=err.attempts,
         at=at,
-        user_uid=fields["user_uid"],
         keep_pages=err.error_label not in PAGING_LABELS,
     )
 
@@ -212,7 +206,7 @@ def ban_message(err: CaptainDataError, at: datetime) -> str:
     """
     wait = float(err.retry_after or 0.0)
     until = (at + timedelta(seconds=wait)).strftime("%Y-%m-%d %H:%M UTC")
-    scope = "this account" if getattr(err, "limit_type", None) == "account" else "the workspace"
+    scope = "this account" if is_account_limit(err) else "the workspace"
     return (
         f"rate-limited: the API asked {scope} to wait {wait:g} s (until {until}), longer than "
         f"max_retry_after_s; retry after {until} ({err.message})"

@@ -20,7 +20,7 @@ from typing import Any
 from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.api.client import CaptainDataClient
 from captaindata_dagster.api.errors import SYSTEMIC_ERRORS, CaptainDataError
-from captaindata_dagster.api.retries import is_long_ban
+from captaindata_dagster.api.retries import is_account_limit, is_long_ban
 from captaindata_dagster.api.stopping import CallStopped
 from captaindata_dagster.engine.call_count import CallCount
 from captaindata_dagster.engine.outreach.results import STOPPED
@@ -81,7 +81,7 @@ class RateLimitBans:
         )
         with self._lock:
             self.detail = detail
-            if getattr(err, "limit_type", None) == "account" and account is not None:
+            if is_account_limit(err) and account is not None:
                 self.accounts.add(account)
                 return detail, False
             return detail, True

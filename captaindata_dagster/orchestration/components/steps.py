@@ -206,7 +206,7 @@ def _build(path: str, make: Callable[[], Any]) -> Any:
     try:
         return make()
     except CaptainDataError as err:
-        field = getattr(err, "field", None)
+        field = err.field if isinstance(err, ValidationError) else None
         if field and field.startswith("searches"):  # a top-level attribute, not the step's
             where = _yaml_field(field)
         elif field and err.error_scope == "param":
