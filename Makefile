@@ -43,7 +43,7 @@ screenshot: $(STAMP)  ## docs/ui-asset-*.png from a live webserver (needs Debian
 	$(BIN)/python scripts/screenshot.py
 
 simulator: $(STAMP)  ## serve the simulator on 127.0.0.1:8765 until Ctrl-C
-	$(BIN)/captaindata-simulator --port 8765
+	$(BIN)/captaindata-dagster simulator --port 8765
 
 # outside the tree: as root the server runs as `postgres`, which must reach its directory
 PG_DIR ?= /tmp/captaindata-postgres-$(shell id -u)

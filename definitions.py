@@ -22,7 +22,6 @@ from captaindata_dagster import (
     build_company_extraction_asset,
     build_people_search_asset,
     build_profile_extraction_asset,
-    build_search_schedule,
 )
 from captaindata_dagster.orchestration.warehouse import DuckDBWarehouseIOManager
 from captaindata_dagster.simulator.sandbox import sandbox_enabled
@@ -52,14 +51,14 @@ companies = build_company_extraction_asset(
 
 # Both sensors run as soon as the code location is deployed: the on-call engineer sees every
 # error_label on the asset pages, and partitions hit by 429s or 5xx are re-run once an hour.
-captaindata_assets = [people, profiles, companies]
+linkedin_assets = [people, profiles, companies]
 error_sensor = build_captaindata_error_sensor(
-    assets=captaindata_assets,
+    assets=linkedin_assets,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 run_failure_sensor = build_captaindata_run_failure_sensor(
-    assets=captaindata_assets, default_status=dg.DefaultSensorStatus.RUNNING
+    assets=linkedin_assets, default_status=dg.DefaultSensorStatus.RUNNING
 )
 
 refresh_linkedin = dg.define_asset_job(
@@ -68,8 +67,8 @@ refresh_linkedin = dg.define_asset_job(
 
 
 # Every morning, one run per search; fresh profiles and companies cost nothing.
-refresh_linkedin_daily = build_search_schedule(
-    refresh_linkedin, searches, cron_schedule="0 5 * * *", name="refresh_linkedin_daily"
+refresh_linkedin_daily = dg.build_schedule_from_partitioned_job(
+    refresh_linkedin, name="refresh_linkedin_daily", cron_schedule="0 5 * * *"
 )
 
 
@@ -82,7 +81,7 @@ def _users() -> list[str]:
 
 
 defs = dg.Definitions(
-    assets=captaindata_assets,
+    assets=linkedin_assets,
     jobs=[refresh_linkedin],
     sensors=[error_sensor, run_failure_sensor],
     schedules=[refresh_linkedin_daily],

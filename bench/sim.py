@@ -1,6 +1,6 @@
 """The simulator in a separate process, so its CPU is not the bench's and its lifetime is ours.
 
-`SimProcess` starts `python -m captaindata_dagster.simulator` on a free loopback port, reads the
+`SimProcess` starts `python -m captaindata_dagster simulator` on a free loopback port, reads the
 URL it prints, reconfigures it between scenarios (`POST /_simulator/config`, `/_simulator/reset`)
 and always stops it: on exit of the `with` block, on an exception, and at interpreter exit.
 """
@@ -59,7 +59,8 @@ class SimProcess:
         cmd = [
             sys.executable,
             "-m",
-            "captaindata_dagster.simulator",
+            "captaindata_dagster",
+            "simulator",
             "--host",
             "127.0.0.1",
             "--port",

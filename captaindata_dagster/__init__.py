@@ -1,6 +1,6 @@
 """Dagster integration for the Captain Data v4 API.
 
-The top level holds the fifteen names most users need; everything else is reachable from the layer
+The top level holds the seventeen names most users need; everything else is reachable from the layer
 that owns it (the folder listing is the map):
 
 - `captaindata_dagster.api`: the client, typed errors, the action catalog, pacing, accounts;
@@ -26,7 +26,9 @@ from captaindata_dagster.lazy_exports import lazy_exports
 if TYPE_CHECKING:  # imported on first use below; a type checker sees them now
     from captaindata_dagster.orchestration import (
         CaptainDataActionsComponent,
+        CaptainDataAssetProps,
         CaptainDataResource,
+        DagsterCaptainDataTranslator,
         DuckDBWarehouseIOManager,
         build_action_asset,
         build_action_op,
@@ -36,15 +38,17 @@ if TYPE_CHECKING:  # imported on first use below; a type checker sees them now
         build_outreach_asset,
         build_people_search_asset,
         build_profile_extraction_asset,
-        build_search_schedule,
+        captaindata_assets,
     )
 
 __all__ = [
     "ActionResult",
     "CaptainDataActionsComponent",
+    "CaptainDataAssetProps",
     "CaptainDataClient",
     "CaptainDataError",
     "CaptainDataResource",
+    "DagsterCaptainDataTranslator",
     "DuckDBWarehouseIOManager",
     "build_action_asset",
     "build_action_op",
@@ -54,7 +58,7 @@ __all__ = [
     "build_outreach_asset",
     "build_people_search_asset",
     "build_profile_extraction_asset",
-    "build_search_schedule",
+    "captaindata_assets",
 ]
 
 # The Dagster layer is imported on first use, so `from captaindata_dagster import
@@ -64,7 +68,7 @@ _dagster_layer, _ = lazy_exports(
     {name: "captaindata_dagster.orchestration" for name in __all__ if name not in globals()},
 )
 
-# A name this package exported before the top level kept to fifteen still reads, from the layer
+# A name this package exported before the top level kept to seventeen still reads, from the layer
 # whose `__all__` lists it now, with a DeprecationWarning that says where (see "Upgrading" in
 # docs/python-api.md); such names are not in `__all__`, `dir()` or what a type checker sees.
 _LAYERS = ("api", "storage", "engine", "orchestration")
@@ -78,7 +82,7 @@ def __getattr__(name: str) -> Any:
         if name in package.__all__:
             warnings.warn(
                 f"captaindata_dagster.{name} has moved: `from {package.__name__} import {name}` "
-                "(the top level keeps the fifteen names most code needs; see 'Upgrading' in "
+                "(the top level keeps the seventeen names most code needs; see 'Upgrading' in "
                 "docs/python-api.md)",
                 DeprecationWarning,
                 stacklevel=2,

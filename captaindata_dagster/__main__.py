@@ -1,7 +1,5 @@
-"""`python -m captaindata_dagster users ...`: the `captaindata-dagster` command."""
-
-import sys
+"""`python -m captaindata_dagster ...`: the `captaindata-dagster` command."""
 
 from captaindata_dagster.cli import main
 
-sys.exit(main())
+main()

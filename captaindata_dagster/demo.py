@@ -97,6 +97,8 @@ def _materialize(job: Any, keys: Sequence[Any]) -> tuple[dict[str, float], list[
     """Run the job once per partition: credits spent per asset, and the partitions that failed."""
     import dagster as dg
 
+    from captaindata_dagster.orchestration.metadata_set import CaptainDataMetadataSet
+
     spent: dict[str, float] = defaultdict(float)
     failed = []
     with dg.DagsterInstance.get() as instance:
@@ -108,9 +110,9 @@ def _materialize(job: Any, keys: Sequence[Any]) -> tuple[dict[str, float], list[
                 failed.append(key)
             for event in result.get_asset_materialization_events():
                 mat = event.materialization
-                credit = mat.metadata.get("captaindata/credits_spent")
-                if credit is not None and isinstance(credit.value, (int, float)):
-                    spent[mat.asset_key.to_user_string()] += float(credit.value)
+                credit = CaptainDataMetadataSet.extract(mat.metadata).credits_spent
+                if credit is not None:
+                    spent[mat.asset_key.to_user_string()] += credit
     return dict(spent), failed
 
 

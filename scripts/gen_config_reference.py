@@ -75,8 +75,33 @@ def _default(field: Any) -> str:
 
 def _nested_models(tp: Any) -> list[type[BaseModel]]:
     if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return [tp]
+        # the package's settings only: Dagster's own models are Dagster's to document
+        return [tp] if tp.__module__.startswith("captaindata_dagster") else []
     return [m for arg in typing.get_args(tp) for m in _nested_models(arg)]
+
+
+def _yaml_view(field: Any) -> tuple[Any, str | None]:
+    """What YAML writes for a field a Dagster `Resolver` reads: its model type and description."""
+    import dagster as dg
+
+    for meta in field.metadata:
+        if isinstance(meta, dg.Resolver) and meta.model_field_type is not None:
+            return meta.model_field_type, meta.description
+    return field.annotation, None
+
+
+def _yaml_type_name(tp: Any) -> str:
+    """A YAML type: the resource's settings block by the resource's name, Dagster's models as
+    mappings, the rest as in Python."""
+    from captaindata_dagster.orchestration.components.resources import ResourceSettingsModel
+
+    if tp is ResourceSettingsModel:
+        return "CaptainDataResource settings (above)"
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp.__name__ if tp.__module__.startswith("captaindata_dagster") else "mapping"
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return " \\| ".join(_yaml_type_name(a) for a in typing.get_args(tp))
+    return _type_name(tp)
 
 
 def model_table(model: type[BaseModel], *, yaml_names: bool) -> tuple[str, list[type[BaseModel]]]:
@@ -87,11 +112,16 @@ def model_table(model: type[BaseModel], *, yaml_names: bool) -> tuple[str, list[
         if name.startswith("_"):
             continue
         shown = (field.alias or name) if yaml_names or field.alias else name
-        description = " ".join((field.description or "").split()).replace("|", "\\|")
-        rows.append(
-            f"| `{shown}` | {_type_name(field.annotation)} | {_default(field)} | {description} |"
+        tp, resolver_help = _yaml_view(field) if yaml_names else (field.annotation, None)
+        text = field.description or resolver_help or ""
+        description = " ".join(text.split()).replace("|", "\\|")
+        type_name = _yaml_type_name(tp) if yaml_names else _type_name(tp)
+        rows.append(f"| `{shown}` | {type_name} | {_default(field)} | {description} |")
+        nested.extend(
+            m
+            for m in _nested_models(tp)
+            if m not in nested and m.__name__ != "CaptainDataResourceSettings"
         )
-        nested.extend(m for m in _nested_models(field.annotation) if m not in nested)
     return "\n".join(rows), nested
 
 

@@ -95,8 +95,7 @@ def read_answer(
         out.page = None  # a file is no page of anything
         return out
     results = _results(act, resp, call.body)
-    managed = call.body.get("identity_mode") == "managed"
-    out = _result(call, resp, results, act.credits_for(len(results), managed=managed), headers)
+    out = _result(call, resp, results, act.credits_billed(len(results), call.body), headers)
     if act.is_list:
         try:
             out.next_url = follow(resp.headers.get("X-Pagination-Next"), call.url, act)

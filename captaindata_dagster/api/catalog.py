@@ -34,6 +34,11 @@ _PARAM_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def billed_as_managed(body: Mapping[str, Any]) -> bool:
+    """Whether a call sent with this body is billed at the managed identities' 1.5x."""
+    return body.get("identity_mode") == "managed"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One reason an input or a parameter set is refused: which field, what is wrong, how to fix it."""
@@ -110,6 +115,12 @@ class Action:
     def credits_for(self, results: int, *, managed: bool = False) -> float:
         """Credits billed for `results` results: the action's cost each, 1.5x on managed identities."""
         return results * self.credits_per_result * (MANAGED_CREDIT_FACTOR if managed else 1.0)
+
+    def credits_billed(self, results: int, body: Mapping[str, Any]) -> float:
+        """Credits the API bills for `results` results of a call sent with `body`: the API bills
+        by the body, 1.5x when it asks for managed identities (the client counts an answer's
+        cost, the engine its budget, the simulator its bill, all by this rule)."""
+        return self.credits_for(results, managed=billed_as_managed(body))
 
     @property
     def is_list(self) -> bool:

@@ -37,10 +37,32 @@ from captaindata_dagster.api.retries import Backoff
 from captaindata_dagster.api.workspace import WorkspaceEndpoints
 
 DEFAULT_BASE_URL = "https://api.captaindata.com/v4"
+# Where the resource and the command line read the key and the base URL (never from arguments).
+API_KEY_ENV = "CAPTAINDATA_API_KEY"
+BASE_URL_ENV = "CAPTAINDATA_BASE_URL"
 # Pace a little under the plan's limit: when one process (a Dagster step) hands over to another
 # that starts at once, the API's window still holds the first one's last second of calls. 5 % of
 # headroom absorbs that hand-over (and clock jitter) instead of discovering it by 429s.
 DEFAULT_PACING_MARGIN = 0.05
+
+
+def paced_rate(
+    requests_per_second: float | None, pacing_margin: float = DEFAULT_PACING_MARGIN
+) -> float | None:
+    """The calls per second a client paces at under the plan's limit (None: unpaced).
+
+    The one definition: the client's token bucket runs at it, the cost preview times calls by it.
+
+    Args:
+        requests_per_second: the plan's limit (None or 0: unpaced).
+        pacing_margin: how far under it to pace (5 % by default).
+
+    Example:
+        >>> paced_rate(10)
+        9.5
+    """
+    return requests_per_second * (1 - pacing_margin) if requests_per_second else None
+
 
 AccountForm = Literal["integration_users", "identity_ids"]
 # The published spec's form (identity_ids/identity_mode; the only one its bodies allow) by default.
@@ -105,11 +127,8 @@ class CaptainDataClient(WorkspaceEndpoints):
         self._backoff = Backoff()
         self.validate = validate
         self.catalog = catalog or load_catalog()
-        self.bucket = (
-            TokenBucket(requests_per_second * (1 - pacing_margin), clock=clock, sleep=self._sleep)
-            if requests_per_second
-            else None
-        )
+        rate = paced_rate(requests_per_second, pacing_margin)
+        self.bucket = TokenBucket(rate, clock=clock, sleep=self._sleep) if rate else None
         self.accounts = AccountSlots(account_concurrency)
         self._session = session or requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)

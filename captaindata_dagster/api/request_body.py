@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from captaindata_dagster.api.catalog import CUSTOM_DATA, Action, Catalog, load_catalog
+from captaindata_dagster.api.catalog import (
+    CUSTOM_DATA,
+    Action,
+    Catalog,
+    billed_as_managed,
+    load_catalog,
+)
 from captaindata_dagster.api.errors import ValidationError
 
 
@@ -151,3 +157,24 @@ def account_of(
         return None
     users = body.get("integration_users") or body.get("identity_ids") or ["default"]
     return params.get("identity_id") if act.method == "GET" and params else users[0]
+
+
+def bills_managed(action: Action, account_form: str, identity_mode: str | None) -> bool:
+    """Whether calls of `action` are billed at the managed identities' 1.5x.
+
+    The API bills by the body it is sent, so this reads the body the client would build (the
+    rule `Action.credits_billed` applies to an answer: `catalog.billed_as_managed`).
+
+    Args:
+        action: the catalog action.
+        account_form: the client's ("identity_ids" or "integration_users").
+        identity_mode: the client's ("direct", "auto", "managed" or None).
+
+    Example:
+        >>> bills_managed(resolve_action("linkedin-extract-people"), "identity_ids", "managed")
+        True
+    """
+    body = build_body(
+        action, None, None, [], account_form=account_form, identity_mode=identity_mode
+    )
+    return billed_as_managed(body)

@@ -186,7 +186,7 @@ def maybe_billed(err: CaptainDataError, maybe_sent: bool) -> bool:
 def page_credits(act: Action, body: Mapping[str, Any]) -> float:
     """The most one answer of `act` can cost: a full page for a list action, else one result."""
     results = (act.page_size or 1) if act.is_list else 1
-    return act.credits_for(results, managed=body.get("identity_mode") == "managed")
+    return act.credits_billed(results, body)
 
 
 def parse_retry_after(

@@ -18,6 +18,7 @@ from typing import Any
 
 from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.api.client import CaptainDataClient
+from captaindata_dagster.api.request_body import bills_managed
 
 _SLACK = 1e-9  # float sums of credits must not refuse the call that exactly fills the budget
 
@@ -89,9 +90,5 @@ def most_per_result(client: CaptainDataClient, act: Action) -> float:
         >>> most_per_result(client, client.action("linkedin-extract-people"))
         1.0
     """
-    managed = (
-        act.uses_account
-        and client.account_form == "identity_ids"
-        and client.identity_mode == "managed"
-    )
+    managed = bills_managed(act, client.account_form, client.identity_mode)
     return act.credits_for(1, managed=managed)

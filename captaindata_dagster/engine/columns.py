@@ -7,25 +7,27 @@ table. Outreach adds its `campaign` column after these.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:  # pandas is imported where the frame is built, in a step
     import pandas as pd
 
-ERROR_COLUMNS = (
-    "action_id",
-    "input",
-    "error_label",
-    "error_scope",
-    "error_ref",
-    "message",
-    "status_code",
-    "retryable",
-    "at",
-    "from_cache",  # True: recorded by an earlier run (a permanent error still fresh in the ledger)
-    "user_uid",  # the user whose connected account made the failed call (None: no account used;
-    # an input not sent because every account had failed: the account that failed last)
-)
+# column -> catalog type (`column_types` says what each becomes in a schema and in pandas)
+ERROR_COLUMN_KINDS: dict[str, str] = {
+    "action_id": "string",
+    "input": "string",
+    "error_label": "string",
+    "error_scope": "string",
+    "error_ref": "string",
+    "message": "string",
+    "status_code": "integer",  # None: the error had no HTTP answer
+    "retryable": "boolean",
+    "at": "timestamp",
+    "from_cache": "boolean",  # True: recorded by an earlier run (a permanent error still fresh)
+    "user_uid": "string",  # the user whose connected account made the failed call (None: no
+    # account used; an input not sent because every account had failed: the one that failed last)
+}
+ERROR_COLUMNS = tuple(ERROR_COLUMN_KINDS)
 
 
 def errors_frame(
@@ -33,9 +35,10 @@ def errors_frame(
 ) -> pd.DataFrame:
     """The errors table of a run: one row per failed input, typed the same even with no rows.
 
-    `status_code` is a nullable integer (Int64: an error without an HTTP answer has none),
-    `retryable` and `from_cache` are booleans and `at` is a UTC datetime; the other columns are
-    kept as given. A key of a row missing from `columns` is dropped.
+    Each error column has the dtype `column_types.errors_columns()` gives the warehouse table
+    (`status_code` a nullable Int64, `retryable` and `from_cache` nullable booleans, `at` a UTC
+    datetime, text as `string`); columns a strategy adds are kept as given. A key of a row missing
+    from `columns` is dropped.
 
     Args:
         rows: column -> value, one mapping per failed input.
@@ -48,9 +51,11 @@ def errors_frame(
     """
     import pandas as pd
 
+    from captaindata_dagster.engine.column_types import errors_columns
+    from captaindata_dagster.engine.frames import typed_column
+
     frame = pd.DataFrame.from_records(list(rows), columns=list(columns))
-    frame["status_code"] = frame["status_code"].astype("Int64")
-    frame["retryable"] = frame["retryable"].astype(bool)
-    frame["from_cache"] = frame["from_cache"].astype(bool)
-    frame["at"] = pd.to_datetime(frame["at"], utc=True)
+    for column in errors_columns():
+        if column.name in frame.columns:
+            frame[column.name] = typed_column(cast("pd.Series", frame[column.name]), column)
     return frame

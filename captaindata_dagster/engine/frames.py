@@ -1,10 +1,12 @@
 """Warehouse-ready tables: one stable schema per action, whatever a partition happened to return.
 
 A warehouse table is written partition by partition, so every partition must bring the same columns
-with the same types, even when a field is missing or empty in this one. The schema comes from the
-catalog's output fields: integers, numbers and booleans keep nullable pandas types, strings stay
-strings, and nested arrays and objects are stored as JSON text. Fields the catalog does not know are
-dropped (they would change the table's shape from one run to the next).
+with the same types, even when a field is missing or empty in this one, or the partition has no
+rows at all. Each column's type is its `column_types.ColumnType` (from the catalog's output types):
+integers, numbers and booleans keep nullable pandas dtypes (Int64, Float64, boolean: an integer
+field with a gap is still a DuckDB BIGINT), strings stay strings, nested arrays and objects are
+stored as JSON text, and the times are UTC timestamps. Fields the catalog does not know are dropped
+(they would change the table's shape from one run to the next).
 
 Values are converted to their field's catalog type explicitly, never by Python truthiness:
 
@@ -26,9 +28,14 @@ Values are converted to their field's catalog type explicitly, never by Python t
   is written as a JSON string ("\\"text\\""); other scalars as their JSON text. Non-finite numbers
   inside are written as null (JSON has no NaN).
 
-A value a boolean, integer or number column cannot hold is not silently lost: each column that
-had some logs one warning (field, count, a few examples) on the `log` the caller passes (a step's
-`context.log`, so it shows in the run's logs); the row itself is kept with NA in that column.
+- timestamp (the meta and errors tables' times): datetimes and ISO 8601 text, as UTC.
+
+A value its column cannot hold (the API answering "n/a" for an integer) never fails the step and is
+not silently lost: the column keeps its declared type (a table that turned to text on one bad value
+would change its schema from one partition to the next), the value is NA there, and each column
+that had some logs one warning (column, count, a few examples) on the `log` the caller passes (a
+step's `context.log`, so it shows in the run's logs). The row is kept, and the ledger keeps the raw
+result as the API sent it, so the value can be read back.
 
 Pure pandas: the Dagster types of these frames and the partition columns' names live in the Dagster
 layer (`orchestration.assets.frame_types`, `orchestration.assets.partition_columns`).
@@ -52,11 +59,14 @@ from captaindata_dagster.engine.cell_values import (
     is_missing,
     json_text,
 )
-from captaindata_dagster.engine.columns import ERROR_COLUMNS
+from captaindata_dagster.engine.column_types import (
+    META_COLUMNS,
+    ColumnType,
+    errors_columns,
+    results_columns,
+)
 
-META_COLUMNS = ("_input", "_input_key", "_fetched_at", "_from_cache")
 PROFILE_URL = "linkedin_profile_url"
-_DTYPES = {"integer": "Int64", "number": "Float64", "boolean": "boolean"}
 _EXAMPLES = 3  # unfit values quoted in a column's warning
 _log = logging.getLogger("captaindata_dagster.engine.frames")
 
@@ -66,33 +76,61 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def _column(values: pd.Series, kind: str, name: str = "", log: Any = None) -> pd.Series:
-    """`values` as a column of the catalog type `kind`; unfit values are NA and reported on `log`."""
+def typed_column(values: pd.Series, column: ColumnType, where: str = "", log: Any = None) -> Any:
+    """`values` as a pandas array of `column.pandas_dtype`; unfit values are NA and reported.
+
+    Args:
+        values: the raw values, one per row (objects, as the batch collected them).
+        column: the column's type.
+        where: how the warning names the column (`action.field`); default the column's name.
+        log: where unfit values are reported (a step's `context.log`); default this module's.
+
+    Example:
+        >>> typed_column(pd.Series([365, None]), column_type("n", "integer")).dtype
+        Int64Dtype()
+    """
     import pandas as pd
 
-    if kind not in CONVERTERS:
-        text = json_text if kind in ("array", "object") else cell_text
+    if column.pandas_dtype.startswith("datetime64"):
+        array, unfit = _timestamps(values, column.pandas_dtype)
+    elif column.json_type in CONVERTERS:
+        convert = CONVERTERS[column.json_type]
+        out, unfit = [], []
+        for v in values:
+            c = None if is_missing(v) else convert(v)
+            if c is UNFIT:
+                unfit.append(v)
+                c = None
+            out.append(c)
+        array = pd.array(out, dtype=column.pandas_dtype)
+    else:
+        text = json_text if column.json_type in ("array", "object") else cell_text
         out = [None if is_missing(v) else text(v) for v in values]
-        return pd.Series(pd.array(out, dtype="string"), index=values.index)
-    convert = CONVERTERS[kind]
-    out, unfit = [], []
-    for v in values:
-        c = None if is_missing(v) else convert(v)
-        if c is UNFIT:
-            unfit.append(v)
-            c = None
-        out.append(c)
+        array, unfit = pd.array(out, dtype=column.pandas_dtype), []
     if unfit:
-        _report(log if log is not None else _log, name, kind, unfit)
-    return pd.Series(pd.array(out, dtype=_DTYPES[kind]), index=values.index)
+        kind = column.json_type if column.json_type in CONVERTERS else column.type_name
+        _report(log if log is not None else _log, where or column.name, kind, unfit)
+    return array
+
+
+def _timestamps(values: pd.Series, dtype: str) -> tuple[Any, list[Any]]:
+    """Datetimes and ISO 8601 text as UTC timestamps of `dtype`, and the values that are neither."""
+    import pandas as pd
+
+    present = [None if is_missing(v) else v for v in values]
+    stamps = pd.to_datetime(
+        pd.Series(present, dtype=object), utc=True, format="ISO8601", errors="coerce"
+    )
+    unfit = [v for v, t in zip(present, stamps, strict=True) if v is not None and t is pd.NaT]
+    return stamps.astype(dtype).array, unfit
 
 
 def _report(log: Any, name: str, kind: str, unfit: list[Any]) -> None:
     shown = ", ".join(_short(v) for v in unfit[:_EXAMPLES])
     more = ", ..." if len(unfit) > _EXAMPLES else ""
     log.warning(
-        "%s: %d value(s) that a %s column cannot hold were stored as NA: %s%s",
-        name or "column",
+        "%s: %d value(s) that a column of type %s cannot hold were stored as NA: %s%s",
+        name,
         len(unfit),
         kind,
         shown,
@@ -110,6 +148,9 @@ def results_table(
 ) -> pd.DataFrame:
     """The batch's results in the action's stable schema, partition columns first.
 
+    Columns: the partition's, the action's output fields, then `META_COLUMNS`; each in the dtype
+    of its `ColumnType` (`column_types.results_columns`), even with no rows.
+
     Args:
         action: the catalog action whose output fields make the columns.
         results: `BatchResult.results`, one row per result.
@@ -123,14 +164,10 @@ def results_table(
 
     n = len(results)
     data: dict[str, Any] = {k: _partition_column(v, n) for k, v in partition.items()}
-    for name, kind in action.output_types.items():
-        data[name] = _column(_get(results, name, n), kind, f"{action.id}.{name}", log).array
-    data["_input"] = _column(_get(results, "_input", n), "string", "_input", log).array
-    data["_input_key"] = _column(_get(results, "_input_key", n), "string", "_input_key", log).array
-    fetched = _get(results, "_fetched_at", n)
-    data["_fetched_at"] = pd.to_datetime(fetched, utc=True).array
-    cached = _get(results, "_from_cache", n)
-    data["_from_cache"] = _column(cached, "boolean", "_from_cache", log).array
+    for column in results_columns(action):  # the action's fields, then the meta columns
+        src = _get(results, column.name, n)
+        what = "" if column.name in META_COLUMNS else f"{action.id}.{column.name}"
+        data[column.name] = typed_column(src, column, what, log=log)
     return pd.DataFrame(data)
 
 
@@ -138,6 +175,9 @@ def errors_table(
     errors: pd.DataFrame, partition: Mapping[str, Any], *, log: Any = None
 ) -> pd.DataFrame:
     """One row per failed input, with the partition columns first; same schema when empty.
+
+    Each of `ERROR_COLUMNS` in the dtype of its `ColumnType` (`column_types.errors_columns`):
+    `status_code` Int64, `retryable` and `from_cache` boolean, `at` a UTC timestamp, text else.
 
     Args:
         errors: `BatchResult.errors`, one row per failed input.
@@ -151,16 +191,9 @@ def errors_table(
 
     n = len(errors)
     data: dict[str, Any] = {k: _partition_column(v, n) for k, v in partition.items()}
-    for col in ERROR_COLUMNS:
-        src = _get(errors, col, n)
-        if col == "status_code":
-            data[col] = _column(src, "integer", f"errors.{col}", log).array
-        elif col in ("retryable", "from_cache"):
-            data[col] = _column(src, "boolean", f"errors.{col}", log).array
-        elif col == "at":
-            data[col] = pd.to_datetime(src, utc=True).array
-        else:
-            data[col] = _column(src, "string", f"errors.{col}", log).array
+    for column in errors_columns():
+        src = _get(errors, column.name, n)
+        data[column.name] = typed_column(src, column, f"errors.{column.name}", log)
     return pd.DataFrame(data)
 
 

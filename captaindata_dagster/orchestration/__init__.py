@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # each module is imported on first use below; a type checker 
         list_captaindata_identities_op,
         list_captaindata_users_op,
     )
+    from captaindata_dagster.orchestration.assets.decorator import captaindata_assets
     from captaindata_dagster.orchestration.assets.factories import (
         build_action_asset,
         build_company_extraction_asset,
@@ -29,6 +30,11 @@ if TYPE_CHECKING:  # each module is imported on first use below; a type checker 
         build_profile_extraction_asset,
     )
     from captaindata_dagster.orchestration.components.component import CaptainDataActionsComponent
+    from captaindata_dagster.orchestration.estimate import (
+        build_captaindata_estimate_job,
+        estimate_asset,
+    )
+    from captaindata_dagster.orchestration.metadata_set import CaptainDataMetadataSet
     from captaindata_dagster.orchestration.ops import build_action_op, extract_profiles_job
     from captaindata_dagster.orchestration.outreach.factories import (
         build_outreach_asset,
@@ -40,6 +46,10 @@ if TYPE_CHECKING:  # each module is imported on first use below; a type checker 
         build_captaindata_error_sensor,
         build_captaindata_run_failure_sensor,
     )
+    from captaindata_dagster.orchestration.translator import (
+        CaptainDataAssetProps,
+        DagsterCaptainDataTranslator,
+    )
     from captaindata_dagster.orchestration.warehouse import DuckDBWarehouseIOManager
 
 # Loading a code location that declares only a component or a few assets must not pay for pandas,
@@ -47,13 +57,18 @@ if TYPE_CHECKING:  # each module is imported on first use below; a type checker 
 # (a module of this package by its short name, one of a layer below by its full name).
 _MODULE_OF = {
     "CaptainDataActionsComponent": "components.component",
+    "CaptainDataAssetProps": "translator",
+    "CaptainDataMetadataSet": "metadata_set",
     "CaptainDataResource": "resource",
+    "DagsterCaptainDataTranslator": "translator",
     "DuckDBWarehouseIOManager": "warehouse",
     "OutreachResult": "captaindata_dagster.engine.outreach",
     "build_action_asset": "assets.factories",
     "build_action_op": "ops",
     "build_captaindata_error_sensor": "sensors.factories",
+    "build_captaindata_estimate_job": "estimate",
     "build_captaindata_run_failure_sensor": "sensors.factories",
+    "captaindata_assets": "assets.decorator",
     "build_company_extraction_asset": "assets.factories",
     "build_outreach_asset": "outreach.factories",
     "build_outreach_op": "outreach.factories",
@@ -66,6 +81,7 @@ _MODULE_OF = {
     "connect_linkedin_op": "account_ops",
     "create_captaindata_identity_op": "account_ops",
     "create_captaindata_user_op": "account_ops",
+    "estimate_asset": "estimate",
     "extract_profiles_job": "ops",
     "list_captaindata_identities_op": "account_ops",
     "list_captaindata_users_op": "account_ops",
@@ -77,12 +93,16 @@ __getattr__, __dir__ = lazy_exports(__name__, _MODULE_OF)
 
 __all__ = [
     "CaptainDataActionsComponent",
+    "CaptainDataAssetProps",
+    "CaptainDataMetadataSet",
     "CaptainDataResource",
+    "DagsterCaptainDataTranslator",
     "DuckDBWarehouseIOManager",
     "OutreachResult",
     "build_action_asset",
     "build_action_op",
     "build_captaindata_error_sensor",
+    "build_captaindata_estimate_job",
     "build_captaindata_run_failure_sensor",
     "build_company_extraction_asset",
     "build_outreach_asset",
@@ -90,12 +110,14 @@ __all__ = [
     "build_people_search_asset",
     "build_profile_extraction_asset",
     "build_search_schedule",
+    "captaindata_assets",
     "connect_identity_linkedin_job",
     "connect_identity_linkedin_op",
     "connect_linkedin_job",
     "connect_linkedin_op",
     "create_captaindata_identity_op",
     "create_captaindata_user_op",
+    "estimate_asset",
     "extract_profiles_job",
     "list_captaindata_identities_op",
     "list_captaindata_users_op",

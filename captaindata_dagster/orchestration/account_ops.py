@@ -34,6 +34,7 @@ from captaindata_dagster.api import accounts
 from captaindata_dagster.api.accounts import IDENTITY, USER, AccountKind
 from captaindata_dagster.api.errors import CaptainDataError, ValidationError
 from captaindata_dagster.orchestration.metadata import failure_for_error
+from captaindata_dagster.orchestration.metadata_set import ACCOUNTS_TAG
 from captaindata_dagster.orchestration.resource import CaptainDataResource
 
 
@@ -125,7 +126,7 @@ DONE = dg.Out(dg.Nothing, description="What was done is in the metadata.")
     description="Create a Captain Data workspace user (who can then connect a LinkedIn account).",
     ins=AFTER,
     out=DONE,
-    tags={"captaindata/accounts": "create"},
+    tags={ACCOUNTS_TAG: "create"},
 )
 def create_captaindata_user_op(
     context: dg.OpExecutionContext, config: CreateUserConfig, captaindata: CaptainDataResource
@@ -149,7 +150,7 @@ def create_captaindata_user_op(
     "metadata) lets the person connect their own LinkedIn without handing over a cookie.",
     ins=AFTER,
     out=DONE,
-    tags={"captaindata/accounts": "create"},
+    tags={ACCOUNTS_TAG: "create"},
 )
 def create_captaindata_identity_op(
     context: dg.OpExecutionContext, config: CreateIdentityConfig, captaindata: CaptainDataResource
@@ -184,7 +185,7 @@ def create_captaindata_identity_op(
     "environment variables of the run worker.",
     ins=AFTER,
     out=DONE,
-    tags={"captaindata/accounts": "connect"},
+    tags={ACCOUNTS_TAG: "connect"},
 )
 def connect_linkedin_op(
     context: dg.OpExecutionContext, config: ConnectLinkedInConfig, captaindata: CaptainDataResource
@@ -198,7 +199,7 @@ def connect_linkedin_op(
     "environment variables of the run worker (without cookies: hand the person its login link).",
     ins=AFTER,
     out=DONE,
-    tags={"captaindata/accounts": "connect"},
+    tags={ACCOUNTS_TAG: "connect"},
 )
 def connect_identity_linkedin_op(
     context: dg.OpExecutionContext,
@@ -259,7 +260,7 @@ def _connect(
     description="List the workspace's users and the status of their LinkedIn accounts.",
     ins=AFTER,
     out=DONE,
-    tags={"captaindata/accounts": "list"},
+    tags={ACCOUNTS_TAG: "list"},
 )
 def list_captaindata_users_op(
     context: dg.OpExecutionContext, config: ListUsersConfig, captaindata: CaptainDataResource
@@ -273,7 +274,7 @@ def list_captaindata_users_op(
     "their login links.",
     ins=AFTER,
     out=DONE,
-    tags={"captaindata/accounts": "list"},
+    tags={ACCOUNTS_TAG: "list"},
 )
 def list_captaindata_identities_op(
     context: dg.OpExecutionContext, config: ListIdentitiesConfig, captaindata: CaptainDataResource
@@ -357,7 +358,7 @@ def _markdown(rows: list[dict[str, Any]], kind: AccountKind) -> str:
 @dg.job(
     description="Connect a user's LinkedIn account from cookies in the run worker's environment, "
     "then list the users and their status (see the module doc for the run config).",
-    tags={"captaindata/accounts": "connect"},
+    tags={ACCOUNTS_TAG: "connect"},
 )
 def connect_linkedin_job() -> None:
     list_captaindata_users_op(after=connect_linkedin_op())
@@ -366,7 +367,7 @@ def connect_linkedin_job() -> None:
 @dg.job(
     description="Connect an identity's LinkedIn account from cookies in the run worker's "
     "environment, then list the identities, their status and login links (see the module doc).",
-    tags={"captaindata/accounts": "connect"},
+    tags={ACCOUNTS_TAG: "connect"},
 )
 def connect_identity_linkedin_job() -> None:
     list_captaindata_identities_op(after=connect_identity_linkedin_op())

@@ -3,6 +3,11 @@
 Each check is a plain function of a frame, so it is easy to test and to reuse; the asset factories
 evaluate them on every materialization (the frames are in memory there, partition by partition) and
 the Dagster UI shows the results on the asset's Checks tab, with the labels in their metadata.
+
+The error-rate check carries the one threshold a user reasons about, `max_error_rate`: above it the
+check fails with severity ERROR and, declared `blocking` (the factories' default), Dagster ends the
+step after its outputs landed, so nothing downstream of it starts in the same run. Above
+`warn_error_rate` (never above `max_error_rate`) it only warns.
 """
 
 from __future__ import annotations
@@ -22,18 +27,34 @@ REQUIRED_COLUMNS = "captaindata_required_columns"
 UNIQUE_KEY = "captaindata_unique_key"
 
 DEFAULT_WARN_ERROR_RATE = 0.05
-DEFAULT_FAIL_ERROR_RATE = 0.20
+DEFAULT_MAX_ERROR_RATE = 0.20
 
 
 def check_specs(
-    asset_key: dg.AssetKey, required: Sequence[str], unique: str | None
+    asset_key: dg.AssetKey, required: Sequence[str], unique: str | None, *, blocking: bool = True
 ) -> list[dg.AssetCheckSpec]:
-    """The checks one results table declares."""
+    """The checks one results table declares; the error-rate one `blocking` unless told otherwise.
+
+    Args:
+        asset_key: the results table.
+        required: the columns the required-columns check wants filled.
+        unique: the column the unique-key check reads, or None (no such check).
+        blocking: the error-rate check's failure (ERROR) stops what is downstream in the run.
+
+    Example:
+        >>> [s.name for s in check_specs(dg.AssetKey("people"), ["_input"], None)]
+        ['captaindata_error_rate', 'captaindata_required_columns']
+    """
     specs = [
         dg.AssetCheckSpec(
             ERROR_RATE,
             asset=asset_key,
-            description="Share of inputs that failed, by error_label (WARN and ERROR thresholds).",
+            description=(
+                "Share of inputs that failed, by error_label: WARN above warn_error_rate, "
+                "ERROR above max_error_rate"
+                + (" (blocking: nothing downstream runs in the same run)." if blocking else ".")
+            ),
+            blocking=blocking,
         ),
         dg.AssetCheckSpec(
             REQUIRED_COLUMNS,
@@ -56,14 +77,28 @@ def error_rate_check(
     *,
     asset_key: dg.AssetKey | None = None,
     warn_above: float = DEFAULT_WARN_ERROR_RATE,
-    fail_above: float = DEFAULT_FAIL_ERROR_RATE,
+    fail_above: float = DEFAULT_MAX_ERROR_RATE,
 ) -> dg.AssetCheckResult:
     """Passes while the share of failed inputs is at most `warn_above`.
 
-    Above it the check fails with severity WARN, above `fail_above` with ERROR. The metadata gives
-    the count and rate of each error_label, so the UI says which labels pushed it over, and what a
-    person should do about each label that no re-run fixes (`api/labels.py`).
+    Above it the check fails with severity WARN, above `fail_above` (the asset's
+    `max_error_rate`) with ERROR, which stops the run's downstream steps when the check is
+    declared blocking. A `warn_above` higher than `fail_above` is read as `fail_above`. The
+    metadata gives the count and rate of each error_label, so the UI says which labels pushed it
+    over, and what a person should do about each label that no re-run fixes (`api/labels.py`).
+
+    Args:
+        errors: the errors table of the batch.
+        inputs: the inputs attempted (the rate's denominator).
+        asset_key: the results table (None inside a single-asset step).
+        warn_above: the WARN level.
+        fail_above: the ERROR level: the asset's `max_error_rate`.
+
+    Example:
+        >>> error_rate_check(errors, 10, fail_above=0.2).severity
+        <AssetCheckSeverity.ERROR: 'ERROR'>
     """
+    warn_above = min(warn_above, fail_above)
     labels = (
         errors["error_label"].astype(str).value_counts().sort_index().to_dict()
         if not errors.empty

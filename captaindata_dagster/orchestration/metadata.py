@@ -14,6 +14,10 @@ import dagster as dg
 from captaindata_dagster.api.errors import SYSTEMIC_ERRORS, CaptainDataError
 from captaindata_dagster.api.labels import TRANSIENT_LABELS, TRANSIENT_STATUSES
 from captaindata_dagster.engine.batch.run import BatchResult, BatchStats
+from captaindata_dagster.orchestration.metadata_set import (
+    CaptainDataMetadataSet,
+    row_count_metadata,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,31 +35,46 @@ def default_retry_policy() -> dg.RetryPolicy:
     )
 
 
-def stats_metadata(stats: BatchStats, rows: int) -> dict[str, Any]:
-    """Materialization metadata for one batch: rows, credits, calls, retries, 429s, errors..."""
-    md: dict[str, Any] = {
-        "captaindata/action_id": stats.action_id,
-        "dagster/row_count": dg.MetadataValue.int(rows),
-        "captaindata/credits_spent": dg.MetadataValue.float(float(stats.credits)),
+def stats_metadata(stats: BatchStats, rows: int, *, partitioned: bool = False) -> dict[str, Any]:
+    """Materialization metadata for one batch: rows, credits, calls, retries, 429s, errors...
+
+    Args:
+        stats: The batch's figures.
+        rows: Rows of the output this metadata goes on.
+        partitioned: The step materializes one partition: its rows are written as
+            `dagster/partition_row_count` (Dagster reads `dagster/row_count` as the whole table's).
+
+    Example:
+        >>> md = stats_metadata(BatchStats(action_id="linkedin-extract-people", calls=3), 3)
+        >>> md["dagster/row_count"], CaptainDataMetadataSet.extract(md).calls
+        (3, 3)
+    """
+    retired = list(stats.retired_users)  # accounts that failed (LK_BAD_COOKIE...): to reconnect
+    figures = CaptainDataMetadataSet(
+        action_id=stats.action_id,
+        credits_spent=float(stats.credits),
         # Attempts the API may have billed without an answer we could use (timeouts, cut or
         # malformed answers): not in credits_spent, but counted against the budget.
-        "captaindata/credits_at_risk": dg.MetadataValue.float(float(stats.credits_at_risk)),
-        "captaindata/calls": dg.MetadataValue.int(stats.calls),
-        "captaindata/retries": dg.MetadataValue.int(stats.retries),
-        "captaindata/rate_limited_429": dg.MetadataValue.int(stats.rate_limited),
-        "captaindata/inputs": dg.MetadataValue.int(stats.unique_inputs),
-        "captaindata/skipped_fresh": dg.MetadataValue.int(stats.skipped_fresh),
-        "captaindata/errors": dg.MetadataValue.int(stats.errors),
-        "captaindata/errors_by_label": dg.MetadataValue.json(dict(stats.errors_by_label)),
-        "captaindata/budget_exhausted": dg.MetadataValue.bool(stats.budget_exhausted),
-        "captaindata/not_started": dg.MetadataValue.int(stats.not_started + stats.incomplete),
-    }
-    for name, value in (("p50", stats.latency_p50_s), ("p95", stats.latency_p95_s)):
-        if value is not None:
-            md[f"captaindata/latency_{name}_s"] = dg.MetadataValue.float(round(value, 4))
-    if stats.retired_users:  # accounts that failed (LK_BAD_COOKIE...): a person reconnects them
-        md["captaindata/retired_users"] = dg.MetadataValue.json(list(stats.retired_users))
-    return md
+        credits_at_risk=float(stats.credits_at_risk),
+        estimated_credits=stats.estimated_credits,
+        calls=stats.calls,
+        retries=stats.retries,
+        rate_limited_429=stats.rate_limited,
+        inputs=stats.unique_inputs,
+        skipped_fresh=stats.skipped_fresh,
+        errors=stats.errors,
+        errors_by_label=dg.MetadataValue.json(dict(stats.errors_by_label)),
+        budget_exhausted=stats.budget_exhausted,
+        not_started=stats.not_started + stats.incomplete,
+        latency_p50_s=_rounded(stats.latency_p50_s),
+        latency_p95_s=_rounded(stats.latency_p95_s),
+        retired_users=dg.MetadataValue.json(retired) if retired else None,
+    )
+    return {**row_count_metadata(rows, partitioned=partitioned), **figures}
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return round(seconds, 4) if seconds is not None else None
 
 
 def error_metadata(err: CaptainDataError) -> dict[str, Any]:
@@ -137,7 +156,6 @@ def error_rate_failure(
     )
 
 
-NEW_ERRORS_KEY = "captaindata/new_errors"  # on each errors-table materialization, read by sensors
 SAMPLES = 3
 
 
@@ -189,16 +207,32 @@ def user_counts(errors: pd.DataFrame) -> dict[str, int]:
     return dict(sorted(Counter(uids).items()))
 
 
-def errors_output_metadata(stats: BatchStats, errors: pd.DataFrame) -> dict[str, Any]:
-    """Metadata of an errors-table output: its size, the labels, and this run's new errors."""
+def errors_output_metadata(
+    stats: BatchStats, errors: pd.DataFrame, *, partitioned: bool = False
+) -> dict[str, Any]:
+    """Metadata of an errors-table output: its size, the labels, and this run's new errors.
+
+    The new errors (`CaptainDataMetadataSet.new_errors`) are what the error sensor reads.
+
+    Args:
+        stats: The batch's figures.
+        errors: The errors table this run outputs (one row per failed input).
+        partitioned: The output is one partition: its size is `dagster/partition_row_count`.
+
+    Example:
+        >>> import pandas as pd
+        >>> md = errors_output_metadata(BatchStats(action_id="x"), pd.DataFrame(), partitioned=True)
+        >>> md["dagster/partition_row_count"], CaptainDataMetadataSet.extract(md).new_errors.data
+        (0, {})
+    """
     summary = new_errors_summary(errors)
     if stats.retry_not_before:  # a rate limit too long to wait out: re-run after it, not before
         for info in summary.values():
             if info.get("status_code") == 429:
                 info["retry_not_before"] = stats.retry_not_before
-    return {
-        "dagster/row_count": dg.MetadataValue.int(len(errors)),
-        "captaindata/errors": dg.MetadataValue.int(stats.errors),
-        "captaindata/errors_by_label": dg.MetadataValue.json(dict(stats.errors_by_label)),
-        NEW_ERRORS_KEY: dg.MetadataValue.json(summary),
-    }
+    figures = CaptainDataMetadataSet(
+        errors=stats.errors,
+        errors_by_label=dg.MetadataValue.json(dict(stats.errors_by_label)),
+        new_errors=dg.MetadataValue.json(summary),
+    )
+    return {**row_count_metadata(len(errors), partitioned=partitioned), **figures}

@@ -2,8 +2,9 @@
 
 `build_action_op(action_id, ...)` returns an op with two outputs, `results` and `errors` (pandas
 frames from the batch engine), that needs the `captaindata` resource. Per-input failures are rows of
-`errors` and never fail the step; a systemic error (bad key, no credits, no access) or an error rate
-over `max_error_rate` fails it with `dagster.Failure` carrying the error label, scope and ref.
+`errors` and never fail the step; a systemic error (bad key, no credits, no access) fails it with
+`dagster.Failure` carrying the error label, scope and ref, and so does an error rate over
+`max_error_rate` (0.2, the asset factories' threshold too) once both outputs are handed on.
 
 The example `extract_profiles_job` extracts LinkedIn profiles. In the launchpad, a run config is::
 
@@ -36,6 +37,7 @@ from pydantic import Field
 
 from captaindata_dagster.api.errors import CaptainDataError, ValidationError
 from captaindata_dagster.api.request_body import check_parameters, resolve_action
+from captaindata_dagster.orchestration.checks import DEFAULT_MAX_ERROR_RATE
 from captaindata_dagster.orchestration.metadata import (
     DEFAULT_POOL,
     default_retry_policy,
@@ -44,6 +46,7 @@ from captaindata_dagster.orchestration.metadata import (
     failure_for_error,
     stats_metadata,
 )
+from captaindata_dagster.orchestration.metadata_set import ACTION_ID_TAG
 from captaindata_dagster.orchestration.resource import CaptainDataResource
 
 
@@ -120,7 +123,7 @@ def build_action_op(
     max_age_days: float | None = None,
     max_results: int | None = None,
     budget: float | None = None,
-    max_error_rate: float | None = 0.5,
+    max_error_rate: float | None = DEFAULT_MAX_ERROR_RATE,
     pool: str | None = DEFAULT_POOL,
     retry_policy: dg.RetryPolicy | None = None,
 ) -> dg.OpDefinition:
@@ -136,7 +139,8 @@ def build_action_op(
         max_age_days: reuse ledger entries younger than this; None reuses them forever.
         max_results: list actions: results per input.
         budget: credits one run may spend.
-        max_error_rate: fail above this share of failed inputs; None never fails on them.
+        max_error_rate: fail above this share of failed inputs (after yielding both outputs);
+            None never fails on them.
         pool: the Dagster concurrency pool capping steps that call the API at once across runs.
         retry_policy: the step's (default: re-run transient failures, 3 times).
 
@@ -158,7 +162,7 @@ def build_action_op(
         },
         pool=pool,
         retry_policy=retry_policy if retry_policy is not None else default_retry_policy(),
-        tags={"captaindata/action_id": act.id},
+        tags={ACTION_ID_TAG: act.id},
     )
     def _action_op(
         context: dg.OpExecutionContext, config: ActionOpConfig, captaindata: CaptainDataResource
@@ -196,18 +200,19 @@ def _run_action(
     except CaptainDataError as err:
         raise failure_for_error(err) from err
     stats = batch.stats
-    if max_error_rate is not None:
-        failure = error_rate_failure(
-            action_id, batch.errors, stats.attempted, max_error_rate, stats.retry_not_before
-        )
-        if failure is not None:
-            raise failure
+    # What was paid for is handed on first; an error rate over the threshold fails the step after.
     yield dg.Output(
         batch.results, output_name="results", metadata=stats_metadata(stats, len(batch.results))
     )
     yield dg.Output(
         batch.errors, output_name="errors", metadata=errors_output_metadata(stats, batch.errors)
     )
+    if max_error_rate is not None:
+        failure = error_rate_failure(
+            action_id, batch.errors, stats.attempted, max_error_rate, stats.retry_not_before
+        )
+        if failure is not None:
+            raise failure
 
 
 def _first_set(value: Any, default: Any) -> Any:

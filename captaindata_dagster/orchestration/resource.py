@@ -10,14 +10,20 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from captaindata_dagster.api.client import DEFAULT_ACCOUNT_FORM, DEFAULT_BASE_URL, CaptainDataClient
+from captaindata_dagster.api.client import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_ACCOUNT_FORM,
+    DEFAULT_BASE_URL,
+    CaptainDataClient,
+)
 from captaindata_dagster.api.errors import ValidationError
 from captaindata_dagster.simulator.sandbox import SANDBOX_ENV, sandbox_enabled, sandbox_simulator
 from captaindata_dagster.storage.ledger import LEDGER_URL_ENV, Ledger, resolve_ledger_location
@@ -25,8 +31,6 @@ from captaindata_dagster.storage.ledger import LEDGER_URL_ENV, Ledger, resolve_l
 if TYPE_CHECKING:
     from captaindata_dagster.engine.batch.run import BatchResult
 
-API_KEY_ENV = "CAPTAINDATA_API_KEY"
-BASE_URL_ENV = "CAPTAINDATA_BASE_URL"
 _rebuilding = threading.local()  # set while Dagster rebuilds a resource with its config resolved
 
 
@@ -267,6 +271,41 @@ class CaptainDataResource(dg.ConfigurableResource):
             budget=budget,
             log=log,
         )
+
+    def run(
+        self, context: dg.AssetExecutionContext, upstream: Any = None
+    ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+        """Run the step of the `@captaindata_assets` asset being computed: the body of one.
+
+        Yields what the factories' step yields (results and errors tables, their metadata, the
+        checks) for the context's partition, with this resource's client and ledger.
+
+        Args:
+            context: the asset's context (its definition names the step, its partition the
+                inputs).
+            upstream: the upstream partition the function was given, when the asset has one.
+
+        Example:
+            >>> @captaindata_assets(action_id="linkedin-extract-people", upstream=people)
+            ... def profiles(context, captaindata: CaptainDataResource, upstream):
+            ...     yield from captaindata.run(context, upstream)
+        """
+        from captaindata_dagster.orchestration.assets.registry import step_for
+
+        step = step_for(context.assets_def)
+        if step is None:  # mistakes in the code: no retry fixes them
+            raise dg.Failure(
+                f"{context.op_def.name}: CaptainDataResource.run(context) runs assets declared "
+                "with @captaindata_assets (or a factory); this one is not",
+                allow_retries=False,
+            )
+        if step.upstream_key is not None and upstream is None:
+            raise dg.Failure(
+                f"{step.name}: the asset reads {step.upstream_key.to_user_string()}; pass the "
+                "function's upstream on: yield from captaindata.run(context, upstream)",
+                allow_retries=False,
+            )
+        yield from step.run(context, self, upstream)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         with self._lock:

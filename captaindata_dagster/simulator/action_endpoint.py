@@ -177,7 +177,7 @@ class ActionEndpoint(Replies):
             reply = Reply(200, json_bytes(items), headers=headers)
             results = len(items)
         if not dry:
-            cost = action.credits_for(results, managed=body.get("identity_mode") == "managed")
+            cost = action.credits_billed(results, body)
             self.sim.state.charge(cost)
             call.results = results
             call.credits = cost

@@ -11,7 +11,7 @@ record and the account's rolling 24 h cap, so two runs (or processes) never both
 left behind by a dead process and `unknown` both need a person: they are reported, never re-sent
 blindly. A person resolves one with `mark_sent` (it went out: never send it) or `mark_retry` (it
 did not: the next run sends it), from Python, from the outreach op's run config, or from a shell:
-`captaindata-dagster outreach list|mark-sent|mark-retry` (`captaindata_dagster/outreach_cli.py`).
+`captaindata-dagster outreach list|mark-sent|mark-retry` (`captaindata_dagster/cli/outreach.py`).
 
 These records live in a store of their own, on purpose: the ledger is a cache a user may delete
 to refetch; deleting it must never make a campaign send again. The store never sees the key.

@@ -128,7 +128,8 @@ def captaindata_env(
     CLI): the key and URL of the simulator, a ledger in `tmp_path`, and neither the sandbox nor a
     PostgreSQL ledger or outreach store from the machine's environment. Returns the simulator.
     """
-    from captaindata_dagster.orchestration.resource import API_KEY_ENV, BASE_URL_ENV, SANDBOX_ENV
+    from captaindata_dagster.api.client import API_KEY_ENV, BASE_URL_ENV
+    from captaindata_dagster.simulator.sandbox import SANDBOX_ENV
     from captaindata_dagster.storage.locations import LEDGER_ENV, LEDGER_URL_ENV, STORE_ENV
 
     monkeypatch.setenv(API_KEY_ENV, captaindata_simulator.api_key)

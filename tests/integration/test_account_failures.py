@@ -28,6 +28,7 @@ from captaindata_dagster.api import accounts, load_catalog
 from captaindata_dagster.api.labels import ACCOUNT_LABELS, RERUN_LABELS
 from captaindata_dagster.engine.batch.run import run_batch
 from captaindata_dagster.orchestration.metadata import user_counts
+from captaindata_dagster.orchestration.metadata_set import CaptainDataMetadataSet, json_data
 from captaindata_dagster.orchestration.sensors.factories import build_captaindata_error_sensor
 from captaindata_dagster.simulator import sample_input
 from captaindata_dagster.storage.ledger import CLAIMED, DONE, Ledger, input_key
@@ -349,9 +350,20 @@ def test_only_a_bad_account_fails_the_step_once_and_names_the_user(sim, tmp_path
     assert not result.success and len(sim.calls(PROFILE)) == 1
     kinds = Counter(e.event_type_value for e in result.all_events)
     assert kinds["STEP_FAILURE"] == 1 and kinds["STEP_UP_FOR_RETRY"] == 0
-    [failure] = [e for e in result.all_events if e.is_step_failure]
-    md = failure.step_failure_data.user_failure_data.metadata
-    assert md["error_label"].value == "LK_BAD_COOKIE" and md["user_uids"].value == [bad]
+    # the blocking error-rate check ends the step once its tables landed: the check says which
+    # label and what a person does; the errors table's new errors name the user to call
+    [check] = [
+        c for c in result.get_asset_check_evaluations() if c.check_name == "captaindata_error_rate"
+    ]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.metadata["errors_by_label"].value == {"LK_BAD_COOKIE": 8}
+    assert "LK_BAD_COOKIE" in check.metadata["what_to_do"].value
+    [errors] = [
+        e.materialization for e in result.get_asset_materialization_events()
+        if e.materialization.asset_key == dg.AssetKey("profiles_errors")
+    ]  # fmt: skip
+    new_errors = json_data(CaptainDataMetadataSet.extract(errors.metadata).new_errors)
+    assert new_errors["LK_BAD_COOKIE"]["users"] == {bad: 8}
 
     assert not ACCOUNT_LABELS & RERUN_LABELS  # the error sensor never re-runs them by itself
     tick = build_captaindata_error_sensor(assets=[asset])(

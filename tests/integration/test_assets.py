@@ -65,7 +65,11 @@ def test_pipeline_over_several_partitions(make_sim, tmp_path, instance):
         assert md["linkedin_profiles"]["captaindata/credits_spent"] == 20
         assert md["linkedin_profiles"]["captaindata/calls"] == 20
         assert md["linkedin_profiles"]["captaindata/action_id"] == "linkedin-extract-people"
-        assert md["linkedin_profiles_errors"]["dagster/row_count"] == 0
+        # one partition's rows: Dagster reads dagster/row_count as the whole table's
+        assert md["linkedin_profiles_errors"]["dagster/partition_row_count"] == 0
+        assert md["linkedin_profiles"]["dagster/partition_row_count"] == 20
+        assert "dagster/row_count" not in md["linkedin_profiles"]
+        assert md["linkedin_people"]["captaindata/search_url"] == SEARCHES[key]
         assert "captaindata/latency_p95_s" in md["linkedin_profiles"]
         comps = result.output_for_node("linkedin_companies", "results")
         assert comps["linkedin_company_url"].notna().all() and len(comps) > 0
@@ -147,10 +151,11 @@ def test_authentication_failure_fails_the_step_with_its_label(sim, tmp_path, ins
     assert len(sim.requests) == 1  # stopped at once, never retried
 
 
-def test_error_rate_over_the_threshold_fails_the_step(make_sim, tmp_path, instance):
+def test_error_rate_over_the_threshold_fails_the_step_without_checks(make_sim, tmp_path, instance):
+    # checks=False: above max_error_rate the step itself fails, once both tables landed
     sim = make_sim(search_total=200, faults={"LK_BAD_COOKIE": 0.8})
     people = build_people_search_asset(searches=SEARCHES, max_results=10, max_error_rate=1.0)
-    profiles = build_profile_extraction_asset(upstream=people, max_error_rate=0.3)
+    profiles = build_profile_extraction_asset(upstream=people, max_error_rate=0.3, checks=False)
     sim.set_faults({})
     res = {"captaindata": simulator_resource(sim, tmp_path)}
     assert dg.materialize([people], partition_key="paris", resources=res, instance=instance).success
@@ -163,6 +168,8 @@ def test_error_rate_over_the_threshold_fails_the_step(make_sim, tmp_path, instan
     md = step_failure_metadata(result)
     assert md["error_label"] == "LK_BAD_COOKIE" and md["error_rate"] > 0.3
     assert md["action_id"] == "linkedin-extract-people"
+    landed = materializations(result)  # what was paid for landed before the failure
+    assert {"linkedin_profiles", "linkedin_profiles_errors"} <= set(landed)
 
 
 def test_the_error_rate_counts_attempted_inputs_not_those_a_budget_left(
@@ -173,8 +180,9 @@ def test_the_error_rate_counts_attempted_inputs_not_those_a_budget_left(
     urls = [f"https://www.linkedin.com/in/budget-{i}" for i in range(20)]
     sim = make_sim(fail_inputs={u: "NO_RESULT" for u in urls[:5]})
     profiles = build_action_asset(
-        "linkedin-extract-people", name="budgeted", inputs=urls, budget=4, max_error_rate=0.5
-    )
+        "linkedin-extract-people", name="budgeted", inputs=urls, budget=4, max_error_rate=0.5,
+        checks=False,
+    )  # fmt: skip
     res = {"captaindata": simulator_resource(sim, tmp_path, integration_users=["u1"])}
     result = dg.materialize([profiles], resources=res, instance=instance, raise_on_error=False)
     assert not result.success
@@ -455,3 +463,25 @@ def test_a_killed_materialization_resumes_without_paying_twice(make_sim, tmp_pat
     assert len(twice) <= 1  # at most the one answer in flight when the child died
     search_pages = [r for r in sim.calls("linkedin-search-people") if r.status == 200]
     assert len(search_pages) == 6  # the search was walked once: the re-run read it from the ledger
+
+
+def test_an_asset_binds_its_own_resource_and_io_manager(sim, tmp_path, instance):
+    # nothing under the project's keys: the asset carries its resource and IO manager itself
+    db = str(tmp_path / "own.duckdb")
+    people = build_people_search_asset(
+        searches=SEARCHES, max_results=5, resource_key="captaindata_crm",
+        io_manager_key="crm_warehouse", storage_kind="duckdb",
+        resource_defs={
+            "captaindata_crm": simulator_resource(sim, tmp_path),
+            "crm_warehouse": DuckDBPandasIOManager(database=db, schema="crm"),
+        },
+    )  # fmt: skip
+    assert people.required_resource_keys >= {"captaindata_crm", "crm_warehouse"}
+    assert "captaindata" not in people.required_resource_keys
+    result = dg.materialize([people], partition_key="paris", instance=instance)
+    assert result.success
+    with duckdb.connect(db, read_only=True) as con:
+        (rows,) = con.execute("select count(*) from crm.linkedin_people").fetchone()
+    assert rows == 5
+    with pytest.raises(ValidationError, match="resource_key"):
+        build_people_search_asset(searches=SEARCHES, resource_key="not an identifier")

@@ -22,12 +22,12 @@ from captaindata_dagster.api import (
     ValidationError,
     load_catalog,
 )
-from captaindata_dagster.engine.batch.result_rows import RESULT_META_COLUMNS
 from captaindata_dagster.engine.batch.run import (
     BatchResult,
     BatchStats,
     run_batch,
 )
+from captaindata_dagster.engine.column_types import META_COLUMNS
 from captaindata_dagster.engine.columns import ERROR_COLUMNS
 from captaindata_dagster.simulator import sample_input
 from captaindata_dagster.storage.ledger import Ledger
@@ -72,7 +72,7 @@ def test_same_input_twice_is_one_call(sim, make_client, ledger):
     assert (out.stats.inputs, out.stats.unique_inputs, out.stats.calls) == (5, 2, 2)
     assert list(out.results["_input"]) == [url(1), url(2)]
     assert list(out.results["linkedin_profile_url"]) == [url(1), url(2)]
-    for col in RESULT_META_COLUMNS:
+    for col in META_COLUMNS:
         assert col in out.results.columns
     assert str(out.results["_fetched_at"].dt.tz) == "UTC"
     assert not out.results["_from_cache"].any()

@@ -8,7 +8,6 @@ once its session expired, exactly as for the seed's users.
 
 from __future__ import annotations
 
-import io
 import json
 import time
 import uuid
@@ -16,6 +15,7 @@ import uuid
 import dagster as dg
 import pytest
 import requests
+from click.testing import CliRunner, Result
 
 from captaindata_dagster import (
     CaptainDataResource,
@@ -260,12 +260,15 @@ def test_helpers_follow_the_account_form(sim, client, make_client, monkeypatch):
 # ---------------------------------------------------------------------- the CLI
 
 
-def test_cli_identities_create_list_connect(sim, api_env, cookie_env, capsys):
-    out = io.StringIO()
-    assert (
-        main(["identities", "create", "--name", "Ada Lovelace", "--timezone", "UTC"], out=out) == 0
-    )
-    text = out.getvalue()
+def cli(*args: str) -> Result:
+    """Run `captaindata-dagster ARGS` in this process; an unexpected exception fails the test."""
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_cli_identities_create_list_connect(sim, api_env, cookie_env):
+    made = cli("identities", "create", "--name", "Ada Lovelace", "--timezone", "UTC")
+    assert made.exit_code == 0
+    text = made.stdout
     uid = text.split()[2]
     assert text.startswith(f"created identity {uid} (Ada Lovelace)")
     [identity] = sim.state.identities.values()
@@ -274,45 +277,43 @@ def test_cli_identities_create_list_connect(sim, api_env, cookie_env, capsys):
     assert "valid 48 h" in text and "hand it to Ada Lovelace" in text
     assert f"identities connect {uid}" in text
 
-    out = io.StringIO()
-    assert main(["identities", "create", "--name", "Grace Hopper", "--json"], out=out) == 0
-    grace = json.loads(out.getvalue())["uid"]
+    made = cli("identities", "create", "--name", "Grace Hopper", "--json")
+    assert made.exit_code == 0
+    grace = json.loads(made.stdout)["uid"]
 
-    out = io.StringIO()
-    assert main(["identities", "list"], out=out) == 0
-    lines = out.getvalue().splitlines()
+    listed = cli("identities", "list")
+    assert listed.exit_code == 0
+    lines = listed.stdout.splitlines()
     assert lines[0].split() == ["UID", "NAME", "LINKEDIN", "LOGIN_LINK"]
     assert lines[1].split() == [uid, "Ada", "Lovelace", "not", "connected", link]
-    assert "2 identities, 0 with LinkedIn connected" in capsys.readouterr().err
+    assert "2 identities, 0 with LinkedIn connected" in listed.stderr
 
-    out = io.StringIO()
-    assert main(["identities", "connect", uid, "--account-name", "Ada LI"], out=out) == 0
-    assert f"connected for identity {uid}" in out.getvalue()
-    out = io.StringIO()
-    assert main(["identities", "list", "--json", "--connected"], out=out) == 0
-    assert [(r["uid"], r["linkedin"]) for r in json.loads(out.getvalue())] == [(uid, "connected")]
+    done = cli("identities", "connect", uid, "--account-name", "Ada LI")
+    assert done.exit_code == 0 and f"connected for identity {uid}" in done.stdout
+    listed = cli("identities", "list", "--json", "--connected")
+    assert listed.exit_code == 0
+    assert [(r["uid"], r["linkedin"]) for r in json.loads(listed.stdout)] == [(uid, "connected")]
     assert grace != uid
     posted = [(r.method, r.path) for r in sim.requests if "integrations" in r.path]
     assert posted == [("POST", f"/v4/identities/{uid}/integrations/linkedin")]
-    assert not leaked(sim) and COOKIE not in capsys.readouterr().out
+    assert not leaked(sim) and COOKIE not in done.output + listed.output
 
-    assert main(["identities", "connect", "not-a-uid"], out=io.StringIO()) == 2
-    assert "identity_uid must be a uid" in capsys.readouterr().err
+    refused = cli("identities", "connect", "not-a-uid")
+    assert refused.exit_code == 2 and "identity_uid must be a uid" in refused.stderr
     # the seed's users still work from the CLI, whatever the client's default form
-    out = io.StringIO()
-    assert main(["users", "create", "--email", "bob@example.com", "--name", "Bob"], out=out) == 0
-    bob = out.getvalue().split()[2]
-    assert main(["users", "connect", bob], out=io.StringIO()) == 0
-    out = io.StringIO()
-    assert main(["users", "list", "--json", "--connected"], out=out) == 0
-    assert [r["uid"] for r in json.loads(out.getvalue())] == [bob]
+    made = cli("users", "create", "--email", "bob@example.com", "--name", "Bob")
+    assert made.exit_code == 0
+    bob = made.stdout.split()[2]
+    assert cli("users", "connect", bob).exit_code == 0
+    listed = cli("users", "list", "--json", "--connected")
+    assert listed.exit_code == 0 and [r["uid"] for r in json.loads(listed.stdout)] == [bob]
 
 
-def test_cli_identities_in_sandbox(monkeypatch, capsys):
+def test_cli_identities_in_sandbox(monkeypatch):
     monkeypatch.delenv("CAPTAINDATA_API_KEY", raising=False)
-    out = io.StringIO()
-    assert main(["identities", "list", "--sandbox", "--json"], out=out) == 0
-    rows = json.loads(out.getvalue())
+    listed = cli("identities", "list", "--sandbox", "--json")
+    assert listed.exit_code == 0
+    rows = json.loads(listed.stdout)
     assert [(r["name"], r["linkedin"]) for r in rows][:3] == [
         ("Ada Lovelace", "connected"),
         ("Grace Hopper", "connected"),

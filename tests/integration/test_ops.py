@@ -119,17 +119,17 @@ def test_second_run_with_the_same_config_is_free(sim, resources, instance):
 def test_per_input_failures_are_error_rows_and_the_step_succeeds(make_sim, resources, instance):
     sim = make_sim(fail_inputs={url(2): "NO_RESULT", url(4): "LK_BAD_COOKIE"})
     result = extract_profiles_job.execute_in_process(
-        run_config=run_config(inputs=[url(i) for i in range(6)]),
+        run_config=run_config(inputs=[url(i) for i in range(10)]),  # 20 %: at the threshold
         resources=resources(sim),
         instance=instance,
     )
     assert result.success
     frame = result.output_for_node(OP, "results")
-    assert list(frame["linkedin_profile_url"]) == [url(i) for i in (0, 1, 3, 5)]
+    assert list(frame["linkedin_profile_url"]) == [url(i) for i in (0, 1, 3, 5, 6, 7, 8, 9)]
     errors = result.output_for_node(OP, "errors").set_index("input")
     assert errors["error_label"].to_dict() == {url(2): "NO_RESULT", url(4): "LK_BAD_COOKIE"}
     assert errors["error_ref"].str.startswith("ERR-").all()
-    assert sim.credits_used == 4
+    assert sim.credits_used == 8
 
     md = output_metadata(instance, result.run_id, "errors")
     assert md["captaindata/errors"] == 2 and md["dagster/row_count"] == 2
@@ -192,6 +192,7 @@ def test_error_rate_over_the_threshold_fails_the_step(make_sim, resources, insta
     assert md["errors_by_label"] == {"NO_RESULT": 2, "STATUS_404": 1}
     assert md["error_ref"].startswith("ERR-") and "3 of 4" in description
     assert "STEP_UP_FOR_RETRY" not in event_types(result)  # permanent labels: no retry
+    assert event_types(result).count("STEP_OUTPUT") == 2  # both outputs handed on, then the failure
     assert sim.credits_used == 1
 
     # the same rate under a laxer op is data, not a failure, and the ledger answers for free

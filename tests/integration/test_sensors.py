@@ -14,8 +14,7 @@ from captaindata_dagster import (
     build_people_search_asset,
     build_profile_extraction_asset,
 )
-from captaindata_dagster.orchestration.sensors.error_tick import RERUN_TAG
-from captaindata_dagster.orchestration.sensors.failure_sources import SURFACED_TAG
+from captaindata_dagster.orchestration.metadata_set import RERUN_TAG, SURFACED_TAG
 from tests.helpers import SEARCHES, simulator_resource
 
 

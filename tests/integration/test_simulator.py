@@ -746,7 +746,7 @@ def test_cli_serves_until_sigterm():
         os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "captaindata_dagster.simulator", "--port", str(port),
+        [sys.executable, "-m", "captaindata_dagster", "simulator", "--port", str(port),
          "--api-key", "cli-key", "--seed", "7", "--fault", "LK_BAD_COOKIE=0", "--rps", "50"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip

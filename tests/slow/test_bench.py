@@ -22,8 +22,8 @@ import pytest
 
 from bench.scenarios import SCENARIOS
 from captaindata_dagster.engine.batch.inputs import BatchItem as _Item
-from captaindata_dagster.engine.batch.result_rows import RESULT_META_COLUMNS
 from captaindata_dagster.engine.batch.result_rows import ResultRows as _Rows
+from captaindata_dagster.engine.column_types import META_COLUMNS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,7 +72,7 @@ def _from_records(items: list) -> pd.DataFrame:
     for item, results, at, cached in sorted(items, key=lambda t: t[0].index):
         for r in results:
             row = dict(r) if isinstance(r, dict) else {"value": r}
-            row.update(zip(RESULT_META_COLUMNS, (item.label, item.key, at, cached), strict=True))
+            row.update(zip(META_COLUMNS, (item.label, item.key, at, cached), strict=True))
             rows.append(row)
     frame = pd.DataFrame.from_records(rows)
     frame["_fetched_at"] = pd.to_datetime(frame["_fetched_at"], utc=True)

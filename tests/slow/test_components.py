@@ -24,7 +24,7 @@ from dagster.components.testing import create_defs_folder_sandbox
 
 from captaindata_dagster import CaptainDataActionsComponent, CaptainDataResource
 from captaindata_dagster.api.labels import PERSON_FIXES, RERUN_LABELS
-from captaindata_dagster.orchestration.components.resources import shared_resource
+from captaindata_dagster.orchestration.components.resources import build_resource
 from captaindata_dagster.orchestration.components.scaffold import TYPE_NAME
 from tests.helpers import SEARCHES, TEST_KEY
 
@@ -80,6 +80,16 @@ def write_component(sandbox, attrs: dict[str, Any]) -> Path:
     # in YAML order, as a person writes it: the searches' order is the partitions' order
     (path / "defs.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     return path
+
+
+def bound(defs: dg.Definitions, key: str, asset: str = "linkedin_people") -> Any:
+    """The resource the component bound on one of its assets under `key`."""
+    return defs.resolve_assets_def(asset).resource_defs[key]
+
+
+def shown_config(resource_def: Any) -> dict[str, Any]:
+    """What the Dagster UI shows as a bound resource's config."""
+    return json.loads(resource_def.config_schema.default_value_as_json_str)
 
 
 def load_error(attrs: dict[str, Any]) -> str:
@@ -153,12 +163,16 @@ def test_yaml_builds_the_factories_assets_checks_sensors_and_schedule(monkeypatc
         assert job.partitions_def.get_partition_keys() == list(SEARCHES)
 
         # the key is an EnvVar: what the UI shows as resource config names the variable only
-        resource = defs.resources["captaindata"]
-        assert isinstance(resource, CaptainDataResource)
-        shown = resource.get_resource_definition().config_schema.default_value_as_json_str
-        assert TEST_KEY not in shown and TEST_KEY not in repr(resource)
+        resource = bound(defs, "captaindata_linkedin_people")
+        shown = resource.config_schema.default_value_as_json_str
+        assert TEST_KEY not in shown
         assert json.loads(shown)["api_key"] == {"env": "CAPTAINDATA_API_KEY"}
-        assert "io_manager" not in defs.resources  # no warehouse: another defs file gives one
+        # bound on its own assets under its own key, never the project's keys
+        assert not defs.resources
+        assert (
+            "io_manager_linkedin_people"
+            not in defs.resolve_assets_def("linkedin_people").resource_defs
+        )
 
 
 def test_flags_turn_checks_sensors_and_schedule_off():
@@ -200,15 +214,17 @@ def test_schedule_requests_one_run_per_search_each_day():
     with yaml_defs(attributes()) as (_, defs):
         [schedule] = defs.schedules
         when = datetime(2026, 11, 30, 5, tzinfo=timezone.utc)
-        with dg.instance_for_test() as instance:
-            ctx = dg.build_schedule_context(
+        with (
+            dg.instance_for_test() as instance,
+            dg.build_schedule_context(
                 instance=instance,
                 scheduled_execution_time=when,
                 repository_def=defs.get_repository_def(),
-            )
+            ) as ctx,
+        ):
             requests = list(schedule.evaluate_tick(ctx).run_requests or [])
     assert sorted(r.partition_key for r in requests) == sorted(SEARCHES)
-    assert all(r.run_key.endswith(":2026-11-30") for r in requests)
+    assert sorted(r.run_key for r in requests) == sorted(SEARCHES)  # unique within the tick
 
 
 def test_daily_snapshots_cross_searches_with_days_and_the_schedule_takes_yesterday():
@@ -220,6 +236,8 @@ def test_daily_snapshots_cross_searches_with_days_and_the_schedule_takes_yesterd
         assert isinstance(pdef, dg.MultiPartitionsDefinition)
         assert {d.name for d in pdef.partitions_defs} == {"search", "date"}
         [schedule] = defs.schedules
+        fn = schedule._execution_fn  # Dagster's partitioned schedule evaluates it
+        assert getattr(fn, "decorated_fn", fn).__module__.endswith("partitioned_schedule")
         ticks = {}
         with dg.instance_for_test() as instance:
             for day in (30, 1):
@@ -233,7 +251,6 @@ def test_daily_snapshots_cross_searches_with_days_and_the_schedule_takes_yesterd
     assert sorted(r.partition_key for r in ticks[30]) == [
         dg.MultiPartitionKey({"search": s, "date": "2026-11-29"}) for s in sorted(SEARCHES)
     ]
-    assert all(r.run_key.endswith(":2026-11-30") for r in ticks[30])
     assert ticks[1] == []  # the first day is not over yet: nothing to snapshot
 
 
@@ -461,10 +478,10 @@ def test_every_resource_field_is_accepted_without_touching_the_component():
             value: Any = dg.EnvVar("CAPTAINDATA_API_KEY")
         else:  # the field's own default, given explicitly: the name is what is tested
             value = info.get_default(call_default_factory=True)
-        resource = shared_resource({name: value})
+        resource = build_resource({name: value})
         assert isinstance(resource, CaptainDataResource), name
     with pytest.raises(ValueError, match="resource.no_such_setting"):
-        shared_resource({"no_such_setting": 1})
+        build_resource({"no_such_setting": 1})
 
 
 def test_env_templates_become_envvars_for_text_settings(monkeypatch, tmp_path):
@@ -479,36 +496,26 @@ def test_env_templates_become_envvars_for_text_settings(monkeypatch, tmp_path):
         }
     )
     with yaml_defs(attrs) as (_, defs):
-        resource = defs.resources["captaindata"]
-        shown = json.loads(
-            resource.get_resource_definition().config_schema.default_value_as_json_str
-        )
+        shown = shown_config(bound(defs, "captaindata_linkedin_people"))
     assert shown["api_key"] == {"env": "CAPTAINDATA_API_KEY"}
     assert shown["ledger_path"] == {"env": "MY_LEDGER"}
     assert shown["requests_per_second"] == 7  # not text: rendered at load as usual
-
-
-def test_components_with_the_same_settings_share_one_resource(monkeypatch):
-    monkeypatch.setenv("CAPTAINDATA_API_KEY", TEST_KEY)
-    settings = {"api_key": dg.EnvVar("CAPTAINDATA_API_KEY"), "requests_per_second": 10}
-    assert shared_resource(settings) is shared_resource(dict(settings))
-    assert shared_resource(settings) is not shared_resource({**settings, "max_retries": 1})
 
 
 def test_no_key_in_sandbox_mode_is_fine_and_an_unset_custom_variable_is_named(monkeypatch):
     monkeypatch.delenv("CAPTAINDATA_API_KEY", raising=False)
     monkeypatch.delenv("MY_CD_KEY", raising=False)
     monkeypatch.setenv("CAPTAINDATA_SANDBOX", "1")
-    assert shared_resource({"api_key": dg.EnvVar("MY_CD_KEY")}).api_key is None
+    assert build_resource({"api_key": dg.EnvVar("MY_CD_KEY")}).api_key is None
     monkeypatch.delenv("CAPTAINDATA_SANDBOX")
     # the default variable unset: the resource reads it (or the sandbox) when a step runs
-    assert shared_resource({"api_key": dg.EnvVar("CAPTAINDATA_API_KEY")}).api_key is None
-    kept = shared_resource({"api_key": dg.EnvVar("MY_CD_KEY")})
+    assert build_resource({"api_key": dg.EnvVar("CAPTAINDATA_API_KEY")}).api_key is None
+    kept = build_resource({"api_key": dg.EnvVar("MY_CD_KEY")})
     shown = json.loads(kept.get_resource_definition().config_schema.default_value_as_json_str)
     assert shown["api_key"] == {"env": "MY_CD_KEY"}  # a run without it fails naming MY_CD_KEY
 
 
-def test_two_components_in_one_project_share_the_resource_and_warehouse(monkeypatch, tmp_path):
+def test_two_components_with_the_same_settings_load_side_by_side(monkeypatch, tmp_path):
     monkeypatch.setenv("CAPTAINDATA_API_KEY", TEST_KEY)
     first = attributes(tmp_path, actions=[])
     second = attributes(
@@ -537,7 +544,9 @@ def test_two_components_in_one_project_share_the_resource_and_warehouse(monkeypa
                 "refresh_linkedin_people_schedule",
                 "refresh_uk_schedule",
             }
-            assert set(defs.resources) == {"captaindata", "io_manager"}
+            for people in ("linkedin_people", "uk_people"):
+                keys = set(defs.resolve_assets_def(people).resource_defs)
+                assert {f"captaindata_{people}", f"io_manager_{people}"} <= keys
 
 
 def test_the_component_works_from_python_too(monkeypatch):
@@ -558,6 +567,229 @@ def test_the_component_works_from_python_too(monkeypatch):
     assert RERUN_LABELS  # the default re-run labels are the labels table's
 
 
+# ---------------------------------------------------------------------------------- its own keys
+
+OTHER_DEFS = """\
+import dagster as dg
+
+
+@dg.asset
+def other_table():
+    return {"not": "a data frame"}  # a DuckDB IO manager would refuse this
+
+
+other_job = dg.define_asset_job("other_job", selection=["other_table"])
+"""
+
+
+def test_an_unrelated_asset_keeps_the_projects_io_manager(monkeypatch, tmp_path):
+    """A component's warehouse is bound on its assets, not as the project's `io_manager`."""
+    monkeypatch.setenv("CAPTAINDATA_API_KEY", TEST_KEY)
+    with create_defs_folder_sandbox() as sandbox:
+        write_component(sandbox, attributes(tmp_path, actions=[]))
+        (sandbox.defs_folder_path / "other.py").write_text(OTHER_DEFS)
+        with sandbox.build_all_defs() as defs, dg.instance_for_test() as instance:
+            assert "io_manager" not in defs.resources and "captaindata" not in defs.resources
+            job = defs.resolve_job_def("other_job")
+            assert job.execute_in_process(instance=instance).success
+            stored = Path(instance.storage_directory()) / "other_table"
+            assert stored.exists()  # Dagster's default IO manager pickled it
+    assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+PROJECT_WAREHOUSE = """\
+import dagster as dg
+from dagster_duckdb_pandas import DuckDBPandasIOManager
+
+defs = dg.Definitions(
+    resources={"io_manager": DuckDBPandasIOManager(database=%r, schema="shared")}
+)
+"""
+
+
+def test_without_a_warehouse_the_component_lands_in_the_projects_io_manager(sim_env, tmp_path):
+    """Its own resource bound on its assets must not hide the project's `io_manager`."""
+    import duckdb
+
+    attrs = attributes(tmp_path, actions=[], companies=None, profiles=None)
+    del attrs["warehouse"]
+    project_db = tmp_path / "project.duckdb"
+    with create_defs_folder_sandbox() as sandbox:
+        write_component(sandbox, attrs)
+        (sandbox.defs_folder_path / "warehouse.py").write_text(PROJECT_WAREHOUSE % str(project_db))
+        with sandbox.build_all_defs() as defs, dg.instance_for_test() as instance:
+            people = defs.resolve_assets_def("linkedin_people")
+            assert "captaindata_linkedin_people" in people.resource_defs
+            result = defs.resolve_job_def("refresh_linkedin_people").execute_in_process(
+                partition_key="paris", instance=instance
+            )
+            assert result.success
+    with duckdb.connect(str(project_db), read_only=True) as con:
+        tables = {
+            f"{schema}.{name}"
+            for schema, name in con.execute(
+                "select table_schema, table_name from information_schema.tables"
+            ).fetchall()
+        }
+    assert "shared.linkedin_people" in tables
+
+
+def test_two_components_with_different_settings_each_land_in_their_own_warehouse(sim_env, tmp_path):
+    import duckdb
+
+    france = attributes(tmp_path, actions=[], companies=None)
+    france["resource"]["requests_per_second"] = 40
+    france["warehouse"] = {"database": str(tmp_path / "france.duckdb"), "schema": "fr"}
+    uk = attributes(
+        tmp_path,
+        searches={"london": SEARCHES["paris"].replace("paris", "london")},
+        people={"name": "uk_people", "max_results": 5},
+        profiles={"name": "uk_profiles"},
+        companies=None,
+        actions=[],
+        schedule={"job_name": "refresh_uk"},
+        warehouse={"database": str(tmp_path / "uk.duckdb"), "schema": "gb"},
+    )
+    uk["resource"] = {
+        "api_key": "{{ env.CAPTAINDATA_API_KEY }}",
+        "requests_per_second": 20,
+        "ledger_path": str(tmp_path / "uk-ledger.sqlite"),
+    }
+    with create_defs_folder_sandbox() as sandbox:
+        write_component(sandbox, france)
+        path = sandbox.scaffold_component(component_cls=CaptainDataActionsComponent, defs_path="uk")
+        (path / "defs.yaml").write_text(
+            yaml.safe_dump({"type": TYPE_NAME, "attributes": uk}, sort_keys=False)
+        )
+        with sandbox.build_all_defs() as defs, dg.instance_for_test() as instance:
+            assert (
+                shown_config(bound(defs, "captaindata_linkedin_people"))["requests_per_second"]
+                == 40
+            )
+            assert (
+                shown_config(bound(defs, "captaindata_uk_people", "uk_people"))[
+                    "requests_per_second"
+                ]
+                == 20
+            )
+            profiles = defs.resolve_assets_def("uk_profiles")
+            assert {"captaindata_uk_people", "io_manager_uk_people"} <= set(profiles.resource_defs)
+            assert "duckdb" in profiles.specs_by_key[dg.AssetKey("uk_profiles")].kinds
+            for job, key in (("refresh_linkedin_people", "paris"), ("refresh_uk", "london")):
+                result = defs.resolve_job_def(job).execute_in_process(
+                    partition_key=key, instance=instance
+                )
+                assert result.success
+    tables = {}
+    for db in ("france", "uk"):
+        with duckdb.connect(str(tmp_path / f"{db}.duckdb"), read_only=True) as con:
+            tables[db] = {
+                f"{schema}.{name}"
+                for schema, name in con.execute(
+                    "select table_schema, table_name from information_schema.tables"
+                ).fetchall()
+            }
+    assert {"fr.linkedin_people", "fr.linkedin_profiles"} <= tables["france"]
+    assert {"gb.uk_people", "gb.uk_profiles"} <= tables["uk"]
+    assert not any("uk_" in t for t in tables["france"])
+    assert not any("linkedin_" in t for t in tables["uk"])
+
+
+def test_the_resource_block_is_typed_from_the_resources_fields():
+    """dg's JSON schema lists every CaptainDataResource field with its type and description."""
+    schema = CaptainDataActionsComponent.model().model_json_schema()
+    block = schema["$defs"]["CaptainDataResourceSettings"]
+    assert set(block["properties"]) == set(CaptainDataResource.model_fields)
+    assert block["additionalProperties"] is False  # editors flag a typo
+    rps = block["properties"]["requests_per_second"]
+    assert {"type": "number"} in rps["anyOf"] and "plan's limit" in rps["description"]
+    assert {"type": "boolean"} in block["properties"]["rotate_connected_users"]["anyOf"]
+    assert "{{ env.CAPTAINDATA_API_KEY }}" in block["properties"]["api_key"]["description"]
+
+
+# ---------------------------------------------------------------------------------- translation
+
+
+def test_translation_changes_the_tables_specs(sim_env, tmp_path):
+    attrs = attributes(tmp_path, actions=[], companies=None)
+    attrs["translation"] = {
+        "group_name": "growth",
+        "tags": {"team": "growth"},
+        "key": "crm/{{ props.table_name }}",
+        "description": "{{ props.action.id }} for growth",
+    }
+    with yaml_defs(attrs) as (_, defs), dg.instance_for_test() as instance:
+        graph = defs.resolve_asset_graph()
+        keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+        assert keys == {
+            "crm/linkedin_people",
+            "crm/linkedin_people_errors",
+            "crm/linkedin_profiles",
+            "crm/linkedin_profiles_errors",
+        }
+        profiles = graph.get(dg.AssetKey(["crm", "linkedin_profiles"]))
+        assert {k.to_user_string() for k in profiles.parent_keys} == {"crm/linkedin_people"}
+        assert profiles.group_name == "growth" and profiles.tags["team"] == "growth"
+        assert profiles.description == "linkedin-extract-people for growth"
+        # the renamed tables still run: the steps find their upstream by its new key
+        job = defs.resolve_job_def("refresh_linkedin_people")
+        result = job.execute_in_process(partition_key="paris", instance=instance)
+        assert result.success
+        mats = result.get_asset_materialization_events()
+        assert {e.asset_key.to_user_string() for e in mats} >= {"crm/linkedin_profiles"}
+
+
+def test_translation_and_get_asset_spec_from_python(monkeypatch):
+    monkeypatch.setenv("CAPTAINDATA_API_KEY", TEST_KEY)
+
+    class Growth(CaptainDataActionsComponent):
+        def get_asset_spec(self, props):
+            return super().get_asset_spec(props).replace_attributes(owners=["team:growth"])
+
+    component = Growth(
+        searches=SEARCHES,
+        profiles={},
+        translation=lambda spec, props: spec.merge_attributes(tags={"table": props.table}),
+    )
+    specs = {
+        s.key.to_user_string(): s
+        for a in component.build_definitions().assets or []
+        for s in a.specs  # type: ignore[union-attr]
+    }
+    assert specs["linkedin_profiles"].owners == ["team:growth"]
+    assert specs["linkedin_profiles"].tags["table"] == "results"
+    assert specs["linkedin_profiles_errors"].tags["table"] == "errors"
+
+
+# ---------------------------------------------------------------------------------- automation
+
+
+def test_automation_and_blocking_reach_the_specs_and_checks(monkeypatch):
+    monkeypatch.setenv("CAPTAINDATA_API_KEY", TEST_KEY)
+    attrs = attributes(actions=[], companies=None)
+    attrs["automation_condition"] = "{{ dg.AutomationCondition.on_missing() }}"
+    attrs["profiles"] = {
+        "automation_condition": "{{ dg.AutomationCondition.eager() }}",
+        "blocking": False,
+    }
+    with yaml_defs(attrs) as (_, defs):
+        graph = defs.resolve_asset_graph()
+
+        def condition(key: str) -> Any:
+            return graph.get(dg.AssetKey(key)).automation_condition
+
+        assert condition("linkedin_people") == dg.AutomationCondition.on_missing()
+        assert condition("linkedin_profiles") == dg.AutomationCondition.eager()
+        assert condition("linkedin_people_errors") is None
+        blocking = {
+            (spec.asset_key.to_user_string(), spec.name): spec.blocking
+            for a in defs.assets or []
+            for spec in a.check_specs  # type: ignore[union-attr]
+        }
+    assert blocking[("linkedin_people", "captaindata_error_rate")] is True  # the default
+    assert blocking[("linkedin_profiles", "captaindata_error_rate")] is False
+
+
 # ---------------------------------------------------------------------------------- scaffold
 
 
@@ -574,8 +806,10 @@ def test_scaffolded_defs_yaml_builds_as_it_is(monkeypatch):
             assert len(component.searches) == 2
             keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
             assert {"linkedin_people", "linkedin_profiles", "linkedin_companies"} <= keys
-            assert set(defs.resources) == {"captaindata", "io_manager"}
-            assert defs.resources["captaindata"].requests_per_second == 40  # sandbox: simulator
+            resource = bound(defs, "captaindata_linkedin_people")
+            assert shown_config(resource)["requests_per_second"] == 40  # sandbox: simulator
+            warehouse = bound(defs, "io_manager_linkedin_people")
+            assert shown_config(warehouse)["schema"] == "linkedin"
 
 
 # ---------------------------------------------------------------------------------- the example
@@ -613,7 +847,8 @@ def test_example_project_builds(monkeypatch):
             "linkedin_people_run_failure_sensor",
         }
         assert [s.name for s in defs.schedules] == ["refresh_linkedin_people_schedule"]
-        assert type(defs.resources["io_manager"]).__name__ == "DuckDBWarehouseIOManager"
+        warehouse = bound(defs, "io_manager_linkedin_people")
+        assert shown_config(warehouse)["schema"] == "linkedin"
 
 
 def test_example_project_runs_in_sandbox_mode(monkeypatch, tmp_path):
@@ -709,7 +944,9 @@ def test_dg_scaffolds_a_defs_yaml_that_loads(tmp_path):
         "linkedin_people_error_sensor",
         "linkedin_people_run_failure_sensor",
     }
-    assert {r["name"] for r in listed["resources"]} >= {"captaindata", "io_manager"}
+    # bound on the component's assets (dg lists the project's resources): the project's keys stay
+    # free; the launch below lands in the component's DuckDB file through them
+    assert not {"captaindata", "io_manager"} & {r["name"] for r in listed["resources"]}
     assert [s["name"] for s in listed["schedules"]] == ["refresh_linkedin_people_schedule"]
 
     # and it runs as written, in sandbox mode, through dg's own launcher

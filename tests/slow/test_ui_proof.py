@@ -50,7 +50,7 @@ def test_labels_and_counts_reach_the_ui(tmp_path):
     both = {"LK_BAD_COOKIE": n_cookie, "STATUS_429": n_429}
     [first] = [x for x in rates if x["status"] == "FAILED"]
     assert first["errors_by_label"] == both
-    assert first["severity"] == "ERROR" and "STATUS_429" in first["labels"]
+    assert first["severity"] == "ERROR" and "STATUS_429" in first["labels"]  # over 20 %: blocking
     assert rates[0]["status"] == "SUCCEEDED" and rates[0]["errors"] == 0
     passed = [x for x in ui["checks"]["captaindata_unique_key"] if x["status"] == "SUCCEEDED"]
     assert passed and passed[0]["column"] == "linkedin_profile_url"

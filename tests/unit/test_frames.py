@@ -278,7 +278,7 @@ def test_unfit_values_are_reported_once_per_column(caplog):
         table = results_table(action, results, {})
     reports = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert reports == [
-        f"{CONVERSATIONS}.read: 4 value(s) that a boolean column cannot hold were stored as NA: "
+        f"{CONVERSATIONS}.read: 4 value(s) that a column of type boolean cannot hold were stored as NA: "
         "'maybe', 2, {'a': 1}, ..."
     ]
     assert table["read"].isna().tolist() == [False, True, True, True, True, True, False]
@@ -332,6 +332,107 @@ def test_unfit_values_are_reported_on_the_log_given():
 
     results_table(action, _results("read", ["maybe", "false"]), {}, log=Log())
     assert seen == [
-        f"{CONVERSATIONS}.read: 1 value(s) that a boolean column cannot hold were stored as NA: "
+        f"{CONVERSATIONS}.read: 1 value(s) that a column of type boolean cannot hold were stored as NA: "
         "'maybe'"
     ]
+
+
+# -- every column in the dtype its ColumnType declares -----------------------------------------
+
+
+def _dtypes(table: pd.DataFrame, columns) -> dict[str, str]:
+    return {c.name: str(table[c.name].dtype) for c in columns}
+
+
+def test_an_empty_partition_has_every_column_in_its_dtype():
+    from captaindata_dagster.engine.column_types import errors_columns, results_columns
+
+    action = load_catalog().get("linkedin-extract-company")
+    results = results_table(action, pd.DataFrame(), {"partition_key": "p"})
+    declared = results_columns(action)
+    assert _dtypes(results, declared) == {c.name: c.pandas_dtype for c in declared}
+    assert list(results.columns) == [
+        "partition_key",
+        *action.output_fields,
+        "_input",
+        "_input_key",
+        "_fetched_at",
+        "_from_cache",
+    ]
+    errors = errors_table(pd.DataFrame(), {})
+    assert _dtypes(errors, errors_columns()) == {c.name: c.pandas_dtype for c in errors_columns()}
+
+
+def test_an_integer_field_with_a_gap_stays_int64():
+    # from_records makes the column float64 (365.0) where one result lacks the field
+    action = load_catalog().get("linkedin-extract-company")
+    rows = [{"followers_count": 365, "_input": "a"}, {"_input": "b"}]
+    table = results_table(action, pd.DataFrame.from_records(rows), {})
+    assert str(table["followers_count"].dtype) == "Int64"
+    assert _cells(table["followers_count"]) == [(int, 365), (None, None)]
+
+
+def test_an_integer_the_api_sent_as_text_or_nonsense_costs_neither_the_step_nor_the_row(caplog):
+    action = load_catalog().get("linkedin-extract-company")
+    results = _results("followers_count", [12, "12", "n/a", None])
+    with caplog.at_level(logging.WARNING):
+        table = results_table(action, results, {})
+    assert str(table["followers_count"].dtype) == "Int64"
+    assert _cells(table["followers_count"]) == [(int, 12), (int, 12), (None, None), (None, None)]
+    assert len(table) == 4
+    assert [r.getMessage() for r in caplog.records] == [
+        "linkedin-extract-company.followers_count: 1 value(s) that a column of type integer "
+        "cannot hold were stored as NA: 'n/a'"
+    ]
+
+
+def test_times_become_utc_timestamps_and_an_unreadable_one_is_na(caplog):
+    errors = pd.DataFrame(
+        {
+            "action_id": ["a"] * 4,
+            "error_label": ["X"] * 4,
+            "at": pd.Series(
+                ["2026-11-28T10:00:00+02:00", pd.Timestamp("2026-11-28T09:00:00Z"), "soon", None],
+                dtype=object,
+            ),
+        }
+    )
+    with caplog.at_level(logging.WARNING):
+        table = errors_table(errors, {})
+    assert str(table["at"].dtype) == "datetime64[ns, UTC]"
+    assert table["at"].tolist()[:2] == [pd.Timestamp("2026-11-28T08:00:00Z")] + [
+        pd.Timestamp("2026-11-28T09:00:00Z")
+    ]
+    assert table["at"].isna().tolist() == [False, False, True, True]
+    assert [r.getMessage() for r in caplog.records] == [
+        "errors.at: 1 value(s) that a column of type timestamp cannot hold were stored as NA: 'soon'"
+    ]
+
+
+def test_errors_table_dtypes_with_rows():
+    errors = pd.DataFrame(
+        {
+            "action_id": ["a"],
+            "input": [{"url": "x"}],
+            "error_label": ["X"],
+            "status_code": [404.0],
+            "retryable": [False],
+            "at": [pd.Timestamp("2026-11-28T10:00:00Z")],
+            "from_cache": [True],
+        }
+    )
+    table = errors_table(errors, {})
+    assert {c: str(t) for c, t in table.dtypes.items()} == {
+        "action_id": "string",
+        "input": "string",
+        "error_label": "string",
+        "error_scope": "string",
+        "error_ref": "string",
+        "message": "string",
+        "status_code": "Int64",
+        "retryable": "boolean",
+        "at": "datetime64[ns, UTC]",
+        "from_cache": "boolean",
+        "user_uid": "string",
+    }
+    assert table.loc[0, "input"] == '{"url": "x"}' and table.loc[0, "status_code"] == 404

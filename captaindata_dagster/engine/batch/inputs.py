@@ -6,7 +6,7 @@ key it is deduplicated and cached under (one per person, however the URL is spel
 `entity_keys`), and the label the frames show. A refused input keeps its problem for an error row.
 
 Example:
-    >>> item, problem = prepare_input(client, act, "https://www.linkedin.com/in/jane", None, None, 1)
+    >>> item, problem = prepare_input(act, "https://www.linkedin.com/in/jane", None, None, 1)
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from captaindata_dagster.api.catalog import CUSTOM_DATA, Action
-from captaindata_dagster.api.client import CaptainDataClient
 from captaindata_dagster.api.errors import CaptainDataError, ValidationError
+from captaindata_dagster.api.request_body import check_input
 from captaindata_dagster.storage.ledger import input_key
 
 
@@ -54,26 +54,30 @@ def iter_inputs(inputs: Any) -> Iterable[Any]:
 
 
 def prepare_input(
-    client: CaptainDataClient,
     act: Action,
     raw: Any,
     parameters: Mapping[str, Any] | None,
     max_results: int | None,
     index: int,
+    *,
+    validate: bool = True,
 ) -> tuple[BatchItem, CaptainDataError | None]:
     """Normalise one input and check it locally: (item, None) or (item, the problem).
 
+    No client is needed: the check is the one the client makes before a call (`check_input`),
+    so a cost preview sorts inputs out exactly as a run does, without a key.
+
     Args:
-        client: checks the input as it would before a call (`client.prepare`).
         act: the action.
         raw: the input as given.
         parameters: the action's parameters (part of the key).
         max_results: the cap on a search's results (part of the key).
         index: the input's order of first appearance.
+        validate: check the input against the catalog (the client's `validate`; the parameters
+            are checked once per batch).
 
     Example:
-        >>> item, problem = prepare_input(client, act, "https://www.linkedin.com/in/jane", None,
-        ...                               None, index=1)
+        >>> item, problem = prepare_input(act, "https://www.linkedin.com/in/jane", None, None, 1)
     """
     problem: CaptainDataError | None = None
     value: Any
@@ -103,9 +107,9 @@ def prepare_input(
             field="input",
             action_id=act.id,
         )
-    if problem is None:
+    if problem is None and validate:
         try:
-            client.prepare(act.id, value, parameters=parameters)
+            check_input(act, value)
         except ValidationError as err:
             problem = err
     # a refused input is keyed as written: its spelling of a person must not hide a valid one

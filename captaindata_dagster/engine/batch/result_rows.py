@@ -19,11 +19,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from captaindata_dagster.engine.batch.inputs import BatchItem
+from captaindata_dagster.engine.column_types import META_COLUMNS
 
 if TYPE_CHECKING:  # pandas is imported where frames are built: loading a code location
     import pandas as pd  # that only declares assets must not pay for it
-
-RESULT_META_COLUMNS = ("_input", "_input_key", "_fetched_at", "_from_cache")
 
 
 class ResultRows:
@@ -54,7 +53,7 @@ class ResultRows:
             where = (item.index, pos)
             known = self.shapes.get(shape)
             if known is None:
-                known = self.shapes[shape] = self._place((*shape, *RESULT_META_COLUMNS))
+                known = self.shapes[shape] = self._place((*shape, *META_COLUMNS))
                 self.first[shape] = where
             elif where < self.first[shape]:
                 self.first[shape] = where
@@ -78,7 +77,7 @@ class ResultRows:
         import pandas as pd
 
         if not self.rows:
-            frame = pd.DataFrame({c: pd.Series(dtype=object) for c in RESULT_META_COLUMNS})
+            frame = pd.DataFrame({c: pd.Series(dtype=object) for c in META_COLUMNS})
         else:
             frame = self._convert()
         frame["_fetched_at"] = pd.to_datetime(frame["_fetched_at"], utc=True)
@@ -90,7 +89,7 @@ class ResultRows:
 
         names: dict[str, None] = {}  # first appearance, scanning the rows in input order
         for shape in sorted(self.shapes, key=self.first.__getitem__):
-            names.update(dict.fromkeys((*shape, *RESULT_META_COLUMNS)))
+            names.update(dict.fromkeys((*shape, *META_COLUMNS)))
         columns = list(names)
         perm = [self.columns[n] for n in columns]
         identity = perm == list(range(len(perm)))

@@ -24,16 +24,18 @@ from typing import TYPE_CHECKING, Any
 from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.api.client import CaptainDataClient
 from captaindata_dagster.api.errors import CaptainDataError
-from captaindata_dagster.api.request_body import check_parameters
+from captaindata_dagster.api.request_body import bills_managed, check_parameters
 from captaindata_dagster.engine.account_pool import AccountPool, worker_accounts
 from captaindata_dagster.engine.batch.claims import Claims
 from captaindata_dagster.engine.batch.context import BatchContext
 from captaindata_dagster.engine.batch.fetch import FetchStrategy
-from captaindata_dagster.engine.batch.inputs import BatchItem, iter_inputs, prepare_input
+from captaindata_dagster.engine.batch.inputs import BatchItem
 from captaindata_dagster.engine.batch.outcomes import BatchOutcomes, FailedInput, error_fields
+from captaindata_dagster.engine.batch.plan import InputPlan, check_max_results, plan_inputs
 from captaindata_dagster.engine.batch.search_walk import SearchWalkStrategy
 from captaindata_dagster.engine.budget import CreditBudget, most_per_result
 from captaindata_dagster.engine.columns import errors_frame
+from captaindata_dagster.engine.estimate import estimate_plan
 from captaindata_dagster.engine.partial_result import PartialResult
 from captaindata_dagster.engine.runner import Runner, growth_for
 from captaindata_dagster.engine.work_queue import WorkQueue
@@ -82,6 +84,9 @@ class BatchStats:
     # ISO time before which a re-run would meet the same rate limit (a ban longer than the
     # client's max_retry_after_s ended an account or the batch); None without such a ban.
     retry_not_before: str | None = None
+    # The credits the inputs left to fetch would cost at the catalog's prices, computed before
+    # the first call (`engine.estimate`): shown beside `credits` once the run is done.
+    estimated_credits: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -166,14 +171,15 @@ def run_batch(
     claims = Claims(ledger, act.id, max_age, logger)
 
     # 1. normalise, validate locally, dedupe; 2. what the ledger already holds
-    pending = _distinct(client, act, inputs, parameters, max_results, stats, outcomes)
-    todo = _not_fresh(act, pending, ledger, max_age, outcomes)
-    pending.clear()  # the queue holds the inputs now: each is freed once it is done
+    plan = _plan(client, act, inputs, parameters, max_results, ledger, max_age, outcomes)
+    stats.inputs, stats.unique_inputs = plan.inputs, plan.unique_inputs
+    todo = plan.todo
 
     # 3. the rest, concurrently
     accounts = worker_accounts(client, act, integration_users, max_workers, len(todo))
     pool = AccountPool(act, accounts, started=max(1, len(todo)))
-    _log_plan(logger, act, stats, outcomes, len(todo), len(pool.started), budget)
+    stats.estimated_credits = _estimated_credits(client, act, plan, max_results, pool, budget)
+    _log_plan(logger, act, plan, len(pool.started), budget, stats.estimated_credits)
     failure: BaseException | None = None
     if todo:
         queue = WorkQueue[BatchItem](wait_for_returns=act.uses_account)
@@ -207,56 +213,53 @@ def _check_arguments(
 ) -> None:
     if client.validate:
         check_parameters(act, parameters)
-    if max_results is not None and (not isinstance(max_results, int) or max_results < 1):
-        raise ValueError(f"max_results must be a positive integer or None, got {max_results!r}")
+    check_max_results(max_results)
     if budget is not None and budget < 0:
         raise ValueError(f"budget must be >= 0 credits or None, got {budget!r}")
     if max_workers is not None and max_workers < 1:
         raise ValueError(f"max_workers must be >= 1 or None, got {max_workers!r}")
 
 
-def _distinct(
+def _plan(
     client: CaptainDataClient,
     act: Action,
     inputs: Iterable[Any],
     parameters: Mapping[str, Any] | None,
     max_results: int | None,
-    stats: BatchStats,
-    outcomes: BatchOutcomes,
-) -> list[BatchItem]:
-    """The valid distinct inputs, in order; an invalid one becomes an error row at once."""
-    pending: list[BatchItem] = []
-    seen: set[str] = set()
-    for raw in iter_inputs(inputs):
-        stats.inputs += 1
-        item, problem = prepare_input(client, act, raw, parameters, max_results, stats.inputs)
-        if item.key in seen:
-            continue
-        seen.add(item.key)
-        if problem is not None:
-            outcomes.record_error(item, error_fields(problem), datetime.now(timezone.utc), False)
-            continue
-        pending.append(item)
-    stats.unique_inputs = len(seen)
-    return pending
-
-
-def _not_fresh(
-    act: Action,
-    pending: list[BatchItem],
     ledger: Ledger | None,
     max_age: timedelta | None,
     outcomes: BatchOutcomes,
-) -> list[BatchItem]:
-    """The inputs the ledger holds no fresh answer for; the others are answered from it."""
-    todo: list[BatchItem] = []
-    for item in pending:
-        entry = ledger.fresh(act.id, item.key, max_age) if ledger is not None else None
-        if entry is None:
-            todo.append(item)
-        else:
-            outcomes.record_entry(item, entry)
-    return todo
+) -> InputPlan:
+    """The inputs sorted out: a refused one becomes an error row at once, a fresh one is
+    answered from the ledger, the rest are left to fetch."""
+
+    def refused(item: BatchItem, problem: CaptainDataError) -> None:
+        outcomes.record_error(item, error_fields(problem), datetime.now(timezone.utc), False)
+
+    return plan_inputs(
+        act, inputs, parameters=parameters, max_results=max_results, ledger=ledger,
+        max_age=max_age, validate=client.validate, on_invalid=refused,
+        on_fresh=outcomes.record_entry,
+    )  # fmt: skip
+
+
+def _estimated_credits(
+    client: CaptainDataClient,
+    act: Action,
+    plan: InputPlan,
+    max_results: int | None,
+    pool: AccountPool,
+    budget: float | None,
+) -> float | None:
+    """What the inputs left to fetch would cost at the catalog's prices, within the budget (the
+    cost preview's figure): exact for objects when every call succeeds, the most for searches."""
+    managed = bills_managed(act, client.account_form, client.identity_mode)
+    rate = client.bucket.rate if client.bucket is not None else None
+    estimate = estimate_plan(
+        act, plan.counts(), max_results=max_results, managed=managed, paced_rate=rate,
+        accounts=max(1, len(pool.started)), budget=budget,
+    )  # fmt: skip
+    return estimate.billed_credits
 
 
 def _run_calls(
@@ -307,22 +310,25 @@ def _finish(
 def _log_plan(
     logger: Any,
     act: Action,
-    stats: BatchStats,
-    outcomes: BatchOutcomes,
-    todo: int,
+    plan: InputPlan,
     workers: int,
     budget: float | None,
+    estimated: float | None,
 ) -> None:
+    todo = len(plan.todo)
     logger.info(
         "%s: %d inputs, %d unique, %d invalid, %d fresh in the ledger, %d to fetch with %d "
-        "worker(s)%s",
+        "worker(s)%s%s",
         act.id,
-        stats.inputs,
-        stats.unique_inputs,
-        stats.unique_inputs - outcomes.skipped_fresh - todo,
-        outcomes.skipped_fresh,
+        plan.inputs,
+        plan.unique_inputs,
+        plan.invalid,
+        plan.fresh,
         todo,
         workers if todo else 0,
+        f", estimated {'at most ' if act.is_list else ''}{estimated:g} credits"
+        if todo and estimated is not None
+        else "",
         f", budget {budget:g} credits" if budget is not None else "",
     )
 

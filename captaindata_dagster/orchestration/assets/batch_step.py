@@ -3,8 +3,9 @@
 A partition's step gathers its inputs, runs them through the engine (`CaptainDataResource.run_batch`:
 dedupe, skip what is fresh in the ledger, pace, record as it goes), and yields the results table,
 the errors table (with the new errors the error sensor reads) and the asset checks. Per-input errors
-never fail the step; a systemic error, or an error rate over `max_error_rate`, fails it with a
-`dagster.Failure` carrying the label, scope and ref.
+never fail the step. A systemic error fails it before anything lands, with a `dagster.Failure`
+carrying the label, scope and ref. An error rate over `max_error_rate` lands both tables first
+(what was paid for is kept), then stops the run's downstream steps (see `BatchStep.run`).
 
 Example:
     >>> yield from step.run(context, captaindata, upstream_df)
@@ -12,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -39,12 +40,13 @@ from captaindata_dagster.orchestration.metadata import (
     failure_for_error,
     stats_metadata,
 )
-from captaindata_dagster.orchestration.resource import CaptainDataResource
+from captaindata_dagster.orchestration.metadata_set import CaptainDataMetadataSet
 
 if TYPE_CHECKING:  # frames are pandas, built by the step, not at load
     import pandas as pd
 
     from captaindata_dagster.engine.batch.run import BatchResult
+    from captaindata_dagster.orchestration.resource import CaptainDataResource
 
 InputsFor: TypeAlias = "Callable[[dg.AssetExecutionContext, pd.DataFrame | None], list[Any]]"
 """A step's inputs, from its context (the partition) and the upstream partition (or None)."""
@@ -62,6 +64,8 @@ class BatchStep:
     fetch: FetchSettings
     options: AssetOptions
     unique_people: bool = False  # a search: one row per person, duplicates dropped
+    upstream_key: dg.AssetKey | None = None  # the table whose partition holds the inputs
+    search_field: str | None = None  # a search: the input field holding the partition's URL
 
     @property
     def unique_column(self) -> str | None:
@@ -92,6 +96,22 @@ class BatchStep:
     ) -> Iterator[dg.Output | dg.AssetCheckResult]:
         """Run the partition's batch; yield the results and errors tables, then the checks.
 
+        Above `max_error_rate` both tables still land (the credits are spent, the errors feed the
+        sensor); then what stops the run depends on the options:
+
+        - checks on and `blocking` (the default): the error-rate check fails with severity
+          ERROR and Dagster ends the step itself, so downstream steps of the run do not start.
+          That end is Dagster's (`DagsterAssetCheckFailedError`, raised outside the step's
+          body), so the step's `RetryPolicy` does not re-run it: a re-run would wait 30 s or
+          more and pay again for failures no retry fixes (NO_RESULT, bad cookies...).
+        - `checks=False`: the step raises the same `dagster.Failure` as ever, with the most
+          frequent label, not retried unless that label is transient.
+        - checks on, not blocking: the check fails (ERROR) and the run goes on.
+
+        Whatever the checks, a rate over the threshold made mostly of transient failures (5xx,
+        429s, upstream timeouts) raises that `Failure` with retries allowed: a transient storm
+        is what the step's `RetryPolicy` is for, and the ledger serves what already succeeded.
+
         Args:
             context: the step's context (its partition, its log).
             captaindata: the resource that runs the batch.
@@ -100,7 +120,8 @@ class BatchStep:
         Example:
             >>> results, errors, *checks = step.run(context, captaindata, people_df)
         """
-        batch = self._run_batch(context, captaindata, self.inputs_for(context, upstream_df))
+        inputs = self.inputs_for(context, upstream_df)
+        batch = self._run_batch(context, captaindata, inputs)
         stats = batch.stats
         failure = error_rate_failure(
             self.action.id,
@@ -109,24 +130,44 @@ class BatchStep:
             self.options.max_error_rate,
             stats.retry_not_before,
         )
-        if failure is not None:
-            raise failure
-        key = context.partition_key if context.has_partition_key else None
+        partitioned = context.has_partition_key
+        key = context.partition_key if partitioned else None
         partition = partition_columns(self.partitions_def, key)
         table = results_table(self.action, batch.results, partition, log=context.log)
         dropped = 0
         if self.unique_people:
             table, dropped = dedupe_people(table)
         errors = errors_table(batch.errors, partition, log=context.log)
-        md = stats_metadata(stats, len(table))
+        md = stats_metadata(stats, len(table), partitioned=partitioned)
         if self.unique_people:
-            md["captaindata/duplicates_dropped"] = dg.MetadataValue.int(dropped)
+            md.update(CaptainDataMetadataSet(duplicates_dropped=dropped))
+        md.update(self._search_url_metadata(inputs))
         yield dg.Output(table, output_name="results", metadata=md)
         yield dg.Output(
-            errors, output_name="errors", metadata=errors_output_metadata(stats, errors)
+            errors,
+            output_name="errors",
+            metadata=errors_output_metadata(stats, errors, partitioned=partitioned),
         )
         if self.options.checks:
             yield from self._checks(batch, table)
+        if failure is not None and self._raise_on(failure):
+            raise failure
+
+    def _raise_on(self, failure: dg.Failure) -> bool:
+        """Whether the step raises the error-rate `failure` itself (see `run`)."""
+        if failure.allow_retries:  # mostly transient: the RetryPolicy may get through
+            return True
+        return not self.options.checks  # else a blocking check ends the step, or nothing does
+
+    def _search_url_metadata(self, inputs: list[Any]) -> dict[str, Any]:
+        """A search partition's URL, as a link in the UI (empty for any other step)."""
+        if self.search_field is None or len(inputs) != 1 or not isinstance(inputs[0], Mapping):
+            return {}
+        url = inputs[0].get(self.search_field)
+        if not isinstance(url, str):
+            return {}
+        entries = CaptainDataMetadataSet(search_url=url)
+        return {k: dg.MetadataValue.url(v) for k, v in dict(entries).items()}
 
     def _run_batch(
         self,
@@ -158,8 +199,8 @@ class BatchStep:
                 batch.errors,
                 batch.stats.attempted,
                 asset_key=self.key,
-                warn_above=self.options.warn_error_rate,
-                fail_above=self.options.fail_error_rate,
+                warn_above=self.options.warn_rate,
+                fail_above=self.options.max_error_rate,
             ),
             required_columns_check(table, self.required_columns, asset_key=self.key),
         ]

@@ -4,11 +4,15 @@ Each factory returns one `AssetsDefinition` with two assets: the results table (
 errors table (`<name>_errors`, one row per failed input). A partition runs one batch through the
 engine (dedupe, skip what is fresh in the ledger, pace, record as it goes) and returns frames; the IO
 manager lands them. Per-input errors never fail the asset; systemic ones (bad key, no credits, no
-permission, or an error rate over `max_error_rate`) fail the step with `dagster.Failure` whose
-metadata holds the `error_label`, `error_scope` and `error_ref`.
+permission) fail the step before anything lands, with `dagster.Failure` whose metadata holds the
+`error_label`, `error_scope` and `error_ref`. Above `max_error_rate` failed inputs (default 20 %),
+both tables land, then the blocking error-rate check stops what is downstream in the same run.
 
-The factories check their arguments and say where the inputs come from; `batch_asset` declares the
-assets and `BatchStep` is what each partition runs.
+What Dagster shows of each table (keys, group, description, kinds, owners, tags, code version,
+freshness, automation) comes from the `translator` (`DagsterCaptainDataTranslator`). The
+factories check their arguments and say where the inputs come from; `batch_asset` declares the
+assets and `BatchStep` is what each partition runs; `@captaindata_assets` (`decorator.py`) is
+the same asset with the user's own body.
 
 Example:
     >>> people = build_people_search_asset(
@@ -27,29 +31,27 @@ from typing import Any
 
 import dagster as dg
 
-from captaindata_dagster.api.catalog import Action
-from captaindata_dagster.api.errors import ValidationError
 from captaindata_dagster.api.request_body import resolve_action
 from captaindata_dagster.engine.frames import PROFILE_URL
 from captaindata_dagster.orchestration.assets.batch_asset import batch_asset
-from captaindata_dagster.orchestration.assets.batch_step import InputsFor
 from captaindata_dagster.orchestration.assets.options import (
     DEFAULT_GROUP,
+    DEFAULT_MAX_AGE_DAYS,
+    DEFAULT_RESOURCE_KEY,
+    DEFAULT_SEARCH_MAX_AGE_HOURS,
+    DEFAULT_SEARCH_MAX_RESULTS,
     AssetOptions,
     FetchSettings,
 )
-from captaindata_dagster.orchestration.assets.search_partitions import (
-    SearchUrls,
-    check_search_urls,
-    search_inputs,
-    search_partitions,
-)
-from captaindata_dagster.orchestration.assets.upstream import Upstream, column_values
+from captaindata_dagster.orchestration.assets.search_partitions import SearchUrls
+from captaindata_dagster.orchestration.assets.shapes import action_shape, search_shape
+from captaindata_dagster.orchestration.assets.upstream import Upstream
 from captaindata_dagster.orchestration.checks import (
-    DEFAULT_FAIL_ERROR_RATE,
+    DEFAULT_MAX_ERROR_RATE,
     DEFAULT_WARN_ERROR_RATE,
 )
 from captaindata_dagster.orchestration.metadata import DEFAULT_POOL
+from captaindata_dagster.orchestration.translator import DagsterCaptainDataTranslator
 
 
 def build_action_asset(
@@ -61,18 +63,26 @@ def build_action_asset(
     inputs: Sequence[str | Mapping[str, Any]] | None = None,
     partitions_def: dg.PartitionsDefinition | None = None,
     parameters: Mapping[str, Any] | None = None,
-    max_age_days: float | None = 30,
+    max_age_days: float | None = DEFAULT_MAX_AGE_DAYS,
     max_results: int | None = None,
     budget: float | None = None,
-    max_error_rate: float = 0.5,
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
     pool: str | None = DEFAULT_POOL,
     retry_policy: dg.RetryPolicy | None = None,
     group_name: str | None = DEFAULT_GROUP,
     key_prefix: Sequence[str] | None = None,
     warn_error_rate: float = DEFAULT_WARN_ERROR_RATE,
-    fail_error_rate: float = DEFAULT_FAIL_ERROR_RATE,
+    fail_error_rate: float | None = None,
     description: str | None = None,
     checks: bool = True,
+    blocking: bool = True,
+    translator: DagsterCaptainDataTranslator | None = None,
+    automation_condition: dg.AutomationCondition | None = None,
+    backfill_policy: dg.BackfillPolicy | None = None,
+    storage_kind: str | None = None,
+    resource_key: str = DEFAULT_RESOURCE_KEY,
+    io_manager_key: str | None = None,
+    resource_defs: Mapping[str, Any] | None = None,
 ) -> dg.AssetsDefinition:
     """An asset running any catalog action over an upstream column or a static list of inputs.
 
@@ -91,32 +101,47 @@ def build_action_asset(
             refetch).
         max_results: list actions: results per input.
         budget: credits one partition may spend.
-        max_error_rate: fail the step above this share of failed inputs.
+        max_error_rate: the one error threshold: above this share of failed inputs both tables
+            land, then the error-rate check fails (ERROR) and, `blocking`, nothing downstream
+            runs in the same run; with `checks=False` the step fails instead.
         pool: the Dagster concurrency pool of the step.
-        retry_policy: the step's (default: re-run transient failures, 3 times).
+        retry_policy: the step's (default: re-run transient failures, 3 times). A blocking
+            check's failure is not retried.
         group_name: the UI group.
         key_prefix: the asset key prefix.
-        warn_error_rate: the error-rate check warns above this share.
-        fail_error_rate: the error-rate check fails above this share.
+        warn_error_rate: the error-rate check warns (never blocks) above this share.
+        fail_error_rate: deprecated (DeprecationWarning): read as `max_error_rate`.
         description: the results table's description.
-        checks: False: no asset checks.
+        checks: False: no asset checks (above `max_error_rate` the step fails).
+        blocking: the error-rate check stops downstream steps when it fails (default True).
+        translator: builds each table's `AssetSpec`; subclass `DagsterCaptainDataTranslator` to
+            change keys, groups, owners, tags, descriptions or automation.
+        automation_condition: the results table's `dg.AutomationCondition` (the errors table
+            comes with it: one step computes both).
+        backfill_policy: e.g. `dg.BackfillPolicy.single_run()`.
+        storage_kind: where the IO manager lands the tables (e.g. "duckdb"), shown as a kind.
+        resource_key: the `CaptainDataResource`'s key (default "captaindata").
+        io_manager_key: both tables' IO manager (default "io_manager").
+        resource_defs: resources bound on this asset only (e.g. its resource and IO manager).
 
     Example:
         >>> build_action_asset("linkedin-extract-company", name="companies", upstream=profiles,
-        ...                    input_column="linkedin_company_url", max_age_days=90)
+        ...                    input_column="linkedin_company_url", max_age_days=90,
+        ...                    automation_condition=dg.AutomationCondition.eager())
     """
     options = _options_of(locals())
-    action = resolve_action(action_id)
-    inputs_for = _inputs_of(name, action, upstream, input_column, inputs)
     return batch_asset(
-        action,
-        name=name,
-        upstream=upstream,
-        partitions_def=partitions_def,
-        inputs_for=inputs_for,
-        fetch=FetchSettings(dict(parameters or {}), _days(max_age_days), max_results),
-        options=options,
-        description=description,
+        action_shape(
+            resolve_action(action_id),
+            name,
+            upstream=upstream,
+            input_column=input_column,
+            inputs=inputs,
+            fetch=FetchSettings(dict(parameters or {}), days(max_age_days), max_results),
+            options=options,
+            partitions_def=partitions_def,
+            description=description,
+        )
     )
 
 
@@ -126,19 +151,27 @@ def build_people_search_asset(
     searches: SearchUrls = None,
     partitions_def: dg.PartitionsDefinition | None = None,
     daily_start_date: str | None = None,
-    max_results: int = 100,
-    max_age_hours: float | None = 12,
+    max_results: int = DEFAULT_SEARCH_MAX_RESULTS,
+    max_age_hours: float | None = DEFAULT_SEARCH_MAX_AGE_HOURS,
     action_id: str = "linkedin-search-people",
     parameters: Mapping[str, Any] | None = None,
     budget: float | None = None,
-    max_error_rate: float = 0.5,
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE,
     pool: str | None = DEFAULT_POOL,
     retry_policy: dg.RetryPolicy | None = None,
     group_name: str | None = DEFAULT_GROUP,
     key_prefix: Sequence[str] | None = None,
     warn_error_rate: float = DEFAULT_WARN_ERROR_RATE,
-    fail_error_rate: float = DEFAULT_FAIL_ERROR_RATE,
+    fail_error_rate: float | None = None,
     checks: bool = True,
+    blocking: bool = True,
+    translator: DagsterCaptainDataTranslator | None = None,
+    automation_condition: dg.AutomationCondition | None = None,
+    backfill_policy: dg.BackfillPolicy | None = None,
+    storage_kind: str | None = None,
+    resource_key: str = DEFAULT_RESOURCE_KEY,
+    io_manager_key: str | None = None,
+    resource_defs: Mapping[str, Any] | None = None,
 ) -> dg.AssetsDefinition:
     """People found by LinkedIn searches, one partition per search, one row per person.
 
@@ -162,25 +195,27 @@ def build_people_search_asset(
         action_id: the search action.
         parameters: the action's parameters.
         budget, max_error_rate, pool, retry_policy, group_name, key_prefix, warn_error_rate,
-            fail_error_rate, checks: as for `build_action_asset`.
+            fail_error_rate, checks, blocking, translator, automation_condition,
+            backfill_policy, storage_kind, resource_key, io_manager_key, resource_defs: as for
+            `build_action_asset`. Each materialization links its search URL
+            (`captaindata/search_url`).
 
     Example:
-        >>> build_people_search_asset(searches={"paris": url}, daily_start_date="2026-01-01")
+        >>> build_people_search_asset(searches={"paris": url}, daily_start_date="2026-01-01",
+        ...                           max_error_rate=0.3, storage_kind="duckdb")
     """
     options = _options_of(locals())
-    action = resolve_action(action_id)
-    partitions_def = search_partitions(name, searches, partitions_def, daily_start_date)
-    check_search_urls(name, action, searches)
     return batch_asset(
-        action,
-        name=name,
-        upstream=None,
-        partitions_def=partitions_def,
-        inputs_for=search_inputs(name, action.primary_field, searches, partitions_def),
-        fetch=FetchSettings(dict(parameters or {}), _hours(max_age_hours), max_results),
-        options=options,
-        unique_people=True,
-        description=f"People found by `{action_id}`, one partition per search.",
+        search_shape(
+            resolve_action(action_id),
+            name,
+            searches=searches,
+            partitions_def=partitions_def,
+            daily_start_date=daily_start_date,
+            fetch=FetchSettings(dict(parameters or {}), hours(max_age_hours), max_results),
+            options=options,
+            description=f"People found by `{action_id}`, one partition per search.",
+        )
     )
 
 
@@ -189,7 +224,7 @@ def build_profile_extraction_asset(
     *,
     upstream: Upstream,
     input_column: str = PROFILE_URL,
-    max_age_days: float | None = 30,
+    max_age_days: float | None = DEFAULT_MAX_AGE_DAYS,
     parameters: Mapping[str, Any] | None = None,
     action_id: str = "linkedin-extract-people",
     **options: Any,
@@ -206,10 +241,12 @@ def build_profile_extraction_asset(
         max_age_days: profiles this recent come from the ledger (`None`: never refetch).
         parameters: e.g. `{"experiences": True, "skills": True}`.
         action_id: the extraction action.
-        **options: those of `build_action_asset` (budget, max_error_rate, pool, retry_policy...).
+        **options: those of `build_action_asset` (budget, max_error_rate, pool, retry_policy,
+            blocking, translator, automation_condition, storage_kind, resource_key...).
 
     Example:
-        >>> build_profile_extraction_asset(upstream=people, parameters={"skills": True})
+        >>> build_profile_extraction_asset(upstream=people, parameters={"skills": True},
+        ...                                automation_condition=dg.AutomationCondition.eager())
     """
     return build_action_asset(
         action_id,
@@ -228,7 +265,7 @@ def build_company_extraction_asset(
     *,
     upstream: Upstream,
     input_column: str = "linkedin_company_url",
-    max_age_days: float | None = 30,
+    max_age_days: float | None = DEFAULT_MAX_AGE_DAYS,
     action_id: str = "linkedin-extract-company",
     **options: Any,
 ) -> dg.AssetsDefinition:
@@ -243,10 +280,11 @@ def build_company_extraction_asset(
         input_column: the column holding company URLs.
         max_age_days: companies this recent come from the ledger (`None`: never refetch).
         action_id: the extraction action.
-        **options: those of `build_action_asset` (parameters, budget, pool, retry_policy...).
+        **options: those of `build_action_asset` (parameters, budget, max_error_rate, pool,
+            retry_policy, blocking, translator, automation_condition, storage_kind...).
 
     Example:
-        >>> build_company_extraction_asset(upstream=profiles, max_age_days=90)
+        >>> build_company_extraction_asset(upstream=profiles, max_age_days=90, max_error_rate=0.1)
     """
     return build_action_asset(
         action_id,
@@ -265,39 +303,11 @@ def _options_of(arguments: Mapping[str, Any]) -> AssetOptions:
     return AssetOptions(**{f.name: arguments[f.name] for f in fields(AssetOptions)})
 
 
-def _inputs_of(
-    name: str,
-    action: Action,
-    upstream: Upstream | None,
-    input_column: str | None,
-    inputs: Sequence[str | Mapping[str, Any]] | None,
-) -> InputsFor:
-    """Where an action asset's inputs come from: the upstream's column, or a static list."""
-    if (upstream is None) == (inputs is None):
-        raise ValidationError(
-            f"{name}: give exactly one of upstream= (an asset whose column holds the inputs) "
-            "or inputs= (a static list)",
-            field="upstream",
-        )
-    column = input_column or action.primary_field
-    if upstream is not None and column is None:
-        raise ValidationError(
-            f"{name}: {action.id} takes no input field; use inputs=[{{}}] instead of upstream=",
-            field="input_column",
-        )
-    static_inputs = list(inputs) if inputs is not None else None
-
-    def inputs_for(context: dg.AssetExecutionContext, upstream_df: Any) -> list[Any]:
-        if static_inputs is not None:
-            return static_inputs
-        return column_values(name, upstream_df, column)
-
-    return inputs_for
+def days(n: float | None) -> timedelta | None:
+    """`max_age_days` as a window (None: results never go stale)."""
+    return None if n is None else timedelta(days=n)
 
 
-def _days(days: float | None) -> timedelta | None:
-    return None if days is None else timedelta(days=days)
-
-
-def _hours(hours: float | None) -> timedelta | None:
-    return None if hours is None else timedelta(hours=hours)
+def hours(n: float | None) -> timedelta | None:
+    """`max_age_hours` as a window (None: results never go stale)."""
+    return None if n is None else timedelta(hours=n)

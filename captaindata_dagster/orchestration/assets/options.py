@@ -1,8 +1,9 @@
 """What every asset factory takes besides its action: what to fetch, and how the asset runs.
 
 Two records, so the factories hand one value on instead of a dozen keywords: `FetchSettings` (the
-action's parameters, the ledger's freshness, the results cap) and `AssetOptions` (budget, error
-thresholds, pool, retry policy, UI group, key prefix, checks).
+action's parameters, the ledger's freshness, the results cap) and `AssetOptions` (budget, the error
+threshold, pool, retry policy, UI group, key prefix, checks, the translator, automation, and the
+resource and IO manager keys the step uses).
 
 Example:
     >>> AssetOptions(budget=100, key_prefix=["linkedin"]).asset_key("people")
@@ -11,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,12 +23,20 @@ import dagster as dg
 
 from captaindata_dagster.api.errors import ValidationError
 from captaindata_dagster.orchestration.checks import (
-    DEFAULT_FAIL_ERROR_RATE,
+    DEFAULT_MAX_ERROR_RATE,
     DEFAULT_WARN_ERROR_RATE,
 )
 from captaindata_dagster.orchestration.metadata import DEFAULT_POOL, default_retry_policy
+from captaindata_dagster.orchestration.translator import DagsterCaptainDataTranslator
 
 DEFAULT_GROUP = "captaindata"
+# What an asset reuses from the ledger, and a search's cap, unless told otherwise (the factories
+# and `@captaindata_assets` share them): an enrichment younger than 30 days, a search walked in
+# the last 12 hours; 100 people per search.
+DEFAULT_MAX_AGE_DAYS = 30
+DEFAULT_SEARCH_MAX_AGE_HOURS = 12
+DEFAULT_SEARCH_MAX_RESULTS = 100
+DEFAULT_RESOURCE_KEY = "captaindata"
 
 
 @dataclass(frozen=True)
@@ -41,20 +52,47 @@ class FetchSettings:
 class AssetOptions:
     """How a Captain Data asset runs and shows in Dagster; every factory takes these keywords.
 
-    `budget`: credits one partition may spend. `max_error_rate`: the share of failed inputs above
-    which the step fails. `warn_error_rate` / `fail_error_rate`: the error-rate check's
-    thresholds. `checks=False`: no asset checks.
+    `max_error_rate` is the one threshold a user reasons about: above this share of failed inputs
+    the error-rate check fails with severity ERROR and, `blocking` (the default), stops what is
+    downstream in the same run; with `checks=False` the step fails instead. Both tables land
+    first either way. `warn_error_rate`: the check warns (never blocks) above it.
+    `fail_error_rate` is deprecated: it is read as `max_error_rate`.
+
+    `translator` builds each table's `AssetSpec` (keys, groups, owners, tags, descriptions,
+    automation); `automation_condition` and `storage_kind` reach it through its props.
+    `resource_key`: the `CaptainDataResource` the step reads; `io_manager_key`: both tables' IO
+    manager (None: "io_manager"); `resource_defs`: resources bound on the asset itself.
     """
 
     budget: float | None = None
-    max_error_rate: float = 0.5
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
     pool: str | None = DEFAULT_POOL
     retry_policy: dg.RetryPolicy | None = None
     group_name: str | None = DEFAULT_GROUP
     key_prefix: Sequence[str] | None = None
     warn_error_rate: float = DEFAULT_WARN_ERROR_RATE
-    fail_error_rate: float = DEFAULT_FAIL_ERROR_RATE
+    fail_error_rate: float | None = None  # deprecated: read as max_error_rate
     checks: bool = True
+    blocking: bool = True
+    translator: DagsterCaptainDataTranslator | None = None
+    automation_condition: dg.AutomationCondition | None = None
+    backfill_policy: dg.BackfillPolicy | None = None
+    storage_kind: str | None = None
+    resource_key: str = DEFAULT_RESOURCE_KEY
+    io_manager_key: str | None = None
+    resource_defs: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.fail_error_rate is not None:
+            warnings.warn(
+                "fail_error_rate is deprecated: max_error_rate is the one threshold (the "
+                f"error-rate check fails, blocking, above it); using max_error_rate="
+                f"{self.fail_error_rate}",
+                DeprecationWarning,
+                stacklevel=_outside_this_package(),
+            )
+            object.__setattr__(self, "max_error_rate", self.fail_error_rate)
+            object.__setattr__(self, "fail_error_rate", None)
 
     def validate(self, name: str) -> None:
         """Refuse at load what no run could honour.
@@ -67,10 +105,37 @@ class AssetOptions:
             Traceback (most recent call last):
             ValidationError: people: max_error_rate must be within 0..1
         """
-        if not 0 <= self.max_error_rate <= 1:
+        for label, rate in (
+            ("max_error_rate", self.max_error_rate),
+            ("warn_error_rate", self.warn_error_rate),
+        ):
+            if not 0 <= rate <= 1:
+                raise ValidationError(f"{name}: {label} must be within 0..1", field=label)
+        if not self.resource_key.isidentifier():
             raise ValidationError(
-                f"{name}: max_error_rate must be within 0..1", field="max_error_rate"
+                f"{name}: resource_key must be a Python identifier, got {self.resource_key!r}",
+                field="resource_key",
             )
+        policy = self.backfill_policy
+        if policy is not None and policy.max_partitions_per_run != 1:
+            # A step walks one search or one upstream partition, and lands one partition of each
+            # table: a run over a range of partitions has no one partition key to give it.
+            raise ValidationError(
+                f"{name}: a Captain Data step runs one partition at a time; give "
+                "backfill_policy=dg.BackfillPolicy.multi_run(1) (a backfill is one run per "
+                "partition, paced together by the pool) or leave it unset",
+                field="backfill_policy",
+            )
+
+    @property
+    def warn_rate(self) -> float:
+        """The check's WARN level: `warn_error_rate`, never above `max_error_rate`."""
+        return min(self.warn_error_rate, self.max_error_rate)
+
+    @property
+    def spec_translator(self) -> DagsterCaptainDataTranslator:
+        """The given translator, or the package's default one."""
+        return self.translator or DagsterCaptainDataTranslator()
 
     def asset_key(self, name: str) -> dg.AssetKey:
         """`name` under the key prefix.
@@ -91,3 +156,13 @@ class AssetOptions:
     def step_retry_policy(self) -> dg.RetryPolicy:
         """The given retry policy, or the package's default (transient failures only)."""
         return self.retry_policy or default_retry_policy()
+
+
+def _outside_this_package() -> int:
+    """The `stacklevel` of the first caller outside this package: a warning names the user's line,
+    whichever factory (or the decorator) they called and however deep it builds the options."""
+    package = __name__.split(".")[0] + "."
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level

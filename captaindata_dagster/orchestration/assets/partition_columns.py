@@ -32,13 +32,26 @@ def partition_expr(partitions_def: dg.PartitionsDefinition | None) -> str | dict
         >>> partition_expr(dg.DailyPartitionsDefinition(start_date="2026-01-01"))
         'partition_date'
     """
-    if partitions_def is None:
-        return None
+    columns = [name for name, _ in _columns_of(partitions_def)]
     if isinstance(partitions_def, dg.MultiPartitionsDefinition):
-        return {d.name: d.name for d in partitions_def.partitions_defs}
-    if isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
-        return "partition_date"
-    return "partition_key"
+        return {name: name for name in columns}
+    return columns[0] if columns else None
+
+
+def partition_column_types(pdef: dg.PartitionsDefinition | None) -> list[tuple[str, str]]:
+    """The partition columns a table starts with, and the type a table schema shows for each.
+
+    Args:
+        pdef: the asset's partitions, or None (no partition column).
+
+    Example:
+        >>> partition_column_types(dg.DailyPartitionsDefinition(start_date="2026-01-01"))
+        [('partition_date', 'timestamp')]
+    """
+    return [
+        (name, "timestamp" if isinstance(dim, dg.TimeWindowPartitionsDefinition) else "string")
+        for name, dim in _columns_of(pdef)
+    ]
 
 
 def partition_columns(
@@ -58,19 +71,31 @@ def partition_columns(
     """
     if pdef is None or key is None:
         return {}
+    multi = isinstance(pdef, dg.MultiPartitionsDefinition)
+    by_dim = key.keys_by_dimension if multi else {}  # type: ignore[union-attr]
+    out: dict[str, Any] = {}
+    for name, dim in _columns_of(pdef):
+        value = by_dim[name] if multi else key
+        if isinstance(dim, dg.TimeWindowPartitionsDefinition):
+            out[name] = _partition_time(dim, str(value))
+        else:
+            out[name] = value
+    return out
+
+
+def _columns_of(
+    pdef: dg.PartitionsDefinition | None,
+) -> list[tuple[str, dg.PartitionsDefinition]]:
+    """Each partition column's name, with the partitions its values come from: the one place
+    the names are decided (`partition_date` for time windows, `partition_key` for other single
+    dimensions, a dimension's own name when there are several)."""
+    if pdef is None:
+        return []
     if isinstance(pdef, dg.MultiPartitionsDefinition):
-        by_dim = key.keys_by_dimension  # type: ignore[union-attr]
-        out = {}
-        for dim in pdef.partitions_defs:
-            value = by_dim[dim.name]
-            if isinstance(dim.partitions_def, dg.TimeWindowPartitionsDefinition):
-                out[dim.name] = _partition_time(dim.partitions_def, value)
-            else:
-                out[dim.name] = value
-        return out
+        return [(d.name, d.partitions_def) for d in pdef.partitions_defs]
     if isinstance(pdef, dg.TimeWindowPartitionsDefinition):
-        return {"partition_date": _partition_time(pdef, key)}
-    return {"partition_key": key}
+        return [("partition_date", pdef)]
+    return [("partition_key", pdef)]
 
 
 def _partition_time(pdef: dg.TimeWindowPartitionsDefinition, key: str) -> pd.Timestamp:

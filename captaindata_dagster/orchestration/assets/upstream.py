@@ -1,7 +1,7 @@
 """The upstream of an enrichment: which table holds its inputs, its partitions, its input column.
 
 A factory's `upstream=` may be an asset built by this package (two tables: the results one is
-tagged `captaindata/role: results`), any other asset, an `AssetSpec`, or a key. The asset and
+carries `captaindata/role: results`), any other asset, an `AssetSpec`, or a key. The asset and
 outreach factories read it the same way.
 
 Example:
@@ -16,16 +16,17 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 import dagster as dg
 
 from captaindata_dagster.api.errors import ValidationError
+from captaindata_dagster.orchestration.metadata_set import CaptainDataMetadataSet
 
 if TYPE_CHECKING:  # frames are pandas, read by the steps, not at load
     import pandas as pd
 
-ROLE_KEY = "captaindata/role"  # "results" or "errors", so downstream factories find the table
 Upstream: TypeAlias = dg.AssetsDefinition | dg.AssetSpec | dg.AssetKey | str
 
 
 def upstream_key(upstream: Upstream) -> dg.AssetKey:
-    """The results table of an upstream: ours are tagged; a plain asset has one key.
+    """The results table of an upstream: ours carry its role (whatever their key); a plain asset
+    has one key.
 
     Args:
         upstream: an assets definition, an `AssetSpec`, an `AssetKey` or its string.
@@ -36,7 +37,9 @@ def upstream_key(upstream: Upstream) -> dg.AssetKey:
     """
     if isinstance(upstream, dg.AssetsDefinition):
         specs = list(upstream.specs)
-        tagged = [s.key for s in specs if s.metadata.get(ROLE_KEY) == "results"]
+        tagged = [
+            s.key for s in specs if CaptainDataMetadataSet.extract(s.metadata).role == "results"
+        ]
         if tagged:
             return tagged[0]
         if len(specs) == 1:

@@ -6,8 +6,10 @@ checks, sensors and schedule as a Python one. `dg scaffold defs
 captaindata_dagster.CaptainDataActionsComponent <path>` writes a commented example that runs in sandbox
 mode as it is. Importing this module costs Dagster only: no pandas, no DuckDB, no HTTP.
 
-The YAML's sections are modelled in `settings`, the assets built in `steps`, the resources in
-`resources`, the scaffolded example in `scaffold` (all in this package).
+The YAML's sections are modelled in `settings`, the assets built in `steps`, the `resource:`
+block in `resources`, the keys its resource and warehouse are bound under in `binding`, the
+`translation:` in `translation`, the scaffolded example in `scaffold` (all in this package). The
+schedule is Dagster's `build_schedule_from_partitioned_job` (through `build_search_schedule`).
 
 Example:
     >>> defs = CaptainDataActionsComponent(searches={"paris": url}, profiles={}).build_definitions()
@@ -16,19 +18,20 @@ Example:
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated
 
 import dagster as dg
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from captaindata_dagster.api.labels import RERUN_LABELS
-from captaindata_dagster.orchestration.components.resources import (
-    ResourceSettings,
-    shared_resource,
-    shared_warehouse,
-)
+from captaindata_dagster.orchestration.checks import DEFAULT_MAX_ERROR_RATE
+from captaindata_dagster.orchestration.components.binding import ResourceBinding, bind_resources
+from captaindata_dagster.orchestration.components.resources import ResourceSettings
 from captaindata_dagster.orchestration.components.scaffold import ComponentScaffolder
 from captaindata_dagster.orchestration.components.settings import (
+    AUTOMATION_HELP,
+    BLOCKING_HELP,
+    MAX_ERROR_RATE_HELP,
     CatalogAction,
     CompanyExtraction,
     ErrorSensorSettings,
@@ -40,8 +43,16 @@ from captaindata_dagster.orchestration.components.settings import (
     WarehouseSettings,
 )
 from captaindata_dagster.orchestration.components.steps import build_component_assets
+from captaindata_dagster.orchestration.components.translation import (
+    TRANSLATION_HELP,
+    ResolvedTranslation,
+)
 from captaindata_dagster.orchestration.metadata import DEFAULT_POOL
 from captaindata_dagster.orchestration.schedules import build_search_schedule
+from captaindata_dagster.orchestration.translator import (
+    CaptainDataAssetProps,
+    DagsterCaptainDataTranslator,
+)
 
 
 @dg.scaffold_with(ComponentScaffolder)
@@ -50,9 +61,15 @@ class CaptainDataActionsComponent(dg.Component, dg.Model, dg.Resolvable):
 
     Each entry of `searches` (name -> LinkedIn search URL) is a partition. Builds, with the
     package's factories: one results and one errors table per step, their asset checks, the error
-    and run-failure sensors, a schedule running every search, the `captaindata` resource and
-    optionally a DuckDB warehouse as `io_manager`.
+    and run-failure sensors, a schedule running every search. Its resource and DuckDB warehouse
+    are bound on its own assets under keys of its own (`captaindata_<people>`,
+    `io_manager_<people>`), never the project's `captaindata` or `io_manager`.
+
+    Override `get_asset_spec(props)` in a subclass to change every table's spec in Python, or
+    set `translation:` (asset attributes templated with `props`) in YAML.
     """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)  # AutomationCondition, callables
 
     searches: dict[str, str] = Field(
         description="Partition name -> LinkedIn people search URL (Sales Navigator URLs with "
@@ -66,19 +83,24 @@ class CaptainDataActionsComponent(dg.Component, dg.Model, dg.Resolvable):
     actions: list[CatalogAction] = Field(default_factory=list, description="More catalog actions.")
     resource: ResourceSettings = Field(
         default_factory=dict,
-        description="CaptainDataResource settings (table above); null: the resource of another "
-        "defs file.",
+        description="CaptainDataResource settings, bound on this component's assets alone; "
+        "null: the `captaindata` resource of another defs file.",
     )
     warehouse: WarehouseSettings | None = Field(
         default=None,
-        description="DuckDB file and schema; unset: the io_manager of another defs file.",
+        description="DuckDB file and schema, bound on this component's assets alone; unset: the "
+        "`io_manager` of another defs file.",
     )
     budget: float | None = Field(
         default=None, description="Credits one partition of one asset may spend."
     )
-    max_error_rate: float = Field(
-        default=0.5, description="Fail a step above this share of failed inputs."
-    )
+    max_error_rate: float = Field(default=DEFAULT_MAX_ERROR_RATE, description=MAX_ERROR_RATE_HELP)
+    blocking: bool = Field(default=True, description=BLOCKING_HELP)
+    automation_condition: Annotated[
+        dg.AutomationCondition | None,
+        dg.Resolver.default(model_field_type=str | None, description=AUTOMATION_HELP),
+    ] = Field(default=None, description=AUTOMATION_HELP)
+    translation: ResolvedTranslation = Field(default=None, description=TRANSLATION_HELP)
     pool: str | None = Field(
         default=DEFAULT_POOL, description="Dagster concurrency pool of every step."
     )
@@ -121,11 +143,35 @@ class CaptainDataActionsComponent(dg.Component, dg.Model, dg.Resolvable):
         assets = [a for a, _ in build_component_assets(self).values()]
         jobs, schedules = self._schedule(assets)
         return dg.Definitions(
-            assets=assets,
-            sensors=self._sensors(assets),
-            jobs=jobs,
-            schedules=schedules,
-            resources=self._resources(),
+            assets=assets, sensors=self._sensors(assets), jobs=jobs, schedules=schedules
+        )
+
+    def get_asset_spec(self, props: CaptainDataAssetProps) -> dg.AssetSpec:
+        """The spec of one table before `translation`; override it in a subclass to change all.
+
+        Args:
+            props: what is known of the table (its action, upstream, partitions, storage...).
+
+        Example:
+            >>> class Growth(CaptainDataActionsComponent):
+            ...     def get_asset_spec(self, props):
+            ...         return super().get_asset_spec(props).replace_attributes(owners=["team:growth"])
+        """
+        return DagsterCaptainDataTranslator().get_asset_spec(props)
+
+    def resource_binding(self) -> ResourceBinding:
+        """The resource and IO manager keys this component's steps read, and what it binds.
+
+        Example:
+            >>> CaptainDataActionsComponent(searches={"p": url}).resource_binding().resource_key
+            'captaindata_linkedin_people'
+        """
+        owner = "__".join([*self.key_prefix, self.people.name])
+        warehouse = self.warehouse
+        return bind_resources(
+            owner,
+            self.resource,
+            (warehouse.database, warehouse.schema_) if warehouse is not None else None,
         )
 
     def _sensors(self, assets: list[dg.AssetsDefinition]) -> list[dg.SensorDefinition]:
@@ -178,6 +224,7 @@ class CaptainDataActionsComponent(dg.Component, dg.Model, dg.Resolvable):
         if self.schedule is None:
             return [], []
         partitions = assets[0].partitions_def
+        assert partitions is not None  # the people search is always partitioned
         job = dg.define_asset_job(
             self.schedule.job_name or f"refresh_{self.people.name}",
             selection=[k for a in assets for k in a.keys],
@@ -185,24 +232,13 @@ class CaptainDataActionsComponent(dg.Component, dg.Model, dg.Resolvable):
         )
         schedule = build_search_schedule(
             job,
-            partitions,  # type: ignore[arg-type]
+            partitions,
             cron_schedule=self.schedule.cron,
             execution_timezone=self.schedule.timezone,
             name=self.schedule.name,
             running=self.schedule.running,
         )
         return [job], [schedule]
-
-    def _resources(self) -> dict[str, Any]:
-        """The `captaindata` resource and the DuckDB `io_manager`, when they are declared here."""
-        resources: dict[str, Any] = {}
-        if self.resource is not None:
-            resources["captaindata"] = shared_resource(self.resource)
-        if self.warehouse is not None:
-            resources["io_manager"] = shared_warehouse(
-                self.warehouse.database, self.warehouse.schema_
-            )
-        return resources
 
 
 def _status(running: bool) -> dg.DefaultSensorStatus:

@@ -69,7 +69,8 @@ attributes:
   #     input_column: linkedin_company_url
   #     parameters: {affiliates: false}
 
-  # Any CaptainDataResource setting. The key is an EnvVar: never in the run config or the logs.
+  # Any CaptainDataResource setting (bound on these assets only; null: the project's
+  # `captaindata` resource). The key is an EnvVar: never in the run config or the logs.
   resource:
     api_key: "{{ env.CAPTAINDATA_API_KEY }}"
     # your plan's limit (trial 1, low 2, mid 10, high 20, highest 40); the simulator takes 40
@@ -77,12 +78,14 @@ attributes:
     # rotate_connected_users: true   # run on every user whose LinkedIn account is connected
     # integration_users: ["<user uid>", "<another user uid>"]   # or these users only
 
-  # Land every table in DuckDB; delete to use the io_manager of another defs file.
+  # Land every table in DuckDB (bound on these assets only); delete to use the project's io_manager.
   warehouse:
     database: "{{ env('CAPTAINDATA_WAREHOUSE', 'warehouse.duckdb') }}"
     schema: linkedin
 
   budget: 500                # credits one partition of one asset may spend
+  max_error_rate: 0.2        # above this share of failed inputs the error-rate check fails and
+                             # stops the paid steps downstream in the same run (blocking: true)
   pool: captaindata          # Dagster concurrency pool of every Captain Data step
   retry_policy: {max_retries: 3, delay: 30, backoff: exponential, jitter: plus_minus}
   checks: true               # error rate, required columns and unique key checks

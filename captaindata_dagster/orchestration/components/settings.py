@@ -12,16 +12,49 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import dagster as dg
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from captaindata_dagster.engine.frames import PROFILE_URL
+
+MAX_ERROR_RATE_HELP = (
+    "The one error threshold: above this share of failed inputs the error-rate check fails "
+    "(blocking, it stops the paid steps downstream in the same run); with checks off, the step "
+    "fails instead."
+)
+BLOCKING_HELP = (
+    "A failing error-rate check stops what is downstream in the same run (false: it only shows)."
+)
+AUTOMATION_HELP = (
+    'When Dagster materializes the results table by itself, e.g. "{{ dg.AutomationCondition.'
+    'on_missing() }}" (a Dagster automation condition; unset: only runs, schedules and sensors).'
+)
+
+StepBudget = Annotated[
+    float | None, Field(description="Credits one partition may spend (default: the component's).")
+]
+StepMaxErrorRate = Annotated[
+    float | None, Field(description=MAX_ERROR_RATE_HELP + " Default: the component's.")
+]
+StepBlocking = Annotated[
+    bool | None, Field(description=BLOCKING_HELP + " Default: the component's.")
+]
+StepAutomationCondition = Annotated[
+    dg.AutomationCondition | None,
+    dg.Resolver.default(
+        model_field_type=str | None, description=AUTOMATION_HELP + " Default: the component's."
+    ),
+    Field(description=AUTOMATION_HELP + " Default: the component's."),
+]
+STEP_CONFIG = ConfigDict(arbitrary_types_allowed=True)  # an AutomationCondition is no pydantic type
 
 
 class PeopleSearch(dg.Resolvable, dg.Model):
     """The people search run once per partition (one partition per entry of `searches`)."""
+
+    model_config = STEP_CONFIG
 
     name: str = Field(default="linkedin_people", description="Asset name of the people table.")
     action_id: str = Field(
@@ -41,16 +74,16 @@ class PeopleSearch(dg.Resolvable, dg.Model):
         description="YYYY-MM-DD: cross the searches with days from this date (dimensions search "
         "and date), one dated snapshot per search per day; the schedule takes the last full day.",
     )
-    budget: float | None = Field(
-        default=None, description="Credits one search may spend (default: the component's)."
-    )
-    max_error_rate: float | None = Field(
-        default=None, description="Fail the step above this share of failed inputs."
-    )
+    budget: StepBudget = None
+    max_error_rate: StepMaxErrorRate = None
+    blocking: StepBlocking = None
+    automation_condition: StepAutomationCondition = None
 
 
 class ProfileExtraction(dg.Resolvable, dg.Model):
     """Full profiles of the people found (their `linkedin_profile_url`)."""
+
+    model_config = STEP_CONFIG
 
     name: str = Field(default="linkedin_profiles", description="Asset name of the profiles table.")
     action_id: str = Field(default="linkedin-extract-people", description="The extraction action.")
@@ -64,16 +97,16 @@ class ProfileExtraction(dg.Resolvable, dg.Model):
     parameters: dict[str, Any] = Field(
         default_factory=dict, description="e.g. {experiences: true, skills: true}."
     )
-    budget: float | None = Field(
-        default=None, description="Credits one partition may spend (default: the component's)."
-    )
-    max_error_rate: float | None = Field(
-        default=None, description="Fail the step above this share of failed inputs."
-    )
+    budget: StepBudget = None
+    max_error_rate: StepMaxErrorRate = None
+    blocking: StepBlocking = None
+    automation_condition: StepAutomationCondition = None
 
 
 class CompanyExtraction(dg.Resolvable, dg.Model):
     """The companies of the profiles (or of the people, without profiles), each fetched once."""
+
+    model_config = STEP_CONFIG
 
     name: str = Field(
         default="linkedin_companies", description="Asset name of the companies table."
@@ -88,16 +121,16 @@ class CompanyExtraction(dg.Resolvable, dg.Model):
         description="Companies fetched this recently come from the ledger, free (null: never refetch).",
     )
     parameters: dict[str, Any] = Field(default_factory=dict, description="The action's parameters.")
-    budget: float | None = Field(
-        default=None, description="Credits one partition may spend (default: the component's)."
-    )
-    max_error_rate: float | None = Field(
-        default=None, description="Fail the step above this share of failed inputs."
-    )
+    budget: StepBudget = None
+    max_error_rate: StepMaxErrorRate = None
+    blocking: StepBlocking = None
+    automation_condition: StepAutomationCondition = None
 
 
 class CatalogAction(dg.Resolvable, dg.Model):
     """Any catalog action run over a column of an asset declared before it in this component."""
+
+    model_config = STEP_CONFIG
 
     action_id: str = Field(
         description="A catalog action id, e.g. linkedin-extract-company-employees-insights."
@@ -118,12 +151,10 @@ class CatalogAction(dg.Resolvable, dg.Model):
     max_results: int | None = Field(
         default=None, description="For list actions: results per input."
     )
-    budget: float | None = Field(
-        default=None, description="Credits one partition may spend (default: the component's)."
-    )
-    max_error_rate: float | None = Field(
-        default=None, description="Fail the step above this share of failed inputs."
-    )
+    budget: StepBudget = None
+    max_error_rate: StepMaxErrorRate = None
+    blocking: StepBlocking = None
+    automation_condition: StepAutomationCondition = None
 
 
 class RetryPolicySettings(dg.Resolvable, dg.Model):

@@ -25,13 +25,14 @@ import dagster as dg
 from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.api.client import resolve_action
 from captaindata_dagster.api.errors import CaptainDataError, ValidationError
-from captaindata_dagster.engine.frames import META_COLUMNS
+from captaindata_dagster.engine.column_types import META_COLUMNS
 from captaindata_dagster.orchestration.components.settings import (
     CatalogAction,
     CompanyExtraction,
     PeopleSearch,
     ProfileExtraction,
 )
+from captaindata_dagster.orchestration.components.translation import component_translator
 
 if TYPE_CHECKING:
     from captaindata_dagster.orchestration.components.component import CaptainDataActionsComponent
@@ -82,14 +83,21 @@ class _StepBuilder:
             "group_name": component.group_name,
             "key_prefix": component.key_prefix or None,
             "checks": component.checks,
+            "translator": component_translator(component),
+            **component.resource_binding().factory_options(),
         }
 
     def options(self, step: Any) -> dict[str, Any]:
-        """The factory options of a step: the component's, with its own budget and error rate."""
+        """The factory options of a step: the component's, with what the step sets itself
+        (budget, error threshold, blocking, automation condition)."""
         c = self.component
-        budget = step.budget if step.budget is not None else c.budget
-        rate = step.max_error_rate if step.max_error_rate is not None else c.max_error_rate
-        return {**self.common, "budget": budget, "max_error_rate": rate}
+        return {
+            **self.common,
+            "budget": _own(step.budget, c.budget),
+            "max_error_rate": _own(step.max_error_rate, c.max_error_rate),
+            "blocking": _own(step.blocking, c.blocking),
+            "automation_condition": _own(step.automation_condition, c.automation_condition),
+        }
 
     def add(
         self,
@@ -199,6 +207,11 @@ class _StepBuilder:
             f"this component; one of: {', '.join(known)}",
             field=f"{path}.upstream",
         )
+
+
+def _own(value: Any, default: Any) -> Any:
+    """A step's own setting, else the component's."""
+    return value if value is not None else default
 
 
 def _build(path: str, make: Callable[[], Any]) -> Any:

@@ -36,6 +36,11 @@ from captaindata_dagster.orchestration.assets.partition_columns import (
 )
 from captaindata_dagster.orchestration.assets.upstream import Upstream, partitions_of, upstream_key
 from captaindata_dagster.orchestration.metadata import DEFAULT_POOL, default_retry_policy
+from captaindata_dagster.orchestration.metadata_set import (
+    ACTION_ID_TAG,
+    CAMPAIGN_TAG,
+    CaptainDataMetadataSet,
+)
 from captaindata_dagster.orchestration.outreach.outputs import (
     OUTPUT_DESCRIPTIONS,
     as_state,
@@ -43,6 +48,7 @@ from captaindata_dagster.orchestration.outreach.outputs import (
 )
 from captaindata_dagster.orchestration.outreach.step import OutreachOpConfig, OutreachStep
 from captaindata_dagster.orchestration.resource import CaptainDataResource
+from captaindata_dagster.orchestration.translator import BASE_KINDS
 
 
 def build_outreach_op(
@@ -101,7 +107,7 @@ def build_outreach_op(
         out={n: dg.Out(pd.DataFrame, description=d) for n, d in OUTPUT_DESCRIPTIONS.items()},
         pool=pool,
         retry_policy=retry_policy if retry_policy is not None else default_retry_policy(),
-        tags={"captaindata/action_id": act.id, "captaindata/campaign": step.campaign},
+        tags={ACTION_ID_TAG: act.id, CAMPAIGN_TAG: step.campaign},
     )
     def _outreach_op(
         context: dg.OpExecutionContext,
@@ -166,7 +172,7 @@ def build_outreach_asset(
         group_name=group_name,
         pool=pool,
         retry_policy=retry_policy if retry_policy is not None else default_retry_policy(),
-        op_tags={"captaindata/action_id": act.id, "captaindata/campaign": step.campaign},
+        op_tags={ACTION_ID_TAG: act.id, CAMPAIGN_TAG: step.campaign},
         description=f"Send `{act.id}` once per profile of the upstream for {step.campaign!r}.",
     )
     def _outreach_asset(
@@ -181,7 +187,7 @@ def build_outreach_asset(
         for frame in (result.sent, result.skipped, result.needs_review, result.errors):
             for i, (col, value) in enumerate(columns.items()):
                 frame.insert(i, col, pd.Series([value] * len(frame), index=frame.index))
-        yield from outreach_outputs(result)
+        yield from outreach_outputs(result, partitioned=context.has_partition_key)
 
     return _outreach_asset
 
@@ -197,10 +203,9 @@ def _asset_outs(
             description=d,
             metadata={
                 **({"partition_expr": expr} if expr is not None else {}),
-                "captaindata/action_id": step.act.id,
-                "captaindata/campaign": step.campaign,
+                **CaptainDataMetadataSet(action_id=step.act.id, campaign=step.campaign),
             },
-            kinds={"captaindata", "pandas"},
+            kinds=set(BASE_KINDS),
         )
         for n, d in OUTPUT_DESCRIPTIONS.items()
     }

@@ -18,7 +18,11 @@ from captaindata_dagster.engine.outreach import (
     OutreachResult,
     OutreachStats,
 )
-from captaindata_dagster.orchestration.metadata import NEW_ERRORS_KEY, new_errors_summary
+from captaindata_dagster.orchestration.metadata import new_errors_summary
+from captaindata_dagster.orchestration.metadata_set import (
+    CaptainDataMetadataSet,
+    row_count_metadata,
+)
 
 REVIEW_SAMPLE = 100  # profiles listed in the needs_review metadata
 
@@ -30,47 +34,42 @@ OUTPUT_DESCRIPTIONS = {
 }
 
 
-def outreach_outputs(result: OutreachResult) -> Iterator[dg.Output]:
+def outreach_outputs(result: OutreachResult, *, partitioned: bool = False) -> Iterator[dg.Output]:
     """The four outputs of an outreach step, with their metadata.
 
     Args:
         result: what `run_outreach` returned.
+        partitioned: the step materializes one partition: each output's size is written as
+            `dagster/partition_row_count`, not as the whole table's `dagster/row_count`.
 
     Example:
         >>> yield from outreach_outputs(result)  # doctest: +SKIP
     """
+
+    def rows(frame: pd.DataFrame) -> dict[str, Any]:
+        return row_count_metadata(len(frame), partitioned=partitioned)
+
     yield dg.Output(
         result.sent,
         output_name="sent",
-        metadata={**stats_metadata(result.stats), "dagster/row_count": _row_count(result.sent)},
+        metadata={**stats_metadata(result.stats), **rows(result.sent)},
     )
     reasons = Counter(result.skipped["reason"].astype(str))
+    skipped = CaptainDataMetadataSet(skipped_by_reason=dg.MetadataValue.json(dict(reasons)))
     yield dg.Output(
-        result.skipped,
-        output_name="skipped",
-        metadata={
-            "dagster/row_count": _row_count(result.skipped),
-            "captaindata/skipped_by_reason": dg.MetadataValue.json(dict(reasons)),
-        },
+        result.skipped, output_name="skipped", metadata={**rows(result.skipped), **skipped}
     )
     yield dg.Output(
         result.needs_review,
         output_name="needs_review",
-        metadata={
-            "dagster/row_count": _row_count(result.needs_review),
-            **review_metadata(result.needs_review),
-        },
+        metadata={**rows(result.needs_review), **review_metadata(result.needs_review)},
     )
-    yield dg.Output(
-        result.errors,
-        output_name="errors",
-        metadata={
-            "dagster/row_count": _row_count(result.errors),
-            "captaindata/errors": dg.MetadataValue.int(result.stats.errors),
-            "captaindata/errors_by_label": dg.MetadataValue.json(result.stats.errors_by_label),
-            NEW_ERRORS_KEY: dg.MetadataValue.json(new_errors_summary(result.errors)),
-        },
+    errors = CaptainDataMetadataSet(
+        errors=result.stats.errors,
+        errors_by_label=dg.MetadataValue.json(dict(result.stats.errors_by_label)),
+        new_errors=dg.MetadataValue.json(new_errors_summary(result.errors)),
     )
+    yield dg.Output(result.errors, output_name="errors", metadata={**rows(result.errors), **errors})
 
 
 def as_state(result: OutreachResult) -> OutreachResult:
@@ -91,25 +90,27 @@ def as_state(result: OutreachResult) -> OutreachResult:
 
 def stats_metadata(s: OutreachStats) -> dict[str, Any]:
     """A run's stats as Dagster metadata (on the `sent` output, and on a failure)."""
-    return {
-        "captaindata/action_id": s.action_id,
-        "captaindata/campaign": s.campaign,
-        "captaindata/dry_run": dg.MetadataValue.bool(s.dry_run),
-        "captaindata/profiles": dg.MetadataValue.int(s.unique),
-        "captaindata/sent": dg.MetadataValue.int(s.sent),
-        "captaindata/already_sent": dg.MetadataValue.int(s.already_sent),
-        "captaindata/over_cap": dg.MetadataValue.int(s.over_cap),
-        "captaindata/would_send": dg.MetadataValue.int(s.would_send),
-        "captaindata/needs_review": dg.MetadataValue.int(s.needs_review),
-        "captaindata/new_unsettled": dg.MetadataValue.int(s.new_unsettled),
-        "captaindata/errors": dg.MetadataValue.int(s.errors),
-        "captaindata/errors_by_label": dg.MetadataValue.json(dict(s.errors_by_label)),
-        "captaindata/calls": dg.MetadataValue.int(s.calls),
-        "captaindata/retries": dg.MetadataValue.int(s.retries),
-        "captaindata/rate_limited_429": dg.MetadataValue.int(s.rate_limited),
-        "captaindata/daily_cap_per_account": dg.MetadataValue.int(s.daily_cap_per_account),
-        "captaindata/cap_used_by_account": dg.MetadataValue.json(dict(s.cap_used)),
-    }
+    return dict(
+        CaptainDataMetadataSet(
+            action_id=s.action_id,
+            campaign=s.campaign,
+            dry_run=s.dry_run,
+            profiles=s.unique,
+            sent=s.sent,
+            already_sent=s.already_sent,
+            over_cap=s.over_cap,
+            would_send=s.would_send,
+            needs_review=s.needs_review,
+            new_unsettled=s.new_unsettled,
+            errors=s.errors,
+            errors_by_label=dg.MetadataValue.json(dict(s.errors_by_label)),
+            calls=s.calls,
+            retries=s.retries,
+            rate_limited_429=s.rate_limited,
+            daily_cap_per_account=s.daily_cap_per_account,
+            cap_used_by_account=dg.MetadataValue.json(dict(s.cap_used)),
+        )
+    )
 
 
 def review_metadata(review: pd.DataFrame) -> dict[str, Any]:
@@ -122,22 +123,20 @@ def review_metadata(review: pd.DataFrame) -> dict[str, Any]:
         }
         for r in review.head(REVIEW_SAMPLE).to_dict(orient="records")
     ]
-    return {
-        "captaindata/needs_review": dg.MetadataValue.int(len(review)),
-        "captaindata/needs_review_profiles": dg.MetadataValue.json(sample),
-        "captaindata/how_to_resolve": dg.MetadataValue.md(
-            "These sends may or may not have gone out; they are never re-sent blindly. Check the "
-            "account's sent invitations or messages, then put each URL in the run config's "
-            "`mark_sent` (it went out) or `mark_retry` (it did not: this run sends it), or run "
-            "`captaindata-dagster outreach mark-sent|mark-retry --campaign C "
-            "--action A URL`."
-        ),
-    }
+    guide = (
+        "These sends may or may not have gone out; they are never re-sent blindly. Check the "
+        "account's sent invitations or messages, then put each URL in the run config's "
+        "`mark_sent` (it went out) or `mark_retry` (it did not: this run sends it), or run "
+        "`captaindata-dagster outreach mark-sent|mark-retry --campaign C --action A URL`."
+    )
+    return dict(
+        CaptainDataMetadataSet(
+            needs_review=len(review),
+            needs_review_profiles=dg.MetadataValue.json(sample),
+            how_to_resolve=dg.MetadataValue.md(guide),
+        )
+    )
 
 
 def _text_or_none(value: Any) -> str | None:
     return None if pd.isna(value) else str(value)
-
-
-def _row_count(frame: pd.DataFrame) -> dg.MetadataValue:
-    return dg.MetadataValue.int(len(frame))

@@ -23,6 +23,7 @@ from typing import Literal
 
 import dagster as dg
 
+from captaindata_dagster.orchestration.metadata_set import RERUN_OF_TAG, RERUN_TAG
 from captaindata_dagster.orchestration.sensors.cursor import (
     ErrorSensorCursor,
     RerunKey,
@@ -35,8 +36,6 @@ from captaindata_dagster.orchestration.sensors.failure_sources import (
     read_recorded_errors,
 )
 
-RERUN_TAG = "captaindata/rerun_labels"  # on a re-run the sensor requested: the labels it is for
-RERUN_OF_TAG = "captaindata/rerun_of"
 Decision = Literal["rerun", "deferred", "recent", "person"]
 
 

@@ -29,11 +29,11 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 
 from captaindata_dagster.api.labels import RERUN_LABELS
+from captaindata_dagster.orchestration.metadata_set import SURFACED_TAG
 from captaindata_dagster.orchestration.sensors.error_tick import ErrorSensorRules, error_sensor_tick
 from captaindata_dagster.orchestration.sensors.failure_groups import FailureGroup
 from captaindata_dagster.orchestration.sensors.failure_sources import (
     PARTITION_TAG,
-    SURFACED_TAG,
     run_failures,
     sensor_targets,
 )

@@ -1,7 +1,7 @@
 """Where the sensors find Captain Data failures: errors tables and failed runs.
 
 - Each errors-table materialization carries a summary of the errors its run met for the first
-  time (`metadata.NEW_ERRORS_KEY`): read since the cursor's storage id.
+  time (`CaptainDataMetadataSet.new_errors`): read since the cursor's storage id.
 - A run that failed with a Captain Data error carries the label, scope and ref in its step
   failure's metadata: read since the cursor's time, unless the other sensor already surfaced it
   (tagged `captaindata/surfaced`); each run read here is tagged so.
@@ -22,11 +22,13 @@ from typing import Any
 
 import dagster as dg
 
-from captaindata_dagster.orchestration.assets.upstream import ROLE_KEY
-from captaindata_dagster.orchestration.metadata import NEW_ERRORS_KEY
+from captaindata_dagster.orchestration.metadata_set import (
+    SURFACED_TAG,
+    CaptainDataMetadataSet,
+    json_data,
+)
 from captaindata_dagster.orchestration.sensors.failure_groups import FailureGroups
 
-SURFACED_TAG = "captaindata/surfaced"  # on a failed run one of the sensors has reported
 PARTITION_TAG = "dagster/partition"
 
 
@@ -54,7 +56,7 @@ def sensor_targets(assets: Sequence[dg.AssetsDefinition]) -> list[SensorTarget]:
     out = []
     for a in assets:
         specs = list(a.specs)
-        roles = {s.metadata.get(ROLE_KEY): s for s in specs}
+        roles = {CaptainDataMetadataSet.extract(s.metadata).role: s for s in specs}
         results = roles.get("results", specs[0])
         errors = roles.get("errors")
         out.append(
@@ -63,7 +65,7 @@ def sensor_targets(assets: Sequence[dg.AssetsDefinition]) -> list[SensorTarget]:
                 errors=errors.key if errors is not None else None,
                 keys=[s.key for s in specs],
                 op_name=a.op.name,
-                action=results.metadata.get("captaindata/action_id"),
+                action=CaptainDataMetadataSet.extract(results.metadata).action_id,
             )
         )
     return out
@@ -93,8 +95,7 @@ def read_recorded_errors(
             mat = record.asset_materialization
             if mat is None:
                 continue
-            entry = mat.metadata.get(NEW_ERRORS_KEY)
-            summary = entry.value if entry is not None else None
+            summary = json_data(CaptainDataMetadataSet.extract(mat.metadata).new_errors)
             if not isinstance(summary, Mapping):
                 continue
             for label, info in summary.items():

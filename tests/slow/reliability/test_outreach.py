@@ -23,6 +23,7 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
+from click.testing import CliRunner, Result
 from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from captaindata_dagster import (
@@ -31,7 +32,7 @@ from captaindata_dagster import (
     build_people_search_asset,
 )
 from captaindata_dagster.api import ValidationError
-from captaindata_dagster.cli import main as cli
+from captaindata_dagster.cli import main
 from captaindata_dagster.engine.outreach import (
     OUTREACH_ERROR_COLUMNS,
     REVIEW_COLUMNS,
@@ -423,7 +424,12 @@ def test_daily_cap_per_account_holds_across_runs_and_campaigns(sim, make_client,
 # ---------------------------------------------------------------- a person resolves
 
 
-def test_a_person_resolves_needs_review_and_the_next_run_acts_on_it(make_sim, tmp_path, capsys):
+def cli(args: list[str]) -> Result:
+    """Run `captaindata-dagster ARGS` in this process; an unexpected exception fails the test."""
+    return CliRunner().invoke(main, args, catch_exceptions=False)
+
+
+def test_a_person_resolves_needs_review_and_the_next_run_acts_on_it(make_sim, tmp_path):
     # url(0): invited, but the answer was lost (a timeout after the simulator acted)
     sim = make_sim(fail_inputs={url(0): "timeout"}, fault_after_effect=True, hang_s=30)
     op = build_outreach_op(CONNECT, campaign="spring", name="connect")
@@ -440,15 +446,16 @@ def test_a_person_resolves_needs_review_and_the_next_run_acts_on_it(make_sim, tm
 
     # the person lists them from a shell, checks the account, and decides
     store_path = default_store_path(tmp_path / "ledger.sqlite")
-    assert cli(["outreach", "--store", str(store_path), "list", "--campaign", "spring"]) == 0
-    listing = capsys.readouterr().out
+    listed = cli(["outreach", "--store", str(store_path), "list", "--campaign", "spring"])
+    assert listed.exit_code == 0
+    listing = listed.stdout
     assert url(0) in listing and url(1) in listing
     assert performed(sim)[url(0)] == 1 and performed(sim)[url(1)] == 0  # what the account shows
     sim.set_fail_inputs({})
     mark = ["outreach", "mark-retry", "--campaign", "spring", "--action", CONNECT]
     mark += ["--store", str(store_path)]  # after the command too
-    assert cli([*mark, url(1)]) == 0
-    assert capsys.readouterr().out == f"retry  {url(1)}\n"
+    marked = cli([*mark, url(1)])
+    assert marked.exit_code == 0 and marked.stdout == f"retry  {url(1)}\n"
     third = run_op(op, res, profiles=profiles, mark_sent=[url(0)])  # ... or in the run config
     assert third.success
     out = outputs(third, op)
@@ -462,8 +469,8 @@ def test_a_person_resolves_needs_review_and_the_next_run_acts_on_it(make_sim, tm
     # un-sending is refused: a sent record cannot be marked for retry
     with OutreachStore(store_path) as s, pytest.raises(ValueError, match="sent"):
         s.mark_retry("spring", CONNECT, url(0))
-    assert cli([*mark, url(0)]) == 1
-    assert "refused" in capsys.readouterr().err
+    refused = cli([*mark, url(0)])
+    assert refused.exit_code == 1 and "refused" in refused.stderr
 
 
 # ---------------------------------------------------------------- refusals, systemic errors
