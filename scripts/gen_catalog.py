@@ -8,6 +8,12 @@ or example text is copied. The schemas are normalised to plain JSON Schema (2020
 validator can read them: OpenAPI's `nullable: true` becomes a `"null"` type, and JavaScript regex
 literals (`/.../i`) become Python patterns with an inline flag. The output is deterministic so the committed file can be compared
 with a fresh run (`--check` exits 1 when they differ).
+
+Bulk mode: each live action also carries its `run/async` and `run/schedule` request schemas and
+its `callback_schema` (the body the API POSTs to a callback URL, from `callbacks.onSave` of its
+`run/async` operation: `run` required, `input`, `error`, `results_count`, `results`); the top-level
+`bulk` object holds the schemas of the runs, callbacks and schedules endpoints (their answers, and
+their query strings as one object each).
 """
 
 from __future__ import annotations
@@ -277,6 +283,9 @@ def _get_action(
         "credits_per_result": CREDITS_PER_RESULT.get(action_id, 1),
         "request_schema": query_schema,  # the query string's parameters, as one object
         "response_schema": None,  # application/octet-stream: a file, not JSON
+        "async_request_schema": None,  # a download has no bulk mode
+        "schedule_request_schema": None,
+        "callback_schema": None,
     }
 
 
@@ -302,6 +311,81 @@ def _error_schema(spec: dict[str, Any]) -> dict[str, Any]:
     return json.loads(schemas.pop())
 
 
+# bulk name -> (path, method, what is kept: "answer" (the 2xx schema) or "query" (the query string))
+_BULK_ENDPOINTS = {
+    "runs_page": ("/runs", "get", "answer"),
+    "runs_query": ("/runs", "get", "query"),
+    "run": ("/runs/{run_uid}", "get", "answer"),
+    "callbacks_page": ("/runs/callbacks", "get", "answer"),
+    "callbacks_query": ("/runs/callbacks", "get", "query"),
+    "callback": ("/runs/callbacks/{callback_uid}", "get", "answer"),
+    "schedules_page": ("/schedules", "get", "answer"),
+    "schedules_query": ("/schedules", "get", "query"),
+    "schedule": ("/schedules/{scheduled_run_uid}", "get", "answer"),
+}
+# Endpoints whose answer must be the same schema as a named one (checked, so a drift is loud).
+_SAME_ANSWER = {
+    ("/runs/{run_uid}/resume", "post"): "run",
+    ("/runs/callbacks/{callback_uid}/replay", "post"): "callback",
+    ("/schedules/{scheduled_run_uid}/{action}", "post"): "schedule",
+}
+_SUBMISSION_ANSWERS = {
+    "async_submission": "ActionAsyncResponse",
+    "schedule_submission": "ActionScheduleResponse",
+}
+
+
+def _ok_schema(spec: dict[str, Any], op: dict[str, Any]) -> dict[str, Any]:
+    ok = next(code for code in sorted(op["responses"]) if code.startswith("2"))
+    answer = op["responses"][ok]
+    if "$ref" in answer:
+        answer = spec["components"]["responses"][answer["$ref"].rsplit("/", 1)[-1]]
+    return json_schema(spec, answer["content"]["application/json"]["schema"])
+
+
+def _query_schema(spec: dict[str, Any], op: dict[str, Any]) -> dict[str, Any]:
+    """A list endpoint's query string as one object schema (what `_get_action` does for GETs)."""
+    props = {q["name"]: json_schema(spec, q.get("schema", {})) for q in op.get("parameters", [])}
+    required = [q["name"] for q in op.get("parameters", []) if q.get("required")]
+    return {"type": "object", "properties": props, "required": required}
+
+
+def _bulk_schemas(spec: dict[str, Any]) -> dict[str, Any]:
+    """The schemas of the runs, callbacks and schedules endpoints, and the submission answers."""
+    paths = spec["paths"]
+    bulk: dict[str, Any] = {}
+    for name, (path, method, kind) in _BULK_ENDPOINTS.items():
+        op = paths[path][method]
+        bulk[name] = _ok_schema(spec, op) if kind == "answer" else _query_schema(spec, op)
+    for (path, method), same in _SAME_ANSWER.items():
+        if _ok_schema(spec, paths[path][method]) != bulk[same]:
+            raise SystemExit(
+                f"{method.upper()} {path} no longer answers a {same}: update the script"
+            )
+    responses = spec["components"]["responses"]
+    for name, ref in _SUBMISSION_ANSWERS.items():
+        bulk[name] = json_schema(spec, responses[ref]["content"]["application/json"]["schema"])
+    return dict(sorted(bulk.items()))
+
+
+def _mode_schema(spec: dict[str, Any], paths: dict[str, Any], action_id: str, mode: str) -> Any:
+    item = paths.get(f"/actions/{action_id}/run/{mode}")
+    if item is None:
+        return None
+    return json_schema(spec, item["post"]["requestBody"]["content"]["application/json"]["schema"])
+
+
+def _callback_schema(spec: dict[str, Any], action_id: str) -> Any:
+    """The body the API POSTs to `callback.url` for a run of `action_id` (`callbacks.onSave`)."""
+    item = spec["paths"].get(f"/actions/{action_id}/run/async")
+    on_save = ((item or {}).get("post", {}).get("callbacks") or {}).get("onSave")
+    if not on_save:
+        return None
+    (callback,) = on_save.values()  # one URL expression: {$request.body#/callback/url}
+    body = callback["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return json_schema(spec, body)
+
+
 def build_catalog(spec_path: Path) -> dict[str, Any]:
     raw = spec_path.read_bytes()
     spec = json.loads(raw)
@@ -313,6 +397,10 @@ def build_catalog(spec_path: Path) -> dict[str, Any]:
         action_id = parts[1]
         if path.endswith("/run/live"):
             actions[action_id] = _live_action(spec, action_id, path, item["post"])
+            for mode in ("async", "schedule"):
+                schema = _mode_schema(spec, spec["paths"], action_id, mode)
+                actions[action_id][f"{mode}_request_schema"] = schema
+            actions[action_id]["callback_schema"] = _callback_schema(spec, action_id)
         elif len(parts) == 2 and "get" in item:
             actions[action_id] = _get_action(spec, action_id, path, item["get"])
     return {
@@ -324,6 +412,7 @@ def build_catalog(spec_path: Path) -> dict[str, Any]:
         "base_url": spec["servers"][0]["url"],
         "error_schema": _error_schema(spec),
         "actions": dict(sorted(actions.items())),
+        "bulk": _bulk_schemas(spec),
     }
 
 

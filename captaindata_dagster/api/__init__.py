@@ -4,7 +4,9 @@ It knows nothing of Dagster, the engine or the stores above it: a notebook can u
 `client` (the client's public methods), `request_body` (validating a call, building its body),
 `calls` (sending, paced and retried), `retries` (retry by class), `paging` (following
 `X-Pagination-Next`), `transport` (one HTTP exchange), `action_result` (what a call returns),
-`workspace` (the workspace, user and identity endpoints), `errors` (typed errors), `catalog`
+`workspace` (the workspace, user and identity endpoints), `bulk` (async and scheduled runs,
+their callbacks and schedules: `bulk_body`, `bulk_query`, `bulk_records`), `errors` (typed errors),
+`catalog`
 (facts about the actions, from the vendor's OpenAPI), `pacing` (requests per second, one call at
 a time per account), `accounts` (users and identities of a workspace, as plain functions).
 
@@ -25,6 +27,15 @@ from captaindata_dagster.api.accounts import (
     list_users,
 )
 from captaindata_dagster.api.action_result import ActionResult
+from captaindata_dagster.api.bulk import SubmissionOutcomeUnknownError
+from captaindata_dagster.api.bulk_records import (
+    AsyncSubmission,
+    CallbackInfo,
+    Page,
+    RunInfo,
+    ScheduleInfo,
+    ScheduleSubmission,
+)
 from captaindata_dagster.api.catalog import Action, Catalog, load_catalog
 from captaindata_dagster.api.client import CaptainDataClient
 from captaindata_dagster.api.errors import (
@@ -49,7 +60,9 @@ from captaindata_dagster.api.request_body import resolve_action
 __all__ = [
     "Action",
     "ActionResult",
+    "AsyncSubmission",
     "AuthenticationError",
+    "CallbackInfo",
     "CaptainDataClient",
     "CaptainDataError",
     "Catalog",
@@ -59,10 +72,15 @@ __all__ = [
     "InvalidInputError",
     "MalformedResponseError",
     "NotFoundError",
+    "Page",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTimeoutError",
+    "RunInfo",
+    "ScheduleInfo",
+    "ScheduleSubmission",
     "ServerError",
+    "SubmissionOutcomeUnknownError",
     "TransportError",
     "UpstreamError",
     "ValidationError",

@@ -88,6 +88,7 @@ class ApiCalls:
             assert err is not None
             err.attempts = attempts
             if not self._may_retry(err, att.maybe_sent, side_effects=not idem, attempts=attempts):
+                err.maybe_sent = att.maybe_sent  # False: no connection opened, nothing was done
                 raise err
             self._wait_before_retry(err, attempts)
 

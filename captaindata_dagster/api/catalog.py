@@ -19,10 +19,10 @@ from typing import Any
 from captaindata_dagster.api.input_safety import unsafe_text
 
 CATALOG_PATH = Path(__file__).with_name("catalog.json")
+_Schema = Mapping[str, Any] | None  # a JSON Schema from the spec, or None where it has none
 CUSTOM_DATA = "custom_data"  # every action with an input accepts it there, echoed back untouched
-MANAGED_CREDIT_FACTOR = (
-    1.5  # identity_mode "managed": the vendor's pool of accounts, at 1.5x credits
-)
+# identity_mode "managed": the vendor's pool of accounts, at 1.5x credits
+MANAGED_CREDIT_FACTOR = 1.5
 
 _PARAM_TYPES: dict[str, tuple[type, ...]] = {
     "boolean": (bool,),
@@ -95,6 +95,10 @@ class Action:
     # the GET action, its query string as one object) and the 2xx answer (None for a file).
     request_schema: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
     response_schema: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    # Bulk bodies: run/async, run/schedule, and the callback the API POSTs (`run`, `results`...)
+    async_request_schema: _Schema = field(default=None, repr=False, compare=False)
+    schedule_request_schema: _Schema = field(default=None, repr=False, compare=False)
+    callback_schema: _Schema = field(default=None, repr=False, compare=False)
     _alias_to_field: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -318,6 +322,7 @@ class Catalog:
         self.actions: dict[str, Action] = {
             aid: _action(aid, raw) for aid, raw in data["actions"].items()
         }
+        self._bulk: Mapping[str, Any] = data.get("bulk") or {}
 
     def __contains__(self, action_id: object) -> bool:
         return action_id in self.actions
@@ -330,6 +335,11 @@ class Catalog:
 
     def get(self, action_id: str) -> Action | None:
         return self.actions.get(action_id)
+
+    def bulk_schema(self, name: str) -> Mapping[str, Any] | None:
+        """A bulk endpoint's JSON Schema by name ("run", "runs_page", "runs_query", "callback", ...);
+        None when unknown. A callback's body depends on its action: `Action.callback_schema`."""
+        return self._bulk.get(name)
 
     def suggest(self, action_id: str, n: int = 3) -> list[str]:
         """Close ids for a misspelt one, for error messages."""
@@ -376,6 +386,9 @@ def _action(aid: str, raw: Mapping[str, Any]) -> Action:
         credits_per_result=float(raw.get("credits_per_result", 1)),
         request_schema=raw.get("request_schema"),
         response_schema=raw.get("response_schema"),
+        async_request_schema=raw.get("async_request_schema"),
+        schedule_request_schema=raw.get("schedule_request_schema"),
+        callback_schema=raw.get("callback_schema"),
         _alias_to_field=alias_to_field,
     )
 

@@ -5,7 +5,8 @@ the input from the catalog (nothing is sent for a bad one: `request_body`), pace
 token bucket and one call at a time per connected account: `pacing`), retries by class
 (`retries`, in the loop of `calls`), pages with `X-Pagination-Next` (`paging`), and turns every
 failure into a typed `CaptainDataError` (`transport`, `errors`). The workspace endpoints (users,
-identities, their accounts) are in `workspace`. This module holds the constructor and the public
+identities, their accounts) are in `workspace`; bulk mode (async runs, schedules, runs and their
+callbacks) is in `bulk`. This module holds the constructor and the public
 action methods.
 """
 
@@ -21,6 +22,7 @@ from requests.adapters import HTTPAdapter
 
 from captaindata_dagster.api import stopping
 from captaindata_dagster.api.action_result import ActionResult
+from captaindata_dagster.api.bulk import BulkEndpoints
 from captaindata_dagster.api.catalog import Action, Catalog, load_catalog
 from captaindata_dagster.api.errors import ValidationError
 from captaindata_dagster.api.pacing import AccountSlots, TokenBucket
@@ -69,7 +71,7 @@ AccountForm = Literal["integration_users", "identity_ids"]
 DEFAULT_ACCOUNT_FORM: AccountForm = "identity_ids"
 
 
-class CaptainDataClient(WorkspaceEndpoints):
+class CaptainDataClient(WorkspaceEndpoints, BulkEndpoints):
     """Thread-safe client; share one instance across threads so pacing is shared too.
 
     `requests_per_second` should be the plan's limit (trial 1, low 2, mid 10, high 20, highest 40);

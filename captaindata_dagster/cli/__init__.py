@@ -5,6 +5,7 @@
     captaindata-dagster outreach list|mark-sent|mark-retry   # review sends of unknown outcome
     captaindata-dagster estimate --asset people ...      # the bill of a backfill, before it runs
     captaindata-dagster simulator --port 8765            # a simulated API until Ctrl-C
+    captaindata-dagster receiver --public-url URL        # bulk-run callbacks until Ctrl-C
 
 Every group and command answers `-h/--help`; every command that prints data takes `--json`.
 The key and the base URL come from the environment only (`CAPTAINDATA_API_KEY`,
@@ -33,7 +34,10 @@ __all__ = ["main"]
     cls=LazyGroup,
     context_settings=CONTEXT_SETTINGS,
     # it loads a code location's Definitions (Dagster): imported only when it runs
-    lazy_commands={"estimate": "captaindata_dagster.cli.estimate:estimate_command"},
+    lazy_commands={
+        "estimate": "captaindata_dagster.cli.estimate:estimate_command",
+        "receiver": "captaindata_dagster.cli.receiver:receiver_command",  # starlette, uvicorn
+    },
 )
 @click.version_option(package_name="captaindata-dagster", message="%(prog)s %(version)s")
 def main() -> None:

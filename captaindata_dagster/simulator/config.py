@@ -56,6 +56,10 @@ STATUS_LABELS: dict[int, str] = {
     503: "SERVICE_UNAVAILABLE",
 }
 
+# Faults of bulk mode's callbacks (probability per callback), and how a run can stop halfway.
+CALLBACK_FAULTS = ("unreachable", "duplicate", "out_of_order")
+HALT_STATUSES = ("FAILED", "BLOCKED")
+
 # Fault names that are not error labels.
 SPECIAL_FAULTS = ("timeout", "drop", "drop_mid_body", "malformed_json")
 HTML_FAULT = re.compile(r"^html_([1-5]\d\d)$")
@@ -115,8 +119,20 @@ class SimulatorConfig:
     # Uids of created users whose LinkedIn session has expired: their calls answer LK_BAD_COOKIE
     # (and their account shows the error) until they connect again, which removes them.
     bad_cookie_users: Sequence[str] = ()
+    # Bulk mode (`run/async`, `run/schedule`): a callback the receiver refuses or never answers
+    # is POSTed `callback_retries` more times, `callback_backoff_s * 2**n` apart, then FAILED.
+    callback_retries: int = 3
+    callback_backoff_s: float = 0.2
+    # name -> probability per callback: "unreachable" (every try fails, nothing POSTed),
+    # "duplicate" (POSTed twice), "out_of_order" (held back, POSTed after the next one).
+    callback_faults: Mapping[str, float] = field(default_factory=dict)
+    # A bulk run stops halfway, once: after this many inputs it ends `run_halt_status` ("FAILED"
+    # or "BLOCKED"); `POST /v4/runs/{uid}/resume` carries on from there.
+    run_halt_after: int | None = None
+    run_halt_status: str = "FAILED"
 
     def __post_init__(self) -> None:
+        _check_bulk_settings(self)
         object.__setattr__(self, "faults", dict(self.faults or {}))
         object.__setattr__(self, "fail_inputs", dict(self.fail_inputs or {}))
         if isinstance(self.bad_cookie_users, str) or not all(
@@ -148,3 +164,19 @@ class SimulatorConfig:
             raise ValueError("search_total must be >= 0")
         if self.retry_after_s is not None and self.retry_after_s < 0:
             raise ValueError("retry_after_s must be >= 0")
+
+
+def _check_bulk_settings(cfg: SimulatorConfig) -> None:
+    """Refuse bulk-mode settings that cannot work (typos in fault names included)."""
+    object.__setattr__(cfg, "callback_faults", dict(cfg.callback_faults or {}))
+    for name, rate in cfg.callback_faults.items():
+        if name not in CALLBACK_FAULTS:
+            raise ValueError(f"unknown callback fault {name!r}: use {', '.join(CALLBACK_FAULTS)}")
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+            raise ValueError(f"callback fault {name!r}: rate must be in [0, 1], got {rate!r}")
+    if cfg.callback_retries < 0 or cfg.callback_backoff_s < 0:
+        raise ValueError("callback_retries and callback_backoff_s must be >= 0")
+    if cfg.run_halt_after is not None and cfg.run_halt_after < 0:
+        raise ValueError("run_halt_after must be >= 0 (or None)")
+    if cfg.run_halt_status not in HALT_STATUSES:
+        raise ValueError(f"run_halt_status must be one of {', '.join(HALT_STATUSES)}")

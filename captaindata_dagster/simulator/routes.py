@@ -1,7 +1,7 @@
 """Which endpoint serves a request: the simulator's own, the key check, the action endpoint, the
-workspace endpoints, else a 405 (known path, other method) or a 404, all in the API's envelope.
+workspace endpoints, the bulk endpoints (`run/async`, runs, callbacks, schedules), else a 405 (known path, other method) or a 404, all in the API's envelope.
 
-Each group of endpoints is its own object (`actions`, `workspace`, `own`), so a test can replace one
+Each group of endpoints is its own object (`actions`, `workspace`, `bulk`, `own`), so a test can replace one
 endpoint of a running simulator (`monkeypatch.setattr(sim.routes.workspace, "list_users", ...)`).
 """
 
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from captaindata_dagster.api.catalog import Action, load_catalog
 from captaindata_dagster.simulator.action_endpoint import ActionEndpoint
+from captaindata_dagster.simulator.bulk_endpoints import RUN_BULK, BulkEndpoints
 from captaindata_dagster.simulator.replies import Call, Replies, Reply
 from captaindata_dagster.simulator.simulator_endpoints import SimulatorEndpoints
 from captaindata_dagster.simulator.workspace_endpoints import WorkspaceEndpoints
@@ -35,6 +36,7 @@ class Routes(Replies):
         self.actions = ActionEndpoint(sim)
         self.workspace = WorkspaceEndpoints(sim)
         self.own = SimulatorEndpoints(sim)
+        self.bulk = BulkEndpoints(sim)
 
     def authorized(self, headers: Any) -> bool:
         """Whether the request carries this simulator's key (compared in constant time)."""
@@ -52,6 +54,9 @@ class Routes(Replies):
         m = _RUN_LIVE.match(path)
         if m or path in self.get_actions:  # an action call, whatever its fate (401 included)
             call.action_id = m.group(1) if m else self.get_actions[path].id
+        bulk = RUN_BULK.match(path)
+        if bulk:
+            call.action_id = bulk.group(1)
         if not self.authorized(headers):
             return self.error(
                 call, 401, "UNAUTHORIZED", "config", "missing or invalid X-API-Key header"
@@ -64,7 +69,12 @@ class Routes(Replies):
         if path in self.get_actions and method == "GET":
             action = self.get_actions[path]
             return self.not_acceptable(call, action, headers) or self.actions.run(call, action, raw)
-        reply = self.workspace.route(call, raw)
+        if bulk and method == "POST":
+            action = self.catalog.get(bulk.group(1))
+            if action is None or action.method != "POST":
+                return self.unknown_action(call, bulk.group(1))
+            return self.bulk.submit(call, action, bulk.group(2), raw)
+        reply = self.workspace.route(call, raw) or self.bulk.route(call, raw)
         return reply if reply is not None else self.not_served(call)
 
     def not_served(self, call: Call) -> Reply:
@@ -88,7 +98,7 @@ class Routes(Replies):
             return ("POST",)
         if path in self.get_actions:
             return ("GET",)
-        return WorkspaceEndpoints.allowed_methods(path)
+        return WorkspaceEndpoints.allowed_methods(path) or BulkEndpoints.allowed_methods(path)
 
     def not_acceptable(self, call: Call, action: Action, headers: Any) -> Reply | None:
         """A 406, as a strict server answers, when `Accept` excludes what the action returns."""

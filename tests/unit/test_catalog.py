@@ -61,11 +61,15 @@ def test_catalog_holds_facts_only():
     action_keys = {"method", "path", "response", "pagination", "page_size", "input",
                    "parameters", "output_fields", "uses_account", "side_effects",
                    "required_parameters", "credits_per_result", "request_schema",
-                   "response_schema"}  # fmt: skip
+                   "response_schema", "async_request_schema",
+                   "schedule_request_schema", "callback_schema"}  # fmt: skip
     for action in data["actions"].values():
         assert set(action) == action_keys
-        _assert_schema_only(action["request_schema"])
-        _assert_schema_only(action["response_schema"])
+        for key in ("request_schema", "response_schema", "async_request_schema",
+                    "schedule_request_schema", "callback_schema"):  # fmt: skip
+            _assert_schema_only(action[key])
+    for schema in data["bulk"].values():
+        _assert_schema_only(schema)
         assert set(action["input"]) <= {"accepted", "fields", "required_any"}
         for f in action["input"]["fields"].values():
             assert set(f) <= {"required", "type", "pattern", "flags", "aliases"}
@@ -138,3 +142,74 @@ def test_input_problems_name_the_field():
     assert unknown.field == "skillz" and "skills" in unknown.message
     [typed] = people.parameter_problems({"skills": "yes"})
     assert typed.field == "skills" and "boolean" in typed.message
+
+
+def test_every_live_action_has_its_bulk_bodies_and_the_download_none():
+    cat = load_catalog()
+    live = [a for a in cat if a.method == "POST"]
+    assert len(live) == 71
+    for act in live:
+        for schema in (act.async_request_schema, act.schedule_request_schema):
+            assert schema is not None, act.id
+            assert schema["additionalProperties"] is False
+            assert {"inputs", "callback"} <= set(schema["required"])
+            assert schema["properties"]["callback"]["required"] == ["url"]
+            extra = schema["properties"].keys() - act.body_fields - {"inputs", "callback"}
+            # linkedin-me's live body has no identity_mode; its bulk bodies do
+            allowed = {"cron", "timezone", "schedule_at"} | (
+                {"identity_mode"} if act.id == "linkedin-me" else set()
+            )
+            assert extra <= allowed, act.id
+            assert act.body_fields - {"input"} <= schema["properties"].keys(), act.id
+    download = cat.get("linkedin-download-attachment")
+    assert download.async_request_schema is None and download.schedule_request_schema is None
+
+
+def test_bulk_limits_as_the_spec_gives_them():
+    """Async takes 1..100,000 inputs, a schedule 1..100; actions without an input take one."""
+    cat = load_catalog()
+    people = cat.get("linkedin-extract-people")
+    assert people.async_request_schema["properties"]["inputs"]["maxItems"] == 100_000
+    assert people.async_request_schema["properties"]["inputs"]["minItems"] == 1
+    scheduled = people.schedule_request_schema
+    assert scheduled["properties"]["inputs"]["maxItems"] == 100
+    assert [b["required"] for b in scheduled["anyOf"]] == [["cron"], ["schedule_at"]]
+    me = cat.get("linkedin-me").async_request_schema["properties"]["inputs"]
+    assert me["maxItems"] == 1 and set(me["items"]["properties"]) == {"custom_data"}
+    assert cat.bulk_schema("runs_query")["properties"]["limit"]["maximum"] == 100
+    assert cat.bulk_schema("callbacks_query")["properties"]["limit"]["maximum"] == 20
+    assert cat.bulk_schema("schedules_query")["properties"]["limit"]["maximum"] == 100
+
+
+def test_bulk_schemas_name_the_answers():
+    cat = load_catalog()
+    run = cat.bulk_schema("run")
+    assert run["additionalProperties"] is False
+    assert "PARTIAL_SUCCEEDED" in run["properties"]["status"]["enum"]
+    assert cat.bulk_schema("runs_page") == {"type": "array", "items": run}
+    assert cat.bulk_schema("callbacks_page")["items"] == cat.bulk_schema("callback")
+    assert cat.bulk_schema("schedules_page")["items"] == cat.bulk_schema("schedule")
+    assert set(cat.bulk_schema("async_submission")["properties"]) >= {"run_uid", "status"}
+    assert "schedule_uid" in cat.bulk_schema("schedule_submission")["properties"]
+    assert cat.bulk_schema("callback_payload") is None  # per action: Action.callback_schema
+    assert cat.bulk_schema("no-such-thing") is None
+
+
+def test_each_live_action_declares_its_callback_body():
+    """`callbacks.onSave` of run/async: `run` required, the action's input, output and error."""
+    cat = load_catalog()
+    for act in cat:
+        schema = act.callback_schema
+        if act.method == "GET":
+            assert schema is None, act.id
+            continue
+        assert schema is not None and schema["required"] == ["run"], act.id
+        props = schema["properties"]
+        assert set(props) == {"run", "input", "error", "results_count", "results"}, act.id
+        assert props["run"]["required"] == ["run_uid", "batch_uid", "status"]
+        assert "PARTIAL_SUCCEEDED" in props["run"]["properties"]["status"]["enum"]
+        assert props["error"] == cat.error_schema, act.id
+        sent = act.async_request_schema["properties"]["inputs"]["items"]
+        assert set(props["input"]["properties"]) <= set(sent["properties"]), act.id
+        item = act.response_schema.get("items", act.response_schema)
+        assert props["results"] == {"type": "array", "items": item}, act.id

@@ -70,6 +70,21 @@ def test_the_layers_contract_names_every_subpackage():
             assert f"captaindata_dagster.{child.name}" in layers, child.name
 
 
+def test_the_receiver_imports_neither_dagster_nor_pandas_nor_its_server_until_used():
+    for name in (
+        "Only the Dagster layer and above import Dagster",
+        "The client, the stores and the simulator need no pandas",
+    ):
+        assert "captaindata_dagster.receiver" in _contract(name)["source_modules"], name
+    code = (
+        "import sys; import captaindata_dagster.receiver; import captaindata_dagster.cli; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('dagster', 'pandas', 'starlette', 'uvicorn')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_the_cli_is_the_top_layer_and_only_python_m_imports_it():
     layers = _contract("Layers: each imports only the ones below it")["layers"]
     assert layers[0] == "captaindata_dagster.cli"
@@ -89,7 +104,8 @@ def test_the_cli_is_the_top_layer_and_only_python_m_imports_it():
 
 
 def test_every_subpackage_lists_what_it_offers():
-    for sub in ("api", "engine", "storage", "orchestration", "simulator", "testing", "cli"):
+    subs = ("api", "engine", "storage", "orchestration", "simulator", "receiver", "testing", "cli")
+    for sub in subs:
         module = importlib.import_module(f"captaindata_dagster.{sub}")
         assert module.__doc__ and module.__all__, sub
         assert set(module.__all__) <= set(dir(module)), f"{sub}: dir() misses public names"

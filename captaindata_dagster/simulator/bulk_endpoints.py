@@ -1,0 +1,231 @@
+"""Bulk mode's endpoints: submit (`run/async`, `run/schedule`), and the runs, callbacks and
+schedules endpoints, answering as the spec's schemas say.
+
+List filters take one value or several separated by commas (`?status=FAILED,BLOCKED`); `limit`
+and `offset` are checked against the bounds the spec gives each list. Only bulk runs are listed
+(live calls are in the request log, not in `GET /v4/runs`). A schedule's run is created when its
+`schedule_at` comes (by `runs.clock`, checked by a background ticker or `fire_due_schedules()`);
+cron expressions are kept and shown, not evaluated.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from captaindata_dagster.api.catalog import Action
+from captaindata_dagster.simulator.bulk_processing import BulkProcessor
+from captaindata_dagster.simulator.bulk_runs import RESUMABLE_STATUSES, BulkRun, BulkRuns, Schedule
+from captaindata_dagster.simulator.bulk_submission import Refusal, Submission, check_submission
+from captaindata_dagster.simulator.callback_delivery import CallbackRecord
+from captaindata_dagster.simulator.replies import Call, Replies, Reply, parse_body
+from captaindata_dagster.simulator.state import redact
+
+if TYPE_CHECKING:
+    from captaindata_dagster.simulator.server import Simulator
+
+RUN_BULK = re.compile(r"^/v4/actions/([^/]+)/run/(async|schedule)$")
+_RUN = re.compile(r"^/v4/runs/([^/]+)$")
+_RESUME = re.compile(r"^/v4/runs/([^/]+)/resume$")
+_CALLBACK = re.compile(r"^/v4/runs/callbacks/([^/]+)$")
+_REPLAY = re.compile(r"^/v4/runs/callbacks/([^/]+)/replay$")
+_SCHEDULE = re.compile(r"^/v4/schedules/([^/]+)$")
+_MANAGE = re.compile(r"^/v4/schedules/([^/]+)/(resume|cancel|pause)$")
+# schedule verb -> (statuses it applies to, the status it leaves)
+SCHEDULE_MOVES = {"pause": ({"ACTIVE"}, "PAUSED"), "resume": ({"PAUSED"}, "ACTIVE"),
+                  "cancel": ({"ACTIVE", "PAUSED"}, "CANCELLED")}  # fmt: skip
+TICK_S = 0.02  # how often the schedule ticker looks for due schedules
+
+
+class BulkEndpoints(Replies):
+    """The bulk endpoints of one simulator, with its runs (`runs`) and their processing."""
+
+    def __init__(self, sim: Simulator) -> None:
+        super().__init__(sim)
+        self.runs = BulkRuns()
+        self.processor = BulkProcessor(sim, self.runs)
+        owner = random.Random(f"{sim.state.seed}:bulk-owner").getrandbits(128)
+        self.owner_uid = str(uuid.UUID(int=owner, version=4))
+        self._ticker: threading.Thread | None = None
+
+    @staticmethod
+    def allowed_methods(path: str) -> tuple[str, ...]:
+        """The methods a bulk path serves (empty for any other path)."""
+        posts = (RUN_BULK, _RESUME, _REPLAY, _MANAGE)
+        if any(p.match(path) for p in posts):
+            return ("POST",)
+        if path in ("/v4/runs", "/v4/schedules", "/v4/runs/callbacks"):
+            return ("GET",)
+        return ("GET",) if any(p.match(path) for p in (_RUN, _CALLBACK, _SCHEDULE)) else ()
+
+    def route(self, call: Call, raw: bytes) -> Reply | None:
+        """The answer of a bulk endpoint, or None when the path and method are not one."""
+        path, method = call.path, call.method
+        if method == "GET":
+            return self.get(call, path)
+        if method != "POST":
+            return None
+        for pattern, handler in ((_RESUME, self.resume_run), (_REPLAY, self.replay_callback)):
+            m = pattern.match(path)
+            if m:
+                return handler(call, m.group(1))
+        m = _MANAGE.match(path)
+        return self.manage_schedule(call, m.group(1), m.group(2)) if m else None
+
+    def get(self, call: Call, path: str) -> Reply | None:
+        """The GET endpoints: the three lists and one run, callback or schedule."""
+        ws = self.sim.state.workspace_uid
+        if path == "/v4/runs":
+            return self.page(call, "runs", lambda f: self.runs.runs_where(f))
+        if path == "/v4/runs/callbacks":
+            return self.page(call, "callbacks", lambda f: self.runs.callbacks_where(f))
+        if path == "/v4/schedules":
+            return self.page(call, "schedules", lambda f: self.runs.schedules_where(f))
+        for pattern, table, what in ((_CALLBACK, self.runs.callbacks, "callback"),
+                                     (_RUN, self.runs.runs, "run"),
+                                     (_SCHEDULE, self.runs.schedules, "schedule")):  # fmt: skip
+            m = pattern.match(path)
+            if m:
+                found = table.get(m.group(1))
+                if found is None:
+                    return self.not_found(call, f"{what} {m.group(1)}")
+                return self.ok(call, found.to_api(ws))
+        return None
+
+    def page(self, call: Call, name: str, find: Any) -> Reply:
+        """One page of a list, filtered by the query, bounded as the spec's query schema says."""
+        schema = self.sim.routes.catalog.bulk_schema(f"{name}_query") or {}
+        props = schema.get("properties", {})
+        numbers = {}
+        for key, default in (("limit", 10), ("offset", 0)):
+            bounds = props.get(key, {})
+            text = call.query.get(key, str(bounds.get("default", default)))
+            low, high = bounds.get("minimum", 0), bounds.get("maximum", 10**9)
+            if not text.isdigit() or not low <= int(text) <= high:
+                return self.error(call, 400, "BAD_PARAMETERS", "param",
+                                  f"{key} must be an integer from {low} to {high}, got {text!r}",
+                                  {"field": key})  # fmt: skip
+            numbers[key] = int(text)
+        filters = {k: set(v.split(",")) for k, v in call.query.items()
+                   if k not in ("limit", "offset", "sort") and k in props and v}  # fmt: skip
+        found = find(filters)[numbers["offset"] : numbers["offset"] + numbers["limit"]]
+        return self.ok(call, [item.to_api(self.sim.state.workspace_uid) for item in found])
+
+    # submissions
+
+    def submit(self, call: Call, action: Action, mode: str, raw: bytes) -> Reply:
+        """`POST .../run/async` (a run, queued at once) or `.../run/schedule` (a schedule)."""
+        call.action_id = action.id
+        body, err = parse_body(raw)
+        if err or not isinstance(body, dict):
+            return self.error(
+                call, 400, "BAD_INPUT", "input", err or "request body must be a JSON object"
+            )
+        call.body = redact(body)
+        sub = check_submission(action, body, mode)
+        if isinstance(sub, Refusal):
+            return self.error(call, 400, sub.label, sub.scope, sub.message, {"field": sub.field})
+        ws = self.sim.state.workspace_uid
+        if mode == "async":
+            run = self.new_run(action, sub)
+            self.processor.start(run)
+            return self.ok(call, run.submission(ws))
+        now = self.runs.clock()
+        schedule = Schedule(
+            self.sim.state.new_uid(), action.id, self.action_number(action), self.owner_uid,
+            sub, sub.cron, sub.timezone, sub.schedule_at or now, self.runs.now(),
+        )  # fmt: skip
+        self.runs.add_schedule(schedule)
+        self.start_ticker()
+        return self.ok(call, schedule.submitted(ws))
+
+    def new_run(self, action: Action, sub: Submission) -> BulkRun:
+        """A CREATED run of a submission, remembered (the caller starts it)."""
+        with self.runs.lock:
+            number = len(self.runs.runs) + 1
+        run = BulkRun(
+            number, self.sim.state.new_uid(), self.sim.state.new_uid(), action.id,
+            self.action_number(action), self.owner_uid, list(sub.inputs), dict(sub.common),
+            sub.callback_url, dict(sub.callback_headers), self.runs.now(),
+        )  # fmt: skip
+        self.runs.add_run(run)
+        return run
+
+    def action_number(self, action: Action) -> int:
+        """The action's numeric id, as runs show it: its place in the catalog."""
+        return 1 + [a.id for a in self.sim.routes.catalog].index(action.id)
+
+    # schedules coming due
+
+    def start_ticker(self) -> None:
+        """Start the background thread that fires due schedules (once per simulator)."""
+        if self._ticker is None or not self._ticker.is_alive():
+            self._ticker = threading.Thread(target=self._tick, name="captaindata-bulk-schedules",
+                                            daemon=True)  # fmt: skip
+            self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self.sim.stopping.wait(TICK_S):
+            self.fire_due_schedules()
+
+    def fire_due_schedules(self) -> list[str]:
+        """Create and start the run of every schedule that has come due; their run uids."""
+        started = []
+        for schedule in self.runs.due_schedules():
+            action = self.sim.routes.catalog.get(schedule.action_id)
+            assert action is not None
+            run = self.new_run(action, schedule.submission)
+            schedule.run_uids.append(run.uid)
+            self.processor.start(run)
+            started.append(run.uid)
+        return started
+
+    # managing runs, callbacks, schedules
+
+    def resume_run(self, call: Call, uid: str) -> Reply:
+        """`POST /v4/runs/{uid}/resume`: a stopped run carries on from the input it stopped at."""
+        run = self.runs.runs.get(uid)
+        if run is None:
+            return self.not_found(call, f"run {uid}")
+        if run.status not in RESUMABLE_STATUSES:
+            return self.error(call, 400, "BAD_PARAMETERS", "param",
+                              f"run {uid} is {run.status}; only "
+                              f"{', '.join(sorted(RESUMABLE_STATUSES))} runs resume",
+                              {"field": "run_uid"})  # fmt: skip
+        run.retry_count += 1
+        self.processor.start(run)
+        return self.ok(call, run.to_api(self.sim.state.workspace_uid))
+
+    def replay_callback(self, call: Call, uid: str) -> Reply:
+        """`POST /v4/runs/callbacks/{uid}/replay`: the same payload POSTed again, as a new
+        callback whose `parent_uid` is the replayed one (delivered before this answers)."""
+        old = self.runs.callbacks.get(uid)
+        if old is None:
+            return self.not_found(call, f"callback {uid}")
+        new = CallbackRecord(
+            self.sim.state.new_uid(), old.run_uid, old.batch_uid, old.url, dict(old.headers),
+            old.payload, self.runs.now(), parent_uid=old.uid,
+        )  # fmt: skip
+        self.runs.add_callback(new)
+        self.processor.post(new)
+        return self.ok(call, new.to_api(self.sim.state.workspace_uid))
+
+    def manage_schedule(self, call: Call, uid: str, verb: str) -> Reply:
+        """`POST /v4/schedules/{uid}/{pause|resume|cancel}`."""
+        schedule = self.runs.schedules.get(uid)
+        if schedule is None:
+            return self.not_found(call, f"schedule {uid}")
+        allowed, after = SCHEDULE_MOVES[verb]
+        with self.runs.lock:
+            moved = schedule.status in allowed
+            if moved:
+                schedule.status = after
+                schedule.updated_at = self.runs.now()
+        if not moved:
+            return self.error(call, 400, "BAD_PARAMETERS", "param",
+                              f"schedule {uid} is {schedule.status}: cannot {verb} it",
+                              {"field": "action"})  # fmt: skip
+        return self.ok(call, schedule.to_api(self.sim.state.workspace_uid))

@@ -1,0 +1,231 @@
+"""What bulk mode remembers: its runs, their callbacks and the schedules, as the API shows them.
+
+A run (`POST .../run/async`, or a schedule coming due) is CREATED then QUEUED, RUNNING while a
+background thread works through its inputs (`simulator/bulk_processing.py`), then SUCCEEDED,
+PARTIAL_SUCCEEDED (some inputs failed), FAILED or BLOCKED. One lock guards the three tables; it is
+held for dictionary operations only, never across a call or a callback.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from captaindata_dagster.simulator.bulk_submission import Submission
+from captaindata_dagster.simulator.callback_delivery import CallbackRecord
+
+FINAL_STATUSES = frozenset({"SUCCEEDED", "PARTIAL_SUCCEEDED", "FAILED", "BLOCKED", "STOPPED"})
+RESUMABLE_STATUSES = frozenset({"FAILED", "BLOCKED", "STOPPED"})
+
+
+def iso(moment: datetime) -> str:
+    """A moment in the API's timestamp form: UTC, milliseconds, a Z."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def utc_now() -> datetime:
+    """The real time, aware; `BulkRuns.clock` defaults to it (a test injects its own)."""
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class BulkRun:
+    """One async run: the submission (`common` holds the body's fields other than `inputs` and
+    `callback`), how far it got (`next_index`), and its counters."""
+
+    id: int
+    uid: str
+    batch_uid: str
+    action_id: str
+    action_number: int
+    user_uid: str
+    inputs: list[dict[str, Any]]
+    common: dict[str, Any]
+    callback_url: str
+    callback_headers: dict[str, str]
+    created_at: str
+    status: str = "CREATED"
+    next_index: int = 0
+    results: int = 0
+    failed_inputs: int = 0
+    retry_count: int = 0
+    halted_once: bool = False
+    last_error: dict[str, str] | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    updated_at: str | None = None
+
+    def to_api(self, workspace_uid: str) -> dict[str, Any]:
+        """The run as `GET /v4/runs/{uid}` answers it."""
+        return {
+            "id": self.id,
+            "uid": self.uid,
+            "action_id": self.action_number,
+            "action_name": self.action_id,
+            "retry_count": self.retry_count,
+            "user_uid": self.user_uid,
+            "workspace_uid": workspace_uid,
+            "execution_mode": "ASYNC",
+            "last_error": dict(self.last_error) if self.last_error else None,
+            "callback": {"url": self.callback_url},
+            "status": self.status,
+            "postponed_until": None,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "synced_at": self.finished_at,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+    def submission(self, workspace_uid: str) -> dict[str, Any]:
+        """The answer of `POST .../run/async`: the spec's lower-case status, "pending"."""
+        return {
+            "run_id": self.id,
+            "run_uid": self.uid,
+            "workspace_uid": workspace_uid,
+            "user_uid": self.user_uid,
+            "action_name": self.action_id,
+            "status": "pending",
+            "postponed_until": None,
+            "created_at": self.created_at,
+            "synced_at": None,
+            "updated_at": None,
+        }
+
+
+@dataclass
+class Schedule:
+    """One scheduled run: the submission to repeat, and when it fires (`schedule_at`; a `cron`
+    is kept and shown but not evaluated by the simulator)."""
+
+    uid: str
+    action_id: str
+    action_number: int
+    user_uid: str
+    submission: Submission
+    cron: str | None
+    timezone: str | None
+    next_execution_at: datetime | None
+    created_at: str
+    status: str = "ACTIVE"
+    last_executed_at: str | None = None
+    updated_at: str | None = None
+    run_uids: list[str] = field(default_factory=list)
+
+    def to_api(self, workspace_uid: str) -> dict[str, Any]:
+        """The schedule as `GET /v4/schedules/{uid}` answers it."""
+        nxt = self.next_execution_at
+        return {
+            "uid": self.uid,
+            "action_id": self.action_number,
+            "action_name": self.action_id,
+            "user_uid": self.user_uid,
+            "workspace_uid": workspace_uid,
+            "status": self.status,
+            "postponed_until": None,
+            "cron": self.cron,
+            "timezone": self.timezone,
+            "next_execution_at": iso(nxt) if nxt is not None and self.status == "ACTIVE" else None,
+            "last_executed_at": self.last_executed_at,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+    def submitted(self, workspace_uid: str) -> dict[str, Any]:
+        """The answer of `POST .../run/schedule`."""
+        shown = self.to_api(workspace_uid)
+        keys = ("status", "cron", "timezone", "next_execution_at", "created_at")
+        return {"schedule_uid": self.uid, **{k: shown[k] for k in keys}}
+
+
+class BulkRuns:
+    """The runs, callbacks and schedules of one simulator, in creation order.
+
+    `clock` (aware datetimes) decides when a schedule is due; `sleep` paces the background work
+    and the callbacks' back-off. Both are attributes so a test can inject its own.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.runs: dict[str, BulkRun] = {}
+        self.callbacks: dict[str, CallbackRecord] = {}
+        self.schedules: dict[str, Schedule] = {}
+        self.clock: Callable[[], datetime] = utc_now
+        self.sleep: Callable[[float], None] = time.sleep
+        self.peak_inflight: dict[str, int] = {}  # account -> most bulk calls seen at once
+
+    def now(self) -> str:
+        return iso(self.clock())
+
+    def add_run(self, run: BulkRun) -> None:
+        with self.lock:
+            self.runs[run.uid] = run
+
+    def add_callback(self, record: CallbackRecord) -> None:
+        with self.lock:
+            self.callbacks[record.uid] = record
+
+    def add_schedule(self, schedule: Schedule) -> None:
+        with self.lock:
+            self.schedules[schedule.uid] = schedule
+
+    def set_status(self, run: BulkRun, status: str, error: Mapping[str, str] | None = None) -> None:
+        """Move a run on (timestamps follow), with its `last_error` when it ends badly."""
+        with self.lock:
+            now = self.now()
+            run.status = status
+            run.updated_at = now
+            if status == "RUNNING" and run.started_at is None:
+                run.started_at = now
+            if status in FINAL_STATUSES:
+                run.finished_at = now
+            if error is not None:
+                run.last_error = {"label": error["label"], "message": error["message"]}
+
+    def runs_where(self, filters: Mapping[str, set[str]]) -> list[BulkRun]:
+        """The runs matching every filter (field name -> accepted values), oldest first."""
+        with self.lock:
+            runs = list(self.runs.values())
+        keys = {"status": "status", "action_name": "action_id", "uid": "uid"}
+        return [
+            r
+            for r in runs
+            if all(getattr(r, keys[k]) in v for k, v in filters.items() if k in keys)
+            and ("ASYNC" in filters.get("execution_mode", {"ASYNC"}))
+        ]
+
+    def callbacks_where(self, filters: Mapping[str, set[str]]) -> list[CallbackRecord]:
+        """The callbacks matching the filters (`status`, `run_uid`), newest first."""
+        with self.lock:
+            found = list(self.callbacks.values())
+        keys = {"status": "status", "run_uid": "run_uid"}
+        found = [c for c in found if all(getattr(c, keys[k]) in v for k, v in filters.items())]
+        return found[::-1]
+
+    def schedules_where(self, filters: Mapping[str, set[str]]) -> list[Schedule]:
+        """The schedules matching the filters (`status`, `action_name`, `uid`), oldest first."""
+        with self.lock:
+            found = list(self.schedules.values())
+        keys = {"status": "status", "action_name": "action_id", "uid": "uid"}
+        return [s for s in found if all(getattr(s, keys[k]) in v for k, v in filters.items())]
+
+    def due_schedules(self) -> list[Schedule]:
+        """ACTIVE schedules whose next execution has come, each marked as executed: a one-shot
+        (`schedule_at` only) is COMPLETED; a cron one stays ACTIVE with no next execution, as the
+        simulator does not evaluate cron expressions."""
+        now = self.clock()
+        due = []
+        with self.lock:
+            for s in self.schedules.values():
+                nxt = s.next_execution_at
+                if s.status == "ACTIVE" and nxt is not None and nxt <= now:
+                    s.last_executed_at = s.updated_at = iso(now)
+                    s.next_execution_at = None
+                    if s.cron is None:
+                        s.status = "COMPLETED"
+                    due.append(s)
+        return due

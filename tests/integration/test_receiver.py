@@ -1,0 +1,178 @@
+"""The callback receiver over real HTTP on loopback (uvicorn in a thread), and its store on
+PostgreSQL.
+
+What a post is answered and what lands: a valid callback lands once, a redelivery is acknowledged
+and lands nothing, a forged secret (401) or an unknown submission (404) lands nothing, a body over
+the limit is refused while it is read (413), garbage is 400, and 20 callbacks posted at once land
+exactly once each. The command's options parse into the receiver's settings.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from captaindata_dagster.cli import main
+from captaindata_dagster.receiver import ReceiverServer, ReceiverSettings
+from captaindata_dagster.storage.callbacks import (
+    DUPLICATE,
+    LANDED,
+    CallbackStore,
+    callback_headers,
+    new_secret,
+)
+
+ACTION = "linkedin-extract-people"
+LIMIT = 4096
+
+
+def page(n: int, run_uid: str = "run-1") -> dict:
+    return {
+        "run": {"run_uid": run_uid, "batch_uid": "b-1", "status": "RUNNING"},
+        "input": {"linkedin_profile_url": f"https://www.linkedin.com/in/p{n}"},
+        "custom_data": None,
+        "error": None,
+        "results": [{"full_name": f"Person {n}"}],
+    }
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with CallbackStore(tmp_path / "callbacks.sqlite") as s:
+        yield s
+
+
+@pytest.fixture
+def headers(store: CallbackStore) -> dict[str, str]:
+    secret = new_secret()
+    store.register_submission("sub-1", secret, ACTION)
+    store.attach_run("sub-1", "run-1")
+    return callback_headers("sub-1", secret)
+
+
+@pytest.fixture
+def receiver(store: CallbackStore):
+    settings = ReceiverSettings(port=0, max_body_bytes=LIMIT, public_url="https://hooks.example")
+    with ReceiverServer(settings, store=store) as server:
+        yield server
+
+
+def post(receiver: ReceiverServer, body, headers: dict[str, str]) -> requests.Response:
+    data = body if isinstance(body, (bytes, str)) or hasattr(body, "__next__") else json.dumps(body)
+    return requests.post(
+        receiver.base_url + "/callbacks",
+        data=data,
+        headers={"Content-Type": "application/json", **headers},
+        timeout=30,
+    )
+
+
+def test_a_valid_callback_lands_once_and_a_redelivery_lands_nothing(receiver, store, headers):
+    assert receiver.callback_url == "https://hooks.example/callbacks"
+    first = post(receiver, page(1), headers)
+    assert (first.status_code, first.json()) == (200, {"outcome": LANDED})
+    again = post(receiver, page(1), headers)
+    assert (again.status_code, again.json()) == (200, {"outcome": DUPLICATE})
+    (landed,) = store.callbacks("sub-1")
+    assert landed.payload == page(1) and landed.deliveries == 2
+
+
+def test_a_forged_secret_or_an_unknown_submission_lands_nothing(receiver, store, headers):
+    forged = {**headers, "X-Captaindata-Secret": new_secret()}
+    assert post(receiver, page(1), forged).status_code == 401
+    unknown = callback_headers("sub-404", headers["X-Captaindata-Secret"])
+    assert post(receiver, page(1), unknown).status_code == 404
+    assert post(receiver, page(1), {}).status_code == 401
+    assert store.callbacks() == []
+
+
+def test_a_body_over_the_limit_is_refused_declared_or_streamed(receiver, store, headers):
+    big = json.dumps({**page(1), "results": ["x" * LIMIT]}).encode()
+    assert post(receiver, big, headers).status_code == 413  # by its Content-Length
+    chunks = iter([big[i : i + 512] for i in range(0, len(big), 512)])
+    assert post(receiver, chunks, headers).status_code == 413  # chunked: counted while read
+    assert store.callbacks() == []
+
+
+def test_garbage_is_400_and_another_run_409(receiver, store, headers):
+    assert post(receiver, b"{not json", headers).status_code == 400
+    assert post(receiver, {"run": {}}, headers).status_code == 400
+    assert post(receiver, page(1, run_uid="run-2"), headers).status_code == 409
+    assert store.callbacks() == []
+
+
+def test_a_callback_off_its_action_s_schema_is_400(receiver, store, headers):
+    """The submission ran linkedin-extract-people: its callback schema decides, not just shape."""
+    off = {**page(1), "run": {"run_uid": "run-1", "batch_uid": "b-1", "status": "DONE"}}
+    refused = post(receiver, off, headers)
+    assert refused.status_code == 400 and "run.status" in refused.json()["error"]
+    not_people = {**page(1), "results": [{"data": {}, "meta": {}}]}
+    assert post(receiver, not_people, headers).status_code == 400
+    assert store.callbacks() == []
+    secret = new_secret()  # an action the catalog does not know: the structural check alone
+    store.register_submission("sub-2", secret, "no-such-action")
+    assert post(receiver, off, callback_headers("sub-2", secret)).json() == {"outcome": LANDED}
+
+
+def test_health_says_whether_the_store_answers(receiver, tmp_path):
+    ok = requests.get(receiver.base_url + "/health", timeout=30)
+    assert ok.status_code == 200 and ok.json()["status"] == "ok"
+    (tmp_path / "file").write_text("")
+    broken = CallbackStore(tmp_path / "file" / "callbacks.sqlite")  # its folder is a file
+    with ReceiverServer(ReceiverSettings(port=0), store=broken) as down:
+        assert requests.get(down.base_url + "/health", timeout=30).status_code == 503
+
+
+def test_twenty_callbacks_posted_at_once_land_exactly_once_each(receiver, store, headers):
+    bodies = [page(n) for n in range(20)] * 2  # each twice, all at once
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(lambda b: post(receiver, b, headers), bodies))
+    assert {a.status_code for a in answers} == {200}
+    outcomes = sorted(a.json()["outcome"] for a in answers)
+    assert outcomes == sorted([LANDED] * 20 + [DUPLICATE] * 20)
+    landed = store.callbacks("sub-1")
+    assert len(landed) == 20 and {c.deliveries for c in landed} == {2}
+
+
+def test_the_command_parses_its_options_into_the_settings(monkeypatch, tmp_path):
+    served: list[tuple[ReceiverSettings, CallbackStore]] = []
+    monkeypatch.setattr(
+        "captaindata_dagster.receiver.server.serve_receiver",
+        lambda settings, store: served.append((settings, store)),
+    )
+    args = ["receiver", "--host", "0.0.0.0", "--port", "9000", "--public-url",
+            "https://hooks.example/x/", "--store", str(tmp_path / "cb.sqlite"),
+            "--max-body-bytes", "1000", "--json"]  # fmt: skip
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {
+        "callback_url": "https://hooks.example/x/callbacks",
+        "store": str(tmp_path / "cb.sqlite"),
+    }
+    ((settings, store),) = served
+    assert (settings.host, settings.port, settings.max_body_bytes) == ("0.0.0.0", 9000, 1000)
+    assert store.path == tmp_path / "cb.sqlite"
+    for bad in (["--port", "70000"], ["--public-url", "ftp://x"], ["--max-body-bytes", "0"]):
+        refused = CliRunner().invoke(main, ["receiver", *bad])
+        assert refused.exit_code == 2, (bad, refused.output)
+    assert served == [served[0]]
+
+
+def test_the_store_on_postgresql_lands_each_callback_once(pg_url: str):
+    with CallbackStore(pg_url) as store:
+        secret = new_secret()
+        store.register_submission("sub-pg", secret, ACTION)
+        assert store.authenticate("sub-pg", secret) and not store.authenticate("sub-pg", "x")
+        bodies = [page(n) for n in range(20)] * 2
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            outcomes = sorted(pool.map(lambda b: store.land_callback("sub-pg", b), bodies))
+        assert outcomes == sorted([LANDED] * 20 + [DUPLICATE] * 20)
+        final = {"run": {"run_uid": "run-1", "status": "SUCCEEDED"}, "input": None}
+        assert store.land_callback("sub-pg", final) == LANDED
+        assert store.final_status("sub-pg") == "SUCCEEDED"
+        assert len(store.callbacks("sub-pg")) == 21 and store.integrity_ok()

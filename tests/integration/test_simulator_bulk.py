@@ -1,0 +1,323 @@
+"""Bulk mode on the simulator: `run/async` and `run/schedule` over loopback, processed in the
+background, callbacks POSTed to a tiny receiver run by the test, and the runs, callbacks and
+schedules endpoints answering under the spec's schemas.
+
+No assertion on wall-clock durations: pacing is checked through the simulator's own request log
+and its per-account peak of calls in flight; waits use `wait_until` (a timeout only stops a stall).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from captaindata_dagster.api.catalog import load_catalog
+from captaindata_dagster.simulator import Simulator, run_simulator
+from tests.helpers import wait_until
+from tests.spec import problems
+
+ACTION = "linkedin-extract-people"
+CATALOG = load_catalog()
+
+
+class Receiver:
+    """A callback receiver on 127.0.0.1: records every POST (headers, JSON body); answers 503
+    while `down`."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.refused = 0
+        self.down = False
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if receiver.down:
+                    receiver.refused += 1
+                    self.send_response(503)
+                else:
+                    receiver.received.append((dict(self.headers), json.loads(raw)))
+                    self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/callbacks"
+
+    def payloads(self) -> list[dict[str, Any]]:
+        return [body for _, body in self.received]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+def call(sim: Simulator, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """One request to the simulator: (status, decoded JSON)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        sim.base_url + path, data=data, method=method,
+        headers={"X-API-Key": sim.api_key, "Content-Type": "application/json"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def profiles(n: int) -> list[dict[str, Any]]:
+    return [
+        {"linkedin_profile_url": f"https://www.linkedin.com/in/person-{i}", "custom_data": {"i": i}}
+        for i in range(n)
+    ]
+
+
+def submit(sim: Simulator, url: str, inputs: list[dict[str, Any]], **extra: Any) -> str:
+    status, answer = call(sim, "POST", f"/actions/{ACTION}/run/async",
+                          {"inputs": inputs, "callback": {"url": url, "headers": {"X-Test": "t1"}},
+                           **extra})  # fmt: skip
+    assert status == 200, answer
+    assert not problems(CATALOG.bulk_schema("async_submission") or {}, answer)
+    return answer["run_uid"]
+
+
+def final_run(sim: Simulator, uid: str) -> dict[str, Any]:
+    """The run once a final callback was attempted for it."""
+    wait_until(lambda: call(sim, "GET", f"/runs/{uid}")[1]["finished_at"], "the run never ended")
+    wait_until(lambda: any(c.payload["run"]["status"] != "RUNNING" and c.status != "RUNNING"
+                           and c.status != "PENDING" for c in sim.routes.bulk.runs.callbacks.values()
+                           if c.run_uid == uid), "no final callback")  # fmt: skip
+    run = call(sim, "GET", f"/runs/{uid}")[1]
+    assert not problems(CATALOG.bulk_schema("run") or {}, run)
+    return run
+
+
+def payload_schema(action_id: str) -> Mapping[str, Any]:
+    """The callback body the spec declares for one action (`callbacks.onSave` of run/async)."""
+    action = CATALOG.get(action_id)
+    assert action is not None and action.callback_schema is not None
+    return action.callback_schema
+
+
+def test_async_run_posts_a_callback_per_result_then_a_final_one(receiver: Receiver) -> None:
+    n = 4
+    with run_simulator(seed=3) as sim:
+        uid = submit(sim, receiver.url, profiles(n))
+        run = final_run(sim, uid)
+        assert run["status"] == "SUCCEEDED" and run["execution_mode"] == "ASYNC"
+        bodies = receiver.payloads()
+        assert len(bodies) == n + 1
+        assert [b["run"]["status"] for b in bodies] == ["RUNNING"] * n + ["SUCCEEDED"]
+        assert all(h.get("X-Test") == "t1" for h, _ in receiver.received)
+        assert [b["custom_data"] for b in bodies[:n]] == [{"i": i} for i in range(n)]
+        assert sim.credits_used == sum(b["results_count"] for b in bodies) == n
+        schema = payload_schema(ACTION)
+        assert all(not problems(schema, b) for b in bodies), [problems(schema, b) for b in bodies]
+        calls = [c for c in sim.calls(ACTION) if c.performed]  # the submission is logged too
+        assert len(calls) == n and all(c.path.endswith("/run/async") for c in calls)
+        status, page = call(sim, "GET", f"/runs/callbacks?run_uid={uid}&limit=20")
+        assert status == 200 and len(page) == n + 1
+        assert {c["status"] for c in page} == {"SUCCESS"}
+        assert not problems(CATALOG.bulk_schema("callbacks_page") or {}, page)
+        status, runs = call(sim, "GET", "/runs?status=SUCCEEDED&execution_mode=ASYNC")
+        assert status == 200 and [r["uid"] for r in runs] == [uid]
+        assert not problems(CATALOG.bulk_schema("runs_page") or {}, runs)
+        assert call(sim, "GET", "/runs?status=FAILED")[1] == []
+
+
+def test_a_search_posts_one_callback_per_page(receiver: Receiver) -> None:
+    search = "linkedin-search-people"
+    url = "https://www.linkedin.com/search/results/people/?keywords=data"
+    with run_simulator(seed=1, search_total=25) as sim:
+        status, answer = call(sim, "POST", f"/actions/{search}/run/async",
+                              {"inputs": [{"linkedin_people_search_url": url}],
+                               "callback": {"url": receiver.url}})  # fmt: skip
+        assert status == 200, answer
+        final_run(sim, answer["run_uid"])
+        counts = [b["results_count"] for b in receiver.payloads()]
+        assert counts == [10, 10, 5, 0]
+        assert sim.credits_used == 25
+        schema = payload_schema(search)
+        assert all(not problems(schema, b) for b in receiver.payloads())
+
+
+def test_runs_are_paced_one_call_at_a_time_per_account(receiver: Receiver) -> None:
+    with run_simulator(latency_ms=5, rps=200) as sim:
+        uids = [submit(sim, receiver.url, profiles(5), identity_ids=["acct-1"]) for _ in range(3)]
+        for uid in uids:
+            assert final_run(sim, uid)["status"] == "SUCCEEDED"
+        calls = sorted((c for c in sim.calls(ACTION) if c.performed), key=lambda r: r.at)
+        assert len(calls) == 15 and {c.account for c in calls} == {"acct-1"}
+        assert sim.routes.bulk.runs.peak_inflight == {"acct-1": 1}
+        ends = [c.at + c.duration_s for c in calls]
+        overlapping = sum(1 for i in range(1, len(calls)) if calls[i].at < ends[i - 1] - 1e-3)
+        assert overlapping == 0
+        assert sim.credits_used == 15
+
+
+def test_a_live_call_on_a_busy_account_is_refused(receiver: Receiver) -> None:
+    with run_simulator() as sim:
+        sim.state.acquire_account("acct-1", 1)  # a bulk (or live) call holds the account
+        uid = submit(sim, receiver.url, profiles(1), identity_ids=["acct-1"])
+        status, answer = call(sim, "POST", f"/actions/{ACTION}/run/live",
+                              {"input": profiles(1)[0], "identity_ids": ["acct-1"]})  # fmt: skip
+        assert status == 429 and answer["error_label"] == "STATUS_429"
+        assert call(sim, "GET", f"/runs/{uid}")[1]["status"] in ("QUEUED", "RUNNING")
+        sim.state.release_account("acct-1")
+        assert final_run(sim, uid)["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"inputs": profiles(1), "callback": {"url": "https://example.com/cb"}}, "callback.url"),
+        ({"inputs": profiles(1), "callback": {"url": "http://10.0.0.1/cb"}}, "callback.url"),
+        ({"inputs": [], "callback": {"url": "http://127.0.0.1:1/cb"}}, "inputs"),
+        (
+            {
+                "inputs": [{"linkedin_profile_url": "nope"}],
+                "callback": {"url": "http://127.0.0.1:1/"},
+            },
+            "inputs[0].linkedin_profile_url",
+        ),
+        ({"inputs": profiles(1)}, "callback"),
+        ({"input": profiles(1)[0], "callback": {"url": "http://127.0.0.1:1/"}}, "input"),
+    ],
+)
+def test_a_refused_submission_answers_the_error_envelope(body: dict, field: str) -> None:
+    with run_simulator() as sim:
+        status, answer = call(sim, "POST", f"/actions/{ACTION}/run/async", body)
+        assert status == 400 and answer["params"]["field"] == field, answer
+        assert not problems(CATALOG.error_schema, answer)
+        assert call(sim, "GET", "/runs")[1] == []
+
+
+def test_receiver_down_fails_callbacks_and_replay_reposts(receiver: Receiver) -> None:
+    with run_simulator(callback_retries=2, callback_backoff_s=0.0) as sim:
+        receiver.down = True
+        uid = submit(sim, receiver.url, profiles(2))
+        final_run(sim, uid)
+        assert receiver.received == [] and receiver.refused == 3 * 3  # 3 callbacks x 3 tries
+        status, failed = call(sim, "GET", f"/runs/callbacks?status=FAILED&run_uid={uid}")
+        assert status == 200 and len(failed) == 3
+        assert all(c["retry_count"] == 2 and c["http_status"] == 503 for c in failed)
+        receiver.down = False
+        status, replayed = call(sim, "POST", f"/runs/callbacks/{failed[-1]['uid']}/replay", {})
+        assert status == 200 and replayed["status"] == "SUCCESS"
+        assert replayed["parent_uid"] == failed[-1]["uid"]
+        assert not problems(CATALOG.bulk_schema("callback") or {}, replayed)
+        assert len(receiver.received) == 1 and receiver.received[0][0].get("X-Test") == "t1"
+        assert receiver.payloads()[0]["input"] == profiles(2)[0]
+        status, one = call(sim, "GET", f"/runs/callbacks/{replayed['uid']}")
+        assert status == 200 and one == replayed
+
+
+def test_unreachable_fault_fails_every_callback(receiver: Receiver) -> None:
+    with run_simulator(callback_faults={"unreachable": 1.0}, callback_backoff_s=0.0) as sim:
+        final_run(sim, submit(sim, receiver.url, profiles(2)))
+        assert receiver.received == [] and receiver.refused == 0
+        statuses = [c.status for c in sim.routes.bulk.runs.callbacks.values()]
+        assert statuses == ["FAILED"] * 3
+
+
+def test_duplicate_and_out_of_order_delivery(receiver: Receiver) -> None:
+    with run_simulator(callback_faults={"duplicate": 1.0}) as sim:
+        final_run(sim, submit(sim, receiver.url, profiles(2)))
+        inputs = [b.get("input", {}).get("custom_data") for b in receiver.payloads()]
+        assert inputs == [{"i": 0}, {"i": 0}, {"i": 1}, {"i": 1}, None, None]
+    receiver.received.clear()
+    with run_simulator(callback_faults={"out_of_order": 1.0}) as sim:
+        final_run(sim, submit(sim, receiver.url, profiles(3)))
+        order = [(b.get("custom_data") or {}).get("i") for b in receiver.payloads()]
+        assert order == [1, 0, 2, None]  # the first held back, delivered after the second
+
+
+@pytest.mark.parametrize("halt", ["BLOCKED", "FAILED"])
+def test_a_run_stopped_halfway_resumes_where_it_stopped(receiver: Receiver, halt: str) -> None:
+    with run_simulator(run_halt_after=2, run_halt_status=halt) as sim:
+        uid = submit(sim, receiver.url, profiles(4))
+        run = final_run(sim, uid)
+        assert run["status"] == halt and run["last_error"]["label"]
+        assert [b["run"]["status"] for b in receiver.payloads()] == ["RUNNING"] * 2 + [halt]
+        assert sim.credits_used == 2
+        status, resumed = call(sim, "POST", f"/runs/{uid}/resume", {})
+        assert status == 200 and resumed["retry_count"] == 1
+        wait_until(lambda: call(sim, "GET", f"/runs/{uid}")[1]["status"] == "SUCCEEDED", "resume")
+        wait_until(lambda: len(receiver.received) == 2 + 1 + 2 + 1, "the resumed callbacks")
+        assert sim.credits_used == 4
+        status, again = call(sim, "POST", f"/runs/{uid}/resume", {})
+        assert status == 400 and again["params"]["field"] == "run_uid"
+
+
+def test_a_schedule_creates_its_run_when_schedule_at_comes(receiver: Receiver) -> None:
+    now = [datetime(2030, 1, 1, tzinfo=timezone.utc)]
+    with run_simulator() as sim:
+        bulk = sim.routes.bulk
+        bulk.runs.clock = lambda: now[0]
+        at = (now[0] + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+        status, answer = call(sim, "POST", f"/actions/{ACTION}/run/schedule",
+                              {"inputs": profiles(2), "callback": {"url": receiver.url},
+                               "schedule_at": at, "timezone": "Europe/Paris"})  # fmt: skip
+        assert status == 200, answer
+        assert not problems(CATALOG.bulk_schema("schedule_submission") or {}, answer)
+        assert answer["status"] == "ACTIVE" and answer["next_execution_at"] == at.replace(
+            "T01:00:00Z", "T01:00:00.000Z"
+        )
+        uid = answer["schedule_uid"]
+        assert bulk.fire_due_schedules() == [] and call(sim, "GET", "/runs")[1] == []
+        now[0] += timedelta(hours=2)
+        wait_until(lambda: call(sim, "GET", "/runs")[1], "the scheduled run was never created")
+        run_uid = call(sim, "GET", "/runs")[1][0]["uid"]
+        assert final_run(sim, run_uid)["status"] == "SUCCEEDED"
+        status, schedule = call(sim, "GET", f"/schedules/{uid}")
+        assert status == 200 and schedule["status"] == "COMPLETED" and schedule["last_executed_at"]
+        assert not problems(CATALOG.bulk_schema("schedule") or {}, schedule)
+        status, listed = call(sim, "GET", "/schedules?status=COMPLETED")
+        assert [s["uid"] for s in listed] == [uid]
+        assert not problems(CATALOG.bulk_schema("schedules_page") or {}, listed)
+        assert call(sim, "POST", f"/schedules/{uid}/pause", {})[0] == 400
+
+
+def test_a_schedule_pauses_resumes_and_cancels(receiver: Receiver) -> None:
+    with run_simulator() as sim:
+        status, answer = call(sim, "POST", f"/actions/{ACTION}/run/schedule",
+                              {"inputs": profiles(1), "callback": {"url": receiver.url},
+                               "schedule_at": "2999-01-01T00:00:00Z"})  # fmt: skip
+        assert status == 200, answer
+        uid = answer["schedule_uid"]
+        for verb, after in (("pause", "PAUSED"), ("resume", "ACTIVE"), ("cancel", "CANCELLED")):
+            status, schedule = call(sim, "POST", f"/schedules/{uid}/{verb}", {})
+            assert status == 200 and schedule["status"] == after, schedule
+            assert not problems(CATALOG.bulk_schema("schedule") or {}, schedule)
+        assert call(sim, "POST", f"/schedules/{uid}/resume", {})[0] == 400
+        refused = call(sim, "POST", f"/actions/{ACTION}/run/schedule",
+                       {"inputs": profiles(1), "callback": {"url": receiver.url}})  # fmt: skip
+        assert refused[0] == 400 and refused[1]["params"]["field"] == "schedule_at"
+
+
+def test_lists_check_limit_and_unknown_uids() -> None:
+    with run_simulator() as sim:
+        assert call(sim, "GET", "/runs?limit=101")[0] == 400
+        assert call(sim, "GET", "/runs/callbacks?limit=21")[0] == 400
+        assert call(sim, "GET", "/schedules?offset=-1")[0] == 400
+        status, answer = call(sim, "GET", "/runs/00000000-0000-4000-8000-000000000000")
+        assert status == 404 and answer["error_label"] == "STATUS_404"
+        assert call(sim, "DELETE", "/runs")[0] == 405
