@@ -5,8 +5,9 @@ It knows nothing of Dagster, the engine or the stores above it: a notebook can u
 `calls` (sending, paced and retried), `retries` (retry by class), `paging` (following
 `X-Pagination-Next`), `transport` (one HTTP exchange), `action_result` (what a call returns),
 `workspace` (the workspace, user and identity endpoints), `bulk` (async and scheduled runs,
-their callbacks and schedules: `bulk_body`, `bulk_query`, `bulk_records`), `errors` (typed errors),
-`catalog`
+their callbacks and schedules: `bulk_body`, `bulk_query`, `bulk_records`, and `bulk_statuses`, the
+one table of run statuses), `errors` (typed errors), `json_types` (a JSON value's type, as the
+spec names it), `catalog`
 (facts about the actions, from the vendor's OpenAPI), `pacing` (requests per second, one call at
 a time per account), `accounts` (users and identities of a workspace, as plain functions).
 

@@ -120,8 +120,8 @@ class BulkEndpoints(ApiCalls):
             integration_users,
             None,
         )
-        data = self._submit(act.id, act.path.replace("/run/live", "/run/async"), body)
-        return AsyncSubmission.from_json(data)
+        path = act.path.replace("/run/live", "/run/async")
+        return self._submit(act.id, path, body, AsyncSubmission.from_json)
 
     def schedule_run(
         self,
@@ -172,8 +172,8 @@ class BulkEndpoints(ApiCalls):
             integration_users,
             Timing(cron, timezone, schedule_at),
         )
-        data = self._submit(act.id, act.path.replace("/run/live", "/run/schedule"), body)
-        return ScheduleSubmission.from_json(data)
+        path = act.path.replace("/run/live", "/run/schedule")
+        return self._submit(act.id, path, body, ScheduleSubmission.from_json)
 
     # ------------------------------------------------------------------ runs
 
@@ -326,10 +326,14 @@ class BulkEndpoints(ApiCalls):
         )
         return act, body
 
-    def _submit(self, action_id: str, path: str, body: dict[str, Any]) -> Any:
-        """POST a submission once; an ambiguous failure becomes `SubmissionOutcomeUnknownError`."""
+    def _submit(
+        self, action_id: str, path: str, body: dict[str, Any], read: Callable[[Any], Item]
+    ) -> Item:
+        """POST a submission once and `read` its answer; any failure after the request may have
+        reached the API (an error, an unreadable answer, one without its uid) becomes
+        `SubmissionOutcomeUnknownError`."""
         try:
-            return self._request_json("POST", path, json_body=body, idempotent=False)
+            return read(self._request_json("POST", path, json_body=body, idempotent=False))
         except (ServerError, TransportError) as err:
             if isinstance(err, RateLimitError) or not err.maybe_sent:
                 raise  # the API did nothing (asked to wait, or never reached): safe to resubmit

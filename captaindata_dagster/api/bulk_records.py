@@ -2,9 +2,9 @@
 
 Each record is read from the JSON the spec declares (the catalog's `bulk` schemas) and keeps that
 JSON in `raw`. Statuses stay strings: a status the spec does not list (the API may add one) is kept
-as sent, never refused; `RUN_STATUSES`, `CALLBACK_STATUSES` and `SCHEDULE_STATUSES` list the ones
-the spec names. Timestamps are kept as the API sends them (RFC 3339 text; the spec gives some of
-the run's without a format). The spec gives a run no counts of inputs or results: they come from
+as sent, never refused; `bulk_statuses` lists the ones the spec names and says which run
+statuses are ended or resumable. Timestamps are kept as the API sends them (RFC 3339 text; the
+spec gives some of the run's without a format). The spec gives a run no counts of inputs or results: they come from
 the callbacks.
 """
 
@@ -14,18 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from captaindata_dagster.api.bulk_statuses import ENDED_RUN_STATUSES, RESUMABLE_RUN_STATUSES
 from captaindata_dagster.api.errors import MalformedResponseError
-
-# GET /runs `status` (API.md lists the same ten). The spec does not say which are final: a run
-# is taken as ended once SUCCEEDED, PARTIAL_SUCCEEDED, FAILED or INVALID; BLOCKED and STOPPED wait
-# for a `resume_run`.
-RUN_STATUSES = (
-    "CREATED", "INVALID", "QUEUED", "SCHEDULED", "BLOCKED", "STOPPED", "RUNNING", "FAILED",
-    "PARTIAL_SUCCEEDED", "SUCCEEDED",
-)  # fmt: skip
-ENDED_RUN_STATUSES = frozenset({"SUCCEEDED", "PARTIAL_SUCCEEDED", "FAILED", "INVALID"})
-CALLBACK_STATUSES = ("PENDING", "RUNNING", "FAILED", "SUCCESS")
-SCHEDULE_STATUSES = ("ACTIVE", "CANCELLED", "PAUSED", "COMPLETED")
 
 
 def _object(data: Any, what: str) -> Mapping[str, Any]:
@@ -56,8 +46,9 @@ class RunInfo:
     """One run (`GET /runs/{uid}`), live or async.
 
     `last_error_label` and `last_error_message` are the run's `last_error` (None when it has
-    none); `callback_url` is where its callbacks go. `ended` says whether it will change again
-    without a `resume_run` (our reading: the spec does not say).
+    none); `callback_url` is where its callbacks go. `ended` says whether it will not change again
+    without a `resume_run`, `resumable` whether `resume_run` may start it again (FAILED is both;
+    BLOCKED and STOPPED only resumable): our reading, in `bulk_statuses.RUN_STATUSES`.
     """
 
     uid: str
@@ -83,6 +74,10 @@ class RunInfo:
     @property
     def ended(self) -> bool:
         return self.status in ENDED_RUN_STATUSES
+
+    @property
+    def resumable(self) -> bool:
+        return self.status in RESUMABLE_RUN_STATUSES
 
     @classmethod
     def from_json(cls, data: Any) -> RunInfo:

@@ -30,16 +30,19 @@ def receiver_settings(**options: Any) -> ReceiverSettings:
     """The receiver's settings from the command's options (their names, without `as_json`).
 
     Raises:
-        SettingsError: a setting the receiver refuses (exit code 2).
+        SettingsError: a setting the receiver refuses (exit code 2), such as a non-loopback bind
+            address without `--public-url` (the API would be given plain http).
 
     Example:
         >>> receiver_settings(port=0, public_url="https://h.example.com").callback_url()
         'https://h.example.com/callbacks'
     """
     try:
-        return ReceiverSettings(**options)
+        settings = ReceiverSettings(**options)
+        settings.callback_url()  # refuses a public bind address without --public-url
     except ValueError as err:
         raise SettingsError(str(err)) from err
+    return settings
 
 
 @click.command(name="receiver", context_settings=CONTEXT_SETTINGS)
@@ -48,7 +51,7 @@ def receiver_settings(**options: Any) -> ReceiverSettings:
               help="The port to bind (0 picks a free one).")  # fmt: skip
 @click.option("--public-url", default=None,
               help=f"The https URL the API reaches the receiver on, through your TLS proxy "
-              f"[default: ${PUBLIC_URL_ENV}, else the bind address].")  # fmt: skip
+              f"[default: ${PUBLIC_URL_ENV}, else the bind address, if loopback].")  # fmt: skip
 @click.option("--store", default=None,
               help="The callback store: a SQLite path or a postgresql:// URL "
               "[default: $CAPTAINDATA_CALLBACK_STORE, else beside the ledger].")  # fmt: skip

@@ -2,18 +2,20 @@
 
 What a callback post is answered, in the order it is checked (nothing lands unless it is 2xx):
 
-- 401: a callback header is missing, or the secret is not the submission's (compared in constant
-  time: `CallbackStore.authenticate`); 404: no such submission. Both are decided from the headers
-  alone, before the body is read, so an anonymous post costs a lookup, not a 10 MB read.
+- 401: a callback header is missing, the submission is unknown, or the secret is not the
+  submission's (compared in constant time: `CallbackStore.authenticate`). An unknown submission
+  is answered as a wrong secret is, so the answers do not tell which submission ids exist. Decided
+  from the headers alone, before the body is read, so an anonymous post costs a lookup, not a
+  10 MB read.
 - 413: the body is over `max_body_bytes` (by its Content-Length, or counted while it is read).
-- 400: not JSON, or not a callback's shape (`payload.py`: checked against the callback schema of
-  the submission's action when the catalog knows it); 409: the callback names another run than
-  the one the submission was given.
+- 400: not JSON (nested too deep included), or not a callback's shape (`payload.py`); 409: the
+  callback names another run than the submission's (checked in the store's transaction:
+  `CallbackStore.land_callback`).
 - 200 `{"outcome": "landed"}` once the callback is committed to the store, or `"duplicate"` when
   it was stored before (a redelivery or a replay is acknowledged, and lands nothing new).
 - 503: the store cannot be reached; the API keeps the callback and retries it later.
 
-The store's calls run in Starlette's thread pool (they block). Security: see
+The store's calls and the JSON parsing run in Starlette's thread pool (they block). Security: see
 `storage/callbacks.py` (what the secret protects) and `settings.py` (the public URL).
 """
 
@@ -35,7 +37,12 @@ from captaindata_dagster.receiver.payload import (
     read_limited,
 )
 from captaindata_dagster.receiver.settings import ReceiverSettings
-from captaindata_dagster.storage.callbacks import SECRET_HEADER, SUBMISSION_HEADER, CallbackStore
+from captaindata_dagster.storage.callbacks import (
+    SECRET_HEADER,
+    SUBMISSION_HEADER,
+    CallbackStore,
+    WrongRun,
+)
 from captaindata_dagster.storage.errors import StoreError
 
 
@@ -58,17 +65,17 @@ class _Receiver:
             return _answer(401, error=f"{SUBMISSION_HEADER} and {SECRET_HEADER} are required")
         try:
             submission = await run_in_threadpool(self.store.submission, submission_id)
-            if submission is None:
-                return _answer(404, error="unknown submission")
-            if not await run_in_threadpool(self.store.authenticate, submission_id, secret):
-                return _answer(401, error="wrong secret")
+            known = await run_in_threadpool(self.store.authenticate, submission_id, secret)
+            if submission is None or not known:
+                return _answer(401, error="unknown submission or wrong secret")
             body = await read_limited(
                 request.stream(), self.max_body_bytes, request.headers.get("content-length")
             )
-            payload = parse_callback(body, self.catalog.get(submission.action_id))
-            if submission.run_uid not in (None, payload["run"]["run_uid"]):
-                return _answer(409, error="the callback names another run than the submission's")
+            action = self.catalog.get(submission.action_id)
+            payload = await run_in_threadpool(parse_callback, body, action)
             outcome = await run_in_threadpool(self.store.land_callback, submission_id, payload)
+        except WrongRun:
+            return _answer(409, error="the callback names another run than the submission's")
         except BodyTooLarge:
             return _answer(413, error=f"the body is over {self.max_body_bytes} bytes")
         except BadPayload as err:

@@ -12,6 +12,11 @@ left FAILED. What is checked is what a reader of the store relies on: the requir
 run's status, the JSON type of each part, no field an object closes itself to (`input`, `error`),
 and results that are the action's items. `input`, `error` and `results` may be null (nothing to
 say); fields the schema does not name at the top level (`custom_data`) are kept.
+
+Every callback, of a known action or not, is first checked against `STORE_SCHEMA`: what the
+store's identity of a callback (`storage.callback_identity`) relies on (`run` an object with a
+non-empty `run_uid`, `batch_uid` and `status` strings, `input` and `error` objects, `results` a
+list, each when present).
 """
 
 from __future__ import annotations
@@ -21,22 +26,34 @@ from typing import Any
 
 from captaindata_dagster.api.answer_shape import answer_problem
 from captaindata_dagster.api.catalog import Action
+from captaindata_dagster.api.json_types import json_type_matches
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "object": (dict,),
-    "array": (list,),
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
+STORE_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "required": ["run"],
+    "properties": {
+        "run": {
+            "type": "object",
+            "required": ["run_uid"],
+            "properties": {
+                "run_uid": {"type": "string"},
+                "batch_uid": {"type": ["string", "null"]},
+                "status": {"type": ["string", "null"]},
+            },
+        },
+        "input": {"type": ["object", "null"]},
+        "error": {"type": ["object", "null"]},
+        "results": {"type": ["array", "null"]},
+    },
 }
 
 
-def callback_problem(act: Action, payload: Mapping[str, Any]) -> str | None:
-    """Why `payload` is not a callback of `act`, or None when it is (or `act` declares none).
+def callback_problem(act: Action | None, payload: Mapping[str, Any]) -> str | None:
+    """Why `payload` is not a callback (of `act`, when known), or None when it is.
 
     Args:
-        act: the action the callback's submission ran.
+        act: the action the callback's submission ran; None (or an action that declares no
+            callback schema): the store's check (`STORE_SCHEMA`) alone.
         payload: the parsed body (a JSON object).
 
     Example:
@@ -45,10 +62,10 @@ def callback_problem(act: Action, payload: Mapping[str, Any]) -> str | None:
         >>> callback_problem(people, {"run": {"run_uid": "r", "batch_uid": "b", "status": "DONE"}})
         "`run.status` is 'DONE', not one of CREATED, INVALID, QUEUED, SCHEDULED, BLOCKED, STOPPED, RUNNING, FAILED, PARTIAL_SUCCEEDED, SUCCEEDED"
     """
-    schema = act.callback_schema
-    if not schema:
-        return None
-    problem = _object_problem("", schema, payload, closed_only=False)
+    problem = _object_problem("", STORE_SCHEMA, payload, closed_only=False)
+    if problem is not None or act is None or not act.callback_schema:
+        return problem
+    problem = _object_problem("", act.callback_schema, payload, closed_only=False)
     if problem is not None:
         return problem
     results = payload.get("results")
@@ -64,7 +81,7 @@ def _object_problem(
     name = f"`{where}`" if where else "the body"
     if not isinstance(value, dict):
         return f"{name} must be an object"
-    missing = [f for f in schema.get("required", []) if value.get(f) in (None, "")]
+    missing = [f for f in schema.get("required", []) if _blank(value.get(f))]
     if missing:
         return f"{name} lacks {', '.join(missing)}"
     props: Mapping[str, Any] = schema.get("properties", {})
@@ -86,7 +103,7 @@ def _part_problem(where: str, schema: Mapping[str, Any], value: Any) -> str | No
     kinds = [kinds] if isinstance(kinds, str) else list(kinds or [])
     if "object" in kinds and isinstance(value, dict):
         return _object_problem(where, schema, value) if where.count(".") < 1 else None
-    if kinds and not any(_is(value, k) for k in kinds if k != "null"):
+    if kinds and not any(json_type_matches(value, k) for k in kinds if k != "null"):
         return f"`{where}` must be {' or '.join(k for k in kinds if k != 'null')}"
     enum = schema.get("enum")
     if enum is not None and value not in enum:
@@ -95,10 +112,8 @@ def _part_problem(where: str, schema: Mapping[str, Any], value: Any) -> str | No
     return None
 
 
-def _is(value: Any, kind: str) -> bool:
-    if isinstance(value, bool) and kind != "boolean":
-        return False
-    return isinstance(value, _TYPES.get(kind, (object,)))
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _results_problem(act: Action, results: list[Any]) -> str | None:

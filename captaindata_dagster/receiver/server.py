@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import uvicorn
 
@@ -40,6 +41,8 @@ class ReceiverServer:
         settings: where to listen (port 0: a free port) and the rest.
         store: the callback store (default: the one the settings name).
         start_timeout_s: how long `start()` waits for the socket to listen.
+        clock: the monotonic clock that deadline is read on (default `time.monotonic`).
+        sleep: how `start()` waits between two looks (default `time.sleep`).
 
     Example:
         >>> with ReceiverServer(ReceiverSettings(port=0, store=tmp / "cb.sqlite")) as server:  # doctest: +SKIP
@@ -52,10 +55,13 @@ class ReceiverServer:
         *,
         store: CallbackStore | None = None,
         start_timeout_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
         self.server = uvicorn.Server(_config(settings, store))
         self.start_timeout_s = start_timeout_s
+        self._clock, self._sleep = clock, sleep
         self._thread: threading.Thread | None = None
 
     @property
@@ -80,11 +86,12 @@ class ReceiverServer:
             target=self.server.run, name="captaindata-receiver", daemon=True
         )
         self._thread.start()
-        deadline = time.monotonic() + self.start_timeout_s
+        deadline = self._clock() + self.start_timeout_s
         while not self.server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
+            if not self._thread.is_alive() or self._clock() > deadline:
+                self.stop()
                 raise RuntimeError("the receiver did not start (is the port taken?)")
-            time.sleep(0.01)
+            self._sleep(0.01)
         return self
 
     def stop(self) -> None:

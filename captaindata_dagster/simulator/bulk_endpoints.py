@@ -13,16 +13,18 @@ from __future__ import annotations
 import random
 import re
 import threading
+import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from captaindata_dagster.api.bulk_statuses import RESUMABLE_RUN_STATUSES
 from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.simulator.bulk_processing import BulkProcessor
-from captaindata_dagster.simulator.bulk_runs import RESUMABLE_STATUSES, BulkRun, BulkRuns, Schedule
+from captaindata_dagster.simulator.bulk_runs import BulkRun, BulkRuns, Schedule
 from captaindata_dagster.simulator.bulk_submission import Refusal, Submission, check_submission
 from captaindata_dagster.simulator.callback_delivery import CallbackRecord
 from captaindata_dagster.simulator.replies import Call, Replies, Reply, parse_body
-from captaindata_dagster.simulator.state import redact
+from captaindata_dagster.simulator.state import REDACTED, redact
 
 if TYPE_CHECKING:
     from captaindata_dagster.simulator.server import Simulator
@@ -38,6 +40,16 @@ _MANAGE = re.compile(r"^/v4/schedules/([^/]+)/(resume|cancel|pause)$")
 SCHEDULE_MOVES = {"pause": ({"ACTIVE"}, "PAUSED"), "resume": ({"PAUSED"}, "ACTIVE"),
                   "cancel": ({"ACTIVE", "PAUSED"}, "CANCELLED")}  # fmt: skip
 TICK_S = 0.02  # how often the schedule ticker looks for due schedules
+
+
+def logged_body(body: dict[str, Any]) -> Any:
+    """A submission as the request log keeps it: secrets redacted, and the values of
+    `callback.headers` too (they usually carry the receiver's own secret)."""
+    logged = redact(body)
+    callback = logged.get("callback")
+    if isinstance(callback, dict) and isinstance(callback.get("headers"), dict):
+        logged["callback"] = {**callback, "headers": dict.fromkeys(callback["headers"], REDACTED)}
+    return logged
 
 
 class BulkEndpoints(Replies):
@@ -124,7 +136,7 @@ class BulkEndpoints(Replies):
             return self.error(
                 call, 400, "BAD_INPUT", "input", err or "request body must be a JSON object"
             )
-        call.body = redact(body)
+        call.body = logged_body(body)
         sub = check_submission(action, body, mode)
         if isinstance(sub, Refusal):
             return self.error(call, 400, sub.label, sub.scope, sub.message, {"field": sub.field})
@@ -161,15 +173,25 @@ class BulkEndpoints(Replies):
     # schedules coming due
 
     def start_ticker(self) -> None:
-        """Start the background thread that fires due schedules (once per simulator)."""
+        """Start the background thread that fires due schedules (once per start of the
+        simulator: it ends when `stop()` sets the stopping event it was started with)."""
         if self._ticker is None or not self._ticker.is_alive():
-            self._ticker = threading.Thread(target=self._tick, name="captaindata-bulk-schedules",
-                                            daemon=True)  # fmt: skip
+            self._ticker = threading.Thread(target=self._tick, args=(self.sim.stopping,),
+                                            name="captaindata-bulk-schedules", daemon=True)  # fmt: skip
             self._ticker.start()
 
-    def _tick(self) -> None:
-        while not self.sim.stopping.wait(TICK_S):
+    def _tick(self, stopping: threading.Event) -> None:
+        while not stopping.wait(TICK_S):
             self.fire_due_schedules()
+
+    def stop(self, timeout_s: float) -> None:
+        """Wait (at most `timeout_s` in all) for the ticker and the run workers to end; the
+        caller has set the stopping event they watch."""
+        deadline = time.monotonic() + timeout_s
+        ticker, self._ticker = self._ticker, None
+        if ticker is not None:
+            ticker.join(max(0.0, deadline - time.monotonic()))
+        self.processor.join(deadline)
 
     def fire_due_schedules(self) -> list[str]:
         """Create and start the run of every schedule that has come due; their run uids."""
@@ -190,12 +212,11 @@ class BulkEndpoints(Replies):
         run = self.runs.runs.get(uid)
         if run is None:
             return self.not_found(call, f"run {uid}")
-        if run.status not in RESUMABLE_STATUSES:
+        if not self.runs.claim_resume(run):
             return self.error(call, 400, "BAD_PARAMETERS", "param",
                               f"run {uid} is {run.status}; only "
-                              f"{', '.join(sorted(RESUMABLE_STATUSES))} runs resume",
+                              f"{', '.join(sorted(RESUMABLE_RUN_STATUSES))} runs resume",
                               {"field": "run_uid"})  # fmt: skip
-        run.retry_count += 1
         self.processor.start(run)
         return self.ok(call, run.to_api(self.sim.state.workspace_uid))
 

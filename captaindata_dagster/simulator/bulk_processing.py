@@ -4,9 +4,16 @@ account, billed like live calls, a callback after each page of results and a fin
 Each input goes through the live endpoint's own steps (`ActionEndpoint.perform`: the injected
 faults, the answer built from the response schemas, the credits charged), under the workspace's
 rate limit (waiting for a token instead of answering 429) and holding the account's in-flight slot
-(waiting for it, so a live call on the same account meanwhile gets its 429). Each page is a logged
-call (`sim.calls()`, path `.../run/async`). An input that fails is a callback with its `error`;
-credits running out or an account that cannot run the action BLOCK the run.
+(waiting for it, so a live call on the same account meanwhile gets its 429). The token is taken
+once the slot is held, so calls never burst above the rate after a wait. A run naming several
+accounts (`identity_ids` / `integration_users`) uses them round-robin, one input each in turn
+(its one worker makes one call at a time, so the accounts are not used in parallel). Each page is
+a logged call (`sim.calls()`, path `.../run/async`). An input that fails is a callback with its
+`error`; credits running out or an account that cannot run the action BLOCK the run.
+
+Each worker watches the stopping event of the simulator's start it began under: `stop()` sets it
+(cutting waits short), then joins the workers; a later `start()` makes a new event, so a worker of
+the previous start never carries on.
 """
 
 from __future__ import annotations
@@ -35,6 +42,10 @@ if TYPE_CHECKING:
 SLOT_WAIT_S = 0.01  # how often a run waiting for its account's slot looks again
 
 
+class RunStopping(Exception):
+    """The simulator is stopping: the worker ends here, the run STOPPED, no final callback."""
+
+
 @dataclass
 class RunHalted(Exception):
     """The run stops here with `status` (BLOCKED, FAILED) and the error envelope that says why."""
@@ -50,28 +61,56 @@ class BulkProcessor:
         self.sim = sim
         self.runs = runs
         self._held: dict[str, list[CallbackRecord]] = {}  # run uid -> held back (out_of_order)
+        self._workers: list[threading.Thread] = []
+        self._workers_lock = threading.Lock()
+        self._local = threading.local()  # .stopping: the event a worker thread watches
 
     def start(self, run: BulkRun) -> None:
-        """Queue `run` and work through it from `run.next_index` in a daemon thread."""
+        """Queue `run` and work through it from `run.next_index` in a daemon thread (kept, so
+        `join` can wait for it)."""
         self.runs.set_status(run, "QUEUED")
-        threading.Thread(
-            target=self.work, args=(run,), name=f"captaindata-bulk:{run.uid[:8]}", daemon=True
-        ).start()
+        worker = threading.Thread(target=self.work, args=(run, self.sim.stopping),
+                                  name=f"captaindata-bulk:{run.uid[:8]}", daemon=True)  # fmt: skip
+        with self._workers_lock:
+            self._workers = [w for w in self._workers if w.is_alive()]
+            self._workers.append(worker)
+        worker.start()
 
-    def work(self, run: BulkRun) -> None:
+    def join(self, deadline: float) -> None:
+        """Wait for every worker to end, until `deadline` (a `time.monotonic()` value)."""
+        with self._workers_lock:
+            workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+
+    def stopping(self) -> threading.Event:
+        """The stopping event this thread watches (a worker's own start's; else the current)."""
+        return getattr(self._local, "stopping", None) or self.sim.stopping
+
+    def pause(self, seconds: float) -> None:
+        """Wait `seconds` (through `runs.sleep` if a test injected one), cut short by `stop()`."""
+        if self.runs.sleep is not None:
+            self.runs.sleep(seconds)
+        else:
+            self.stopping().wait(seconds)
+
+    def work(self, run: BulkRun, stopping: threading.Event) -> None:
         """Every input left, then the final callback with the run's status."""
+        self._local.stopping = stopping
         action = self.sim.routes.catalog.get(run.action_id)
         assert action is not None
         self.runs.set_status(run, "RUNNING")
         try:
-            while run.next_index < len(run.inputs) and not self.sim.stopping.is_set():
+            while run.next_index < len(run.inputs):
+                if stopping.is_set():
+                    raise RunStopping
                 self.halt_halfway(run)
                 self.one_input(run, action, run.inputs[run.next_index])
                 run.next_index += 1
         except RunHalted as halt:
             self.finish(run, halt.status, halt.error)
             return
-        if self.sim.stopping.is_set():  # the simulator stops: the run stops, no final callback
+        except RunStopping:  # the simulator stops: the run stops, no final callback
             self.runs.set_status(run, "STOPPED")
             return
         if run.failed_inputs and run.failed_inputs >= len(run.inputs):
@@ -93,9 +132,16 @@ class BulkProcessor:
     def one_input(self, run: BulkRun, action: Action, inp: dict[str, Any]) -> None:
         """Every page of one input, a callback after each (an error callback if it failed)."""
         body = {**run.common, "input": inp}
+        account = None
+        if action.uses_account:
+            key = next((k for k in ("integration_users", "identity_ids") if body.get(k)), None)
+            given = body[key] if key else ["default"]
+            account = str(given[run.next_index % len(given)])  # round-robin, one input each
+            if key:
+                body[key] = [account]
         page = 1
         while True:
-            reply, call = self.one_call(run, action, body, page)
+            reply, call = self.one_call(action, body, page, account)
             if reply.status != 200:
                 run.failed_inputs += 1
                 self.send(run, inp, [], self.error_of(reply))
@@ -108,45 +154,55 @@ class BulkProcessor:
             page += 1
 
     def one_call(
-        self, run: BulkRun, action: Action, body: dict[str, Any], page: int
+        self, action: Action, body: dict[str, Any], page: int, account: str | None
     ) -> tuple[Reply, Call]:
-        """One page, paced and on the account's slot, logged like a live call (its time in the
-        log starts once the token and the slot are taken, so waiting is not counted)."""
+        """One page on `account`'s slot, then paced, logged like a live call (its time in the
+        log starts once the slot and the token are taken, so waiting is not counted)."""
         cfg = self.sim.config
-        given = body.get("integration_users") or body.get("identity_ids")
-        account = str((given or ["default"])[0]) if action.uses_account else None
-        self.wait_for_rate(cfg)
-        if cfg.credits is not None and self.sim.state.credits_used >= cfg.credits:
-            raise RunHalted("BLOCKED", self.envelope("NO_CREDITS", "no credits left"))
+        given = bool(body.get("integration_users") or body.get("identity_ids"))
         if account is not None:
             self.take_slot(account, cfg)
-        call = Call("POST", f"/v4/actions/{action.id}/run/async", {}, time.time(), time.monotonic())
-        call.action_id, call.body, call.account = action.id, redact(body), account
-        call.input = redact(action.canonical_input(body.get("input")))
-        actions = self.sim.routes.actions
+        call: Call | None = None
         try:
-            refused = account and account_refusal(actions, call, cfg, account, bool(given))
+            self.wait_for_rate(cfg)
+            if cfg.credits is not None and self.sim.state.credits_used >= cfg.credits:
+                raise RunHalted("BLOCKED", self.envelope("NO_CREDITS", "no credits left"))
+            call = Call("POST", f"/v4/actions/{action.id}/run/async", {}, time.time(),
+                        time.monotonic())  # fmt: skip
+            call.action_id, call.body, call.account = action.id, redact(body), account
+            call.input = redact(action.canonical_input(body.get("input")))
+            actions = self.sim.routes.actions
+            refused = account and account_refusal(actions, call, cfg, account, given)
             if refused:
                 raise RunHalted("BLOCKED", json.loads(refused.body))
             return actions.perform(call, action, cfg, body, page), call
         finally:
             if account is not None:
                 self.sim.state.release_account(account)
-            self.sim.log_call(call)
+            if call is not None:
+                self.sim.log_call(call)
 
     def wait_for_rate(self, cfg: SimulatorConfig) -> None:
         """Take a token of the workspace's bucket (shared with live calls), waiting for one."""
         while cfg.rps is not None:
+            if self.stopping().is_set():
+                raise RunStopping
             wait = self.sim.state.take_rate(cfg.rps)
             if wait is None:
+                with self.runs.lock:
+                    self.runs.paced_calls += 1
                 return
-            self.runs.sleep(wait)
+            self.pause(wait)
 
     def take_slot(self, account: str, cfg: SimulatorConfig) -> None:
         """Hold one of the account's in-flight slots (the live endpoint's), waiting for it."""
         st = self.sim.state
-        while not st.acquire_account(account, cfg.account_concurrency):
-            self.runs.sleep(SLOT_WAIT_S)
+        while True:
+            if self.stopping().is_set():
+                raise RunStopping
+            if st.acquire_account(account, cfg.account_concurrency):
+                break
+            self.pause(SLOT_WAIT_S)
         with st.lock:
             held = st.inflight.get(account, 0)
         with self.runs.lock:
@@ -232,8 +288,8 @@ class BulkProcessor:
     def policy(self) -> DeliveryPolicy:
         cfg = self.sim.config
         unreachable = self.faulty("unreachable")
-        return DeliveryPolicy(cfg.callback_retries, cfg.callback_backoff_s, self.runs.sleep,
-                              unreachable)  # fmt: skip
+        return DeliveryPolicy(cfg.callback_retries, cfg.callback_backoff_s, self.pause,
+                              unreachable, self.stopping().is_set)  # fmt: skip
 
     def faulty(self, name: str) -> bool:
         """Whether the callback fault `name` strikes this time (drawn like the call faults)."""

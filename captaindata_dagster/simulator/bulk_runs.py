@@ -9,17 +9,18 @@ held for dictionary operations only, never across a call or a callback.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from captaindata_dagster.api.bulk_statuses import ENDED_RUN_STATUSES, RESUMABLE_RUN_STATUSES
 from captaindata_dagster.simulator.bulk_submission import Submission
 from captaindata_dagster.simulator.callback_delivery import CallbackRecord
 
-FINAL_STATUSES = frozenset({"SUCCEEDED", "PARTIAL_SUCCEEDED", "FAILED", "BLOCKED", "STOPPED"})
-RESUMABLE_STATUSES = frozenset({"FAILED", "BLOCKED", "STOPPED"})
+# The statuses a run's worker leaves it in (it gets a `finished_at`): ended, or waiting for a
+# resume. Both sets come from the one table of run statuses, shared with the client.
+STOPPED_OR_ENDED = ENDED_RUN_STATUSES | RESUMABLE_RUN_STATUSES
 
 
 def iso(moment: datetime) -> str:
@@ -146,7 +147,10 @@ class BulkRuns:
     """The runs, callbacks and schedules of one simulator, in creation order.
 
     `clock` (aware datetimes) decides when a schedule is due; `sleep` paces the background work
-    and the callbacks' back-off. Both are attributes so a test can inject its own.
+    and the callbacks' back-off (None: wait on the simulator's stopping event, so `stop()` cuts a
+    wait short). Both are attributes so a test can inject its own. `peak_inflight` and
+    `paced_calls` (calls that took a token of the rate bucket) let a test check the pacing
+    without reading the clock.
     """
 
     def __init__(self) -> None:
@@ -155,8 +159,9 @@ class BulkRuns:
         self.callbacks: dict[str, CallbackRecord] = {}
         self.schedules: dict[str, Schedule] = {}
         self.clock: Callable[[], datetime] = utc_now
-        self.sleep: Callable[[float], None] = time.sleep
+        self.sleep: Callable[[float], None] | None = None
         self.peak_inflight: dict[str, int] = {}  # account -> most bulk calls seen at once
+        self.paced_calls = 0  # bulk calls that took a token of the workspace's rate bucket
 
     def now(self) -> str:
         return iso(self.clock())
@@ -181,10 +186,24 @@ class BulkRuns:
             run.updated_at = now
             if status == "RUNNING" and run.started_at is None:
                 run.started_at = now
-            if status in FINAL_STATUSES:
+            if status in STOPPED_OR_ENDED:
                 run.finished_at = now
             if error is not None:
                 run.last_error = {"label": error["label"], "message": error["message"]}
+
+    def claim_resume(self, run: BulkRun) -> bool:
+        """Move a stopped run back to QUEUED (one more retry) if it may resume; False if not.
+
+        The check and the move happen under the lock, so of two resumes at once only one starts
+        a worker (the other is refused): no input is worked, nor billed, twice.
+        """
+        with self.lock:
+            if run.status not in RESUMABLE_RUN_STATUSES:
+                return False
+            run.status = "QUEUED"
+            run.retry_count += 1
+            run.updated_at = self.now()
+            return True
 
     def runs_where(self, filters: Mapping[str, set[str]]) -> list[BulkRun]:
         """The runs matching every filter (field name -> accepted values), oldest first."""

@@ -115,12 +115,14 @@ def post_json(url: str, headers: Mapping[str, str], payload: Mapping[str, Any]) 
 @dataclass(frozen=True)
 class DeliveryPolicy:
     """How hard the simulator tries: `retries` more POSTs after the first, waiting
-    `backoff_s * 2**n` between them through `sleep` (a test injects a fake one)."""
+    `backoff_s * 2**n` between them through `sleep` (a test injects a fake one). Once `stopped()`
+    is true (the simulator stops) no further try is made: the callback is FAILED."""
 
     retries: int
     backoff_s: float
     sleep: Callable[[float], None]
     unreachable: bool = False  # the "unreachable" fault: every try fails without a POST
+    stopped: Callable[[], bool] = lambda: False
 
 
 def deliver(record: CallbackRecord, policy: DeliveryPolicy) -> CallbackRecord:
@@ -136,6 +138,8 @@ def deliver(record: CallbackRecord, policy: DeliveryPolicy) -> CallbackRecord:
     for attempt in range(policy.retries + 1):
         if attempt:
             policy.sleep(policy.backoff_s * 2 ** (attempt - 1))
+        if policy.stopped():
+            break
         status = 0 if policy.unreachable else post_json(record.url, record.headers, record.payload)
         record.attempts.append(status)
         record.http_status = status

@@ -48,7 +48,7 @@ class Simulator:
         """Bind and serve in a daemon thread; returns self. Prints nothing."""
         if self._server is not None:
             return self
-        self.stopping.clear()
+        self.stopping = threading.Event()  # a new one: workers of a previous start stay stopped
         server = SimulatorServer((self.config.host, self.config.port), Handler, self)
         self._server = server
         self._thread = threading.Thread(
@@ -61,7 +61,8 @@ class Simulator:
         return self
 
     def stop(self) -> None:
-        """Stop serving, release hanging faults and close open keep-alive connections."""
+        """Stop serving, release hanging faults, close open keep-alive connections, and end the
+        bulk runs' workers (their runs STOPPED) and the schedule ticker, waiting up to 5 s."""
         server = self._server
         if server is None:
             return
@@ -78,6 +79,7 @@ class Simulator:
                 pass
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.routes.bulk.stop(timeout_s=5)  # bounded: the bulk workers and the schedule ticker
         self._server = None
         self._thread = None
 

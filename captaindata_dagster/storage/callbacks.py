@@ -32,25 +32,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from captaindata_dagster.storage.callback_identity import FINAL, PAGE, callback_identity
 from captaindata_dagster.storage.callbacks_schema import (
     CALLBACK_KEYS,
     CALLBACK_SCHEMA,
     DUPLICATE,
-    FINAL,
     LANDED,
-    PAGE,
     SELECT_CALLBACK,
     SELECT_SUBMISSION,
     LandedCallback,
     Submission,
-    callback_identity,
     landed_callback,
     secret_sha256,
     submission_of,
 )
 from captaindata_dagster.storage.encoding import dump_json, to_iso, utcnow
 from captaindata_dagster.storage.locations import is_postgres_url, resolve_ledger_location
-from captaindata_dagster.storage.sql import insert, update
+from captaindata_dagster.storage.sql import Connection, insert
 from captaindata_dagster.storage.store import Store
 
 __all__ = [
@@ -64,6 +62,7 @@ __all__ = [
     "CallbackStore",
     "LandedCallback",
     "Submission",
+    "WrongRun",
     "callback_headers",
     "default_callback_store_location",
     "new_secret",
@@ -73,6 +72,15 @@ SUBMISSION_HEADER = "X-Captaindata-Submission"
 SECRET_HEADER = "X-Captaindata-Secret"
 CALLBACK_STORE_ENV = "CAPTAINDATA_CALLBACK_STORE"
 CALLBACK_STORE_FILENAME = "callbacks.sqlite"
+_NO_SECRET_SHA256 = "0" * 64  # compared against when the submission is unknown
+
+
+class WrongRun(ValueError):
+    """A callback or a run that contradicts the run a submission already has (the receiver's 409).
+
+    A submission has one run: the one `attach_run` recorded, or, before the API answered, the one
+    its first landed callback named.
+    """
 
 
 def new_secret() -> str:
@@ -192,25 +200,43 @@ class CallbackStore(Store):
     def attach_run(self, submission_id: str, run_uid: str) -> None:
         """Record the run the API created for a submission (its `run_uid`).
 
+        Callbacks may land before the API's answer does: the run is refused when callbacks of
+        another run already landed for the submission.
+
+        Args:
+            submission_id: a registered submission.
+            run_uid: the run the API answered with.
+
         Raises:
             KeyError: no such submission.
-            ValueError: the submission already has another run.
+            WrongRun: the submission already has another run, or callbacks of another run landed.
+
+        Example:
+            >>> store.attach_run("sub-1", "run-1")  # doctest: +SKIP
         """
         with self._write() as conn:
+            self._lock_keys(conn, f"callbacks:{submission_id}")
+            other = conn.execute(
+                "SELECT run_uid FROM callbacks WHERE submission_id = ? AND run_uid <> ? LIMIT 1",
+                (submission_id, run_uid),
+            ).fetchone()
+            if other is not None:
+                raise WrongRun(
+                    f"submission {submission_id!r} already landed callbacks of run {other[0]!r}"
+                )
+            updated = conn.execute(
+                "UPDATE submissions SET run_uid = ?, run_attached_at = COALESCE(run_attached_at, ?) "
+                "WHERE submission_id = ? AND (run_uid IS NULL OR run_uid = ?)",
+                (run_uid, to_iso(utcnow()), submission_id, run_uid),
+            ).rowcount
+            if updated == 1:
+                return
             found = conn.execute(
                 "SELECT run_uid FROM submissions WHERE submission_id = ?", (submission_id,)
             ).fetchone()
-            if found is None:
-                raise KeyError(submission_id)
-            if found[0] not in (None, run_uid):
-                raise ValueError(f"submission {submission_id!r} already has run {found[0]!r}")
-            update(
-                conn,
-                "submissions",
-                {"run_uid": run_uid, "run_attached_at": to_iso(utcnow())},
-                "submission_id = ?",
-                [submission_id],
-            )
+        if found is None:
+            raise KeyError(submission_id)
+        raise WrongRun(f"submission {submission_id!r} already has run {found[0]!r}")
 
     def submission(self, submission_id: str) -> Submission | None:
         """The submission as registered, or None."""
@@ -229,9 +255,8 @@ class CallbackStore(Store):
             row = conn.execute(
                 "SELECT secret_sha256 FROM submissions WHERE submission_id = ?", (submission_id,)
             ).fetchone()
-        if row is None:
-            return False
-        return hmac.compare_digest(str(row[0]), secret_sha256(secret))
+        stored = _NO_SECRET_SHA256 if row is None else str(row[0])  # the same work either way
+        return hmac.compare_digest(stored, secret_sha256(secret)) and row is not None
 
     # ------------------------------------------------------------------ callbacks
 
@@ -239,26 +264,32 @@ class CallbackStore(Store):
         """Store one callback once: `LANDED` when new, `DUPLICATE` when it was stored before.
 
         Committed before it returns (the receiver answers 2xx only then). A duplicate only counts
-        one more delivery on the stored row.
+        one more delivery on the stored row. The callback's run is checked in the same
+        transaction: it must be the submission's run (`attach_run`), or, before one is attached,
+        the run of the callbacks already landed.
 
         Args:
             submission_id: an authenticated submission.
             payload: the callback body (a dict holding `run.run_uid`).
 
+        Raises:
+            KeyError: no such submission.
+            WrongRun: the callback names another run than the submission's.
+
         Example:
             >>> store.land_callback("sub-1", {"run": {"run_uid": "r1", "status": "SUCCEEDED"}})  # doctest: +SKIP
             'landed'
         """
-        kind, key, input_sha = callback_identity(payload)
+        identity = callback_identity(payload)
         run = payload["run"]
         row = {
             "submission_id": submission_id,
-            "callback_key": key,
-            "kind": kind,
+            "callback_key": identity.key,
+            "kind": identity.kind,
             "run_uid": str(run["run_uid"]),
             "batch_uid": run.get("batch_uid"),
             "status": run.get("status"),
-            "input_sha256": input_sha,
+            "input_sha256": identity.input_sha256,
             "payload_json": dump_json(dict(payload)),
             "received_at": to_iso(utcnow()),
             "deliveries": 1,
@@ -269,14 +300,39 @@ class CallbackStore(Store):
             f"ON CONFLICT ({', '.join(CALLBACK_KEYS)}) DO NOTHING"
         )
         with self._write() as conn:
+            self._check_run(conn, submission_id, row["run_uid"])
             if conn.execute(sql, tuple(row[c] for c in columns)).rowcount == 1:
                 return LANDED
             conn.execute(
                 "UPDATE callbacks SET deliveries = deliveries + 1 "
                 "WHERE submission_id = ? AND callback_key = ?",
-                (submission_id, key),
+                (submission_id, identity.key),
             )
         return DUPLICATE
+
+    def _check_run(self, conn: Connection, submission_id: str, run_uid: str) -> None:
+        """Inside `land_callback`'s transaction: refuse a callback of another run (`WrongRun`).
+
+        An attached run never changes (`attach_run` updates only a NULL or the same run), so it
+        is checked without a lock; before one is attached, the submission's key is locked so that
+        `attach_run` and the callbacks of two runs cannot both pass.
+        """
+        sql = "SELECT run_uid FROM submissions WHERE submission_id = ?"
+        found = conn.execute(sql, (submission_id,)).fetchone()
+        if found is None:
+            raise KeyError(submission_id)
+        if found[0] is None:
+            self._lock_keys(conn, f"callbacks:{submission_id}")
+            found = conn.execute(sql, (submission_id,)).fetchone()
+        attached = found[0]
+        if attached is None:
+            other = conn.execute(
+                "SELECT run_uid FROM callbacks WHERE submission_id = ? AND run_uid <> ? LIMIT 1",
+                (submission_id, run_uid),
+            ).fetchone()
+            attached = None if other is None else other[0]
+        if attached is not None and attached != run_uid:
+            raise WrongRun(f"the callback names run {run_uid!r}, the submission's is {attached!r}")
 
     def callbacks(
         self, submission_id: str | None = None, *, run_uid: str | None = None
@@ -298,7 +354,17 @@ class CallbackStore(Store):
         return [landed_callback(r) for r in rows]
 
     def final_status(self, submission_id: str) -> str | None:
-        """The run's final status, if its final callback arrived (the latest, after a resume)."""
+        """The status of the latest final callback to arrive, or None before one did.
+
+        This is what arrived, in arrival order: after a resume a run posts a final callback per
+        batch, and callbacks may be replayed late. The run's status from the API
+        (`GET /runs/{uid}`, `CaptainDataClient.get_run`) is the authority; read this as "the
+        callbacks say the run ended", not as the run's settled status.
+
+        Example:
+            >>> store.final_status("sub-1")  # doctest: +SKIP
+            'SUCCEEDED'
+        """
         with self._read() as conn:
             row = conn.execute(
                 "SELECT status FROM callbacks WHERE submission_id = ? AND kind = ? "

@@ -1,31 +1,18 @@
-"""The callback store's tables, its records, and the identity of one callback.
+"""The callback store's tables and its records.
 
 Two tables, written once for both databases. `submissions`: one row per bulk submission,
 registered before the API is called, holding the sha256 of its secret (never the secret) and the
 run the API gave it. `callbacks`: one row per distinct callback the API posted, keyed by
 (submission, callback key), so a callback delivered again lands nothing new.
 
-The identity of a callback (`callback_key`), from the payload API.md describes (`{run: {run_uid,
-batch_uid, status}, input, custom_data, error, results: [...]}`, posted once per page of results,
-then a final one):
-
-- a callback with an `input` is one page of that input's results: its key is the sha256 of
-  (run_uid, batch_uid, the input as canonical JSON, and the page's `results` and `error` as
-  canonical JSON). The page's content is part of it because the payload carries no page number:
-  two pages of one input are two callbacks, while the same page redelivered, replayed
-  (`POST /runs/callbacks/{uid}/replay`) or arriving out of order is the same bytes, so one row.
-- a callback without an `input` is the run's final status: its key is (run_uid, "final",
-  status). A run resumed after FAILED may end again as SUCCEEDED: both land, the latest is the
-  run's final status.
-
-`custom_data` is left out of every key: it is what we sent, echoed back, the same on every page.
+The identity of a callback (`callback_key`, and whether it is a page or the run's final status)
+is `callback_identity`'s.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,8 +20,6 @@ from typing import Any
 from captaindata_dagster.storage.encoding import from_iso, load_json
 from captaindata_dagster.storage.sql import as_row
 
-PAGE = "page"  # one page of one input's results (or its error)
-FINAL = "final"  # the run's final status, posted once the run ended
 LANDED = "landed"  # land_callback: the callback is new, it is now stored
 DUPLICATE = "duplicate"  # land_callback: the same callback was stored before; nothing new
 
@@ -122,33 +107,6 @@ def secret_sha256(secret: str) -> str:
         '043a718774c5'
     """
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-def canonical_sha256(value: Any) -> str:
-    """The sha256 of `value` as canonical JSON (keys sorted, no spaces)."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def callback_identity(payload: Mapping[str, Any]) -> tuple[str, str, str | None]:
-    """(kind, callback key, input sha256) of a callback payload: see the module's docstring.
-
-    Args:
-        payload: a callback body already checked to hold `run.run_uid`.
-
-    Example:
-        >>> callback_identity({"run": {"run_uid": "r", "status": "SUCCEEDED"}})[0]
-        'final'
-    """
-    run = payload["run"]
-    run_uid, status = str(run["run_uid"]), run.get("status")
-    if payload.get("input") is None:
-        return FINAL, canonical_sha256([run_uid, FINAL, status]), None
-    input_sha = canonical_sha256(payload["input"])
-    key = canonical_sha256(
-        [run_uid, run.get("batch_uid"), input_sha, payload.get("results"), payload.get("error")]
-    )
-    return PAGE, key, input_sha
 
 
 def submission_of(values: Sequence[Any]) -> Submission:

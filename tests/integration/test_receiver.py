@@ -2,14 +2,16 @@
 PostgreSQL.
 
 What a post is answered and what lands: a valid callback lands once, a redelivery is acknowledged
-and lands nothing, a forged secret (401) or an unknown submission (404) lands nothing, a body over
-the limit is refused while it is read (413), garbage is 400, and 20 callbacks posted at once land
-exactly once each. The command's options parse into the receiver's settings.
+and lands nothing, a forged secret or an unknown submission (both 401: the answer does not tell
+which ids exist) lands nothing, a body over the limit is refused while it is read (413), garbage
+is 400, a callback of another run 409, and 20 callbacks posted at once land exactly once each. The
+command's options parse into the receiver's settings, which refuse plain http to the Internet.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from click.testing import CliRunner
 
 from captaindata_dagster.cli import main
 from captaindata_dagster.receiver import ReceiverServer, ReceiverSettings
+from captaindata_dagster.receiver.settings import PUBLIC_URL_ENV
 from captaindata_dagster.storage.callbacks import (
     DUPLICATE,
     LANDED,
@@ -26,6 +29,7 @@ from captaindata_dagster.storage.callbacks import (
     callback_headers,
     new_secret,
 )
+from tests.helpers import FakeClock
 
 ACTION = "linkedin-extract-people"
 LIMIT = 4096
@@ -86,7 +90,8 @@ def test_a_forged_secret_or_an_unknown_submission_lands_nothing(receiver, store,
     forged = {**headers, "X-Captaindata-Secret": new_secret()}
     assert post(receiver, page(1), forged).status_code == 401
     unknown = callback_headers("sub-404", headers["X-Captaindata-Secret"])
-    assert post(receiver, page(1), unknown).status_code == 404
+    answer = post(receiver, page(1), unknown)
+    assert (answer.status_code, answer.json()) == (401, post(receiver, page(1), forged).json())
     assert post(receiver, page(1), {}).status_code == 401
     assert store.callbacks() == []
 
@@ -103,7 +108,20 @@ def test_garbage_is_400_and_another_run_409(receiver, store, headers):
     assert post(receiver, b"{not json", headers).status_code == 400
     assert post(receiver, {"run": {}}, headers).status_code == 400
     assert post(receiver, page(1, run_uid="run-2"), headers).status_code == 409
+    deep = b'{"run": {"run_uid": "run-1"}, "input": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    assert post(receiver, deep, headers).status_code == 400  # nested past the parser: not a 500
     assert store.callbacks() == []
+
+
+def test_before_the_run_is_attached_the_first_callback_s_run_is_the_submission_s(receiver, store):
+    secret = new_secret()
+    store.register_submission("sub-2", secret, ACTION)  # the API has not answered yet
+    headers = callback_headers("sub-2", secret)
+    assert post(receiver, page(1, run_uid="run-1"), headers).json() == {"outcome": LANDED}
+    assert post(receiver, page(2, run_uid="run-9"), headers).status_code == 409
+    with pytest.raises(ValueError, match="run-1"):
+        store.attach_run("sub-2", "run-9")
+    assert [c.run_uid for c in store.callbacks("sub-2")] == ["run-1"]
 
 
 def test_a_callback_off_its_action_s_schema_is_400(receiver, store, headers):
@@ -157,22 +175,68 @@ def test_the_command_parses_its_options_into_the_settings(monkeypatch, tmp_path)
     ((settings, store),) = served
     assert (settings.host, settings.port, settings.max_body_bytes) == ("0.0.0.0", 9000, 1000)
     assert store.path == tmp_path / "cb.sqlite"
-    for bad in (["--port", "70000"], ["--public-url", "ftp://x"], ["--max-body-bytes", "0"]):
+    for bad in (["--port", "70000"], ["--public-url", "ftp://x"], ["--max-body-bytes", "0"],
+                ["--public-url", "http://hooks.example"]):  # fmt: skip
         refused = CliRunner().invoke(main, ["receiver", *bad])
         assert refused.exit_code == 2, (bad, refused.output)
+    public = CliRunner().invoke(main, ["receiver", "--host", "0.0.0.0", "--port", "9000"])
+    assert public.exit_code == 2 and "--public-url" in public.output
     assert served == [served[0]]
 
 
+def test_the_public_url_is_https_unless_loopback_and_read_once(monkeypatch):
+    monkeypatch.delenv(PUBLIC_URL_ENV, raising=False)
+    with pytest.raises(ValueError, match="https"):
+        ReceiverSettings(public_url="http://hooks.example")
+    for local in ("http://127.0.0.1:9000", "http://localhost:9000", "http://[::1]:9000"):
+        assert ReceiverSettings(public_url=local).callback_url() == local + "/callbacks"
+    assert ReceiverSettings(port=9).callback_url() == "http://127.0.0.1:9/callbacks"
+    with pytest.raises(ValueError, match="--public-url"):
+        ReceiverSettings(host="0.0.0.0").callback_url()
+    monkeypatch.setenv(PUBLIC_URL_ENV, "https://one.example")
+    settings = ReceiverSettings(host="0.0.0.0")
+    monkeypatch.setenv(PUBLIC_URL_ENV, "http://two.example")  # refused, were it read again
+    assert settings.public_url == "https://one.example"
+    assert settings.callback_url() == "https://one.example/callbacks"
+    with pytest.raises(ValueError, match="https"):
+        ReceiverSettings()
+
+
+def test_a_receiver_that_does_not_start_gives_up_on_the_injected_clock(store):
+    fake = FakeClock()
+    server = ReceiverServer(
+        ReceiverSettings(port=0), store=store, start_timeout_s=0.05, clock=fake, sleep=fake.sleep
+    )
+    told_to_exit = threading.Event()
+
+    def never_listens(*args: object, **kwargs: object) -> None:  # alive, never started
+        while not server.server.should_exit and not told_to_exit.wait(0.005):
+            pass
+
+    server.server.run = never_listens
+    try:
+        with pytest.raises(RuntimeError, match="did not start"):
+            server.start()
+    finally:
+        told_to_exit.set()
+        server.stop()
+    assert fake.waits and set(fake.waits) == {0.01} and len(fake.waits) <= 6
+
+
 def test_the_store_on_postgresql_lands_each_callback_once(pg_url: str):
-    with CallbackStore(pg_url) as store:
+    with CallbackStore(pg_url) as store, CallbackStore(pg_url) as other:
         secret = new_secret()
         store.register_submission("sub-pg", secret, ACTION)
         assert store.authenticate("sub-pg", secret) and not store.authenticate("sub-pg", "x")
-        bodies = [page(n) for n in range(20)] * 2
+        store.attach_run("sub-pg", "run-1")
+        bodies = [page(n) for n in range(20)] * 2  # each once through each store, at once
+        jobs = [(s, b) for b in bodies[:20] for s in (store, other)]
         with ThreadPoolExecutor(max_workers=8) as pool:
-            outcomes = sorted(pool.map(lambda b: store.land_callback("sub-pg", b), bodies))
+            outcomes = sorted(pool.map(lambda j: j[0].land_callback("sub-pg", j[1]), jobs))
         assert outcomes == sorted([LANDED] * 20 + [DUPLICATE] * 20)
         final = {"run": {"run_uid": "run-1", "status": "SUCCEEDED"}, "input": None}
+        with pytest.raises(ValueError):
+            other.land_callback("sub-pg", {**final, "run": {**final["run"], "run_uid": "run-2"}})
         assert store.land_callback("sub-pg", final) == LANDED
         assert store.final_status("sub-pg") == "SUCCEEDED"
         assert len(store.callbacks("sub-pg")) == 21 and store.integrity_ok()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -105,6 +106,9 @@ def final_run(sim: Simulator, uid: str) -> dict[str, Any]:
     wait_until(lambda: any(c.payload["run"]["status"] != "RUNNING" and c.status != "RUNNING"
                            and c.status != "PENDING" for c in sim.routes.bulk.runs.callbacks.values()
                            if c.run_uid == uid), "no final callback")  # fmt: skip
+    wait_until(lambda: all(c.status not in ("RUNNING", "PENDING")
+                           for c in sim.routes.bulk.runs.callbacks.values() if c.run_uid == uid),
+               "a callback still in flight")  # fmt: skip
     run = call(sim, "GET", f"/runs/{uid}")[1]
     assert not problems(CATALOG.bulk_schema("run") or {}, run)
     return run
@@ -164,13 +168,94 @@ def test_runs_are_paced_one_call_at_a_time_per_account(receiver: Receiver) -> No
         uids = [submit(sim, receiver.url, profiles(5), identity_ids=["acct-1"]) for _ in range(3)]
         for uid in uids:
             assert final_run(sim, uid)["status"] == "SUCCEEDED"
-        calls = sorted((c for c in sim.calls(ACTION) if c.performed), key=lambda r: r.at)
+        calls = [c for c in sim.calls(ACTION) if c.performed]
         assert len(calls) == 15 and {c.account for c in calls} == {"acct-1"}
-        assert sim.routes.bulk.runs.peak_inflight == {"acct-1": 1}
-        ends = [c.at + c.duration_s for c in calls]
-        overlapping = sum(1 for i in range(1, len(calls)) if calls[i].at < ends[i - 1] - 1e-3)
-        assert overlapping == 0
+        runs = sim.routes.bulk.runs
+        assert runs.peak_inflight == {"acct-1": 1}  # three runs, never two calls at once
+        assert runs.paced_calls == 15  # every call took a token of the rate bucket
         assert sim.credits_used == 15
+
+
+def test_a_run_uses_its_accounts_in_turn(receiver: Receiver) -> None:
+    with run_simulator() as sim:
+        uid = submit(sim, receiver.url, profiles(4), identity_ids=["acct-1", "acct-2"])
+        assert final_run(sim, uid)["status"] == "SUCCEEDED"
+        calls = [c for c in sim.calls(ACTION) if c.performed]
+        assert [c.account for c in calls] == ["acct-1", "acct-2"] * 2
+        assert [c.body["identity_ids"] for c in calls] == [["acct-1"], ["acct-2"]] * 2
+        assert sim.routes.bulk.runs.peak_inflight == {"acct-1": 1, "acct-2": 1}
+
+
+def test_the_request_log_hides_callback_headers(receiver: Receiver) -> None:
+    with run_simulator() as sim:
+        final_run(sim, submit(sim, receiver.url, profiles(1)))
+        assert receiver.received[0][0].get("X-Test") == "t1"  # the receiver gets the secret
+        logged = [r.body for r in sim.requests if r.path.endswith("/run/async") and r.body]
+        submitted = [b for b in logged if "callback" in b]
+        assert [b["callback"]["headers"] for b in submitted] == [{"X-Test": "***"}]
+        assert "t1" not in json.dumps([r.to_dict() for r in sim.requests])
+
+
+def test_two_resumes_at_once_start_one_worker(receiver: Receiver) -> None:
+    with run_simulator(run_halt_after=1) as sim:
+        uid = submit(sim, receiver.url, profiles(3))
+        assert final_run(sim, uid)["status"] == "FAILED"
+        bulk = sim.routes.bulk
+        started: list[str] = []
+        start = bulk.processor.start
+        gate = threading.Barrier(2)
+
+        def slow_start(run: Any) -> None:  # widen the window between the check and the start
+            started.append(run.uid)
+            time.sleep(0.2)  # before the fix, the other resume passed the status check meanwhile
+            start(run)
+
+        bulk.processor.start = slow_start  # type: ignore[method-assign]
+        answers: list[int] = []
+
+        def resume() -> None:
+            gate.wait()
+            answers.append(call(sim, "POST", f"/runs/{uid}/resume", {})[0])
+
+        threads = [threading.Thread(target=resume) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(answers) == [200, 400] and started == [uid]
+        wait_until(lambda: call(sim, "GET", f"/runs/{uid}")[1]["status"] == "SUCCEEDED", "resume")
+        assert sim.credits_used == 3 and len([c for c in sim.calls(ACTION) if c.performed]) == 3
+
+
+def test_stop_ends_the_workers_and_a_restart_does_not_revive_them(receiver: Receiver) -> None:
+    sim = Simulator(latency_ms=1).start()
+    bulk = sim.routes.bulk
+    sim.state.acquire_account("acct-1", 1)  # the run's worker waits for the slot
+    uid = submit(sim, receiver.url, profiles(2), identity_ids=["acct-1"])
+    wait_until(lambda: bulk.runs.runs[uid].status == "RUNNING", "the run never started")
+    workers = list(bulk.processor._workers)
+    sim.stop()
+    assert workers and not any(w.is_alive() for w in workers)
+    assert bulk.runs.runs[uid].status == "STOPPED"
+    sim.state.release_account("acct-1")
+    sim.start()
+    try:
+        assert bulk.runs.runs[uid].status == "STOPPED" and sim.calls(ACTION)[1:] == []
+        assert receiver.received == []
+    finally:
+        sim.stop()
+
+
+def test_a_stopping_simulator_makes_no_more_callback_tries(receiver: Receiver) -> None:
+    receiver.down = True
+    sim = Simulator(callback_retries=50, callback_backoff_s=0.01).start()
+    uid = submit(sim, receiver.url, profiles(1))
+    wait_until(lambda: receiver.refused >= 2, "no callback try")
+    sim.stop()
+    tries = receiver.refused
+    records = [c for c in sim.routes.bulk.runs.callbacks.values() if c.run_uid == uid]
+    assert records and all(c.status == "FAILED" for c in records)
+    assert all(len(c.attempts) < 51 for c in records) and receiver.refused == tries
 
 
 def test_a_live_call_on_a_busy_account_is_refused(receiver: Receiver) -> None:
@@ -241,6 +326,7 @@ def test_unreachable_fault_fails_every_callback(receiver: Receiver) -> None:
 def test_duplicate_and_out_of_order_delivery(receiver: Receiver) -> None:
     with run_simulator(callback_faults={"duplicate": 1.0}) as sim:
         final_run(sim, submit(sim, receiver.url, profiles(2)))
+        wait_until(lambda: len(receiver.received) == 6, "the duplicate deliveries")
         inputs = [b.get("input", {}).get("custom_data") for b in receiver.payloads()]
         assert inputs == [{"i": 0}, {"i": 0}, {"i": 1}, {"i": 1}, None, None]
     receiver.received.clear()

@@ -24,6 +24,7 @@ from captaindata_dagster.storage.callbacks import (
     SECRET_HEADER,
     SUBMISSION_HEADER,
     CallbackStore,
+    WrongRun,
     callback_headers,
     default_callback_store_location,
     new_secret,
@@ -43,8 +44,8 @@ def page(input_url: str, results: list, run_uid: str = "run-1", batch: str = "b-
     }
 
 
-def final(status: str = "SUCCEEDED", run_uid: str = "run-1") -> dict:
-    return {"run": {"run_uid": run_uid, "batch_uid": None, "status": status}, "input": None}
+def final(status: str = "SUCCEEDED", run_uid: str = "run-1", batch: str | None = None) -> dict:
+    return {"run": {"run_uid": run_uid, "batch_uid": batch, "status": status}, "input": None}
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ def test_a_submission_is_registered_once_and_given_one_run(store, secret):
     assert store.submission("sub-1").run_uid is None
     store.attach_run("sub-1", "run-1")
     store.attach_run("sub-1", "run-1")  # the same run again is fine
-    with pytest.raises(ValueError, match="already has run"):
+    with pytest.raises(WrongRun, match="already has run"):
         store.attach_run("sub-1", "run-2")
     with pytest.raises(KeyError):
         store.attach_run("nope", "run-1")
@@ -125,31 +126,77 @@ def test_the_final_status_is_the_latest_final_callback(store, secret):
     assert store.final_status("sub-1") is None
     store.land_callback("sub-1", page("https://www.linkedin.com/in/ada", []))
     assert store.final_status("sub-1") is None
-    assert store.land_callback("sub-1", final("FAILED")) == LANDED
+    assert store.land_callback("sub-1", final("FAILED", batch="b-1")) == LANDED
     assert store.final_status("sub-1") == "FAILED"
-    assert store.land_callback("sub-1", final("SUCCEEDED")) == LANDED  # resumed, then ended
-    assert store.land_callback("sub-1", final("SUCCEEDED")) == DUPLICATE
+    assert store.land_callback("sub-1", final("SUCCEEDED", batch="b-2")) == LANDED  # resumed
+    assert store.land_callback("sub-1", final("SUCCEEDED", batch="b-2")) == DUPLICATE
     assert store.final_status("sub-1") == "SUCCEEDED"
     assert [c.kind for c in store.callbacks("sub-1")].count(FINAL) == 2
 
 
-def test_callbacks_landed_from_many_threads_land_once_each(store, secret):
+def test_a_run_failed_resumed_and_failed_again_lands_both_finals(store, secret):
+    """The batch is part of a final callback's identity: a second FAILED is not a duplicate."""
+    assert store.land_callback("sub-1", final("FAILED", batch="b-1")) == LANDED
+    assert store.land_callback("sub-1", final("FAILED", batch="b-2")) == LANDED
+    assert store.land_callback("sub-1", final("FAILED", batch="b-2")) == DUPLICATE
+    assert [c.batch_uid for c in store.callbacks("sub-1") if c.kind == FINAL] == ["b-1", "b-2"]
+    error = {"error_label": "LK_BAD_COOKIE", "message": "the cookie expired"}
+    assert store.land_callback("sub-1", {**final("FAILED", batch="b-3"), "error": error}) == LANDED
+    assert store.final_status("sub-1") == "FAILED"  # a run's error does not make it a page
+
+
+def test_pages_without_an_input_are_pages_not_the_final_status(store, secret):
+    """The API may omit `input`: only an ended run with no results is the final status."""
+    running = {"run": {"run_uid": "run-1", "batch_uid": "b-1", "status": "RUNNING"}}
+    one, two = {**running, "results": [{"n": 1}]}, {**running, "results": [{"n": 2}]}
+    ended = {"run": {**running["run"], "status": "SUCCEEDED"}, "results": [{"n": 3}]}
+    assert [store.land_callback("sub-1", c) for c in (one, two, ended)] == [LANDED] * 3
+    assert store.land_callback("sub-1", {**running, "results": []}) == LANDED  # an empty page
+    assert [c.kind for c in store.callbacks("sub-1")] == [PAGE] * 4
+    assert store.final_status("sub-1") is None
+    assert store.land_callback("sub-1", final(batch="b-1")) == LANDED
+    assert store.final_status("sub-1") == "SUCCEEDED"
+
+
+def test_a_callback_of_another_run_is_refused_in_the_store(store, secret):
+    ada = "https://www.linkedin.com/in/ada"
+    # before the API answered, the first callback's run is the submission's
+    assert store.land_callback("sub-1", page(ada, [{"n": 1}], run_uid="run-1")) == LANDED
+    with pytest.raises(WrongRun):
+        store.land_callback("sub-1", page(ada, [{"n": 2}], run_uid="run-2"))
+    with pytest.raises(WrongRun, match="landed callbacks of run 'run-1'"):
+        store.attach_run("sub-1", "run-2")
+    assert store.submission("sub-1").run_uid is None
+    store.attach_run("sub-1", "run-1")
+    with pytest.raises(WrongRun):
+        store.land_callback("sub-1", final(run_uid="run-2"))
+    with pytest.raises(KeyError):
+        store.land_callback("nope", final())
+    assert [c.run_uid for c in store.callbacks()] == ["run-1"]
+
+
+def test_callbacks_landed_from_two_stores_at_once_land_once_each(store, secret, tmp_path):
+    """Two stores on one database: concurrent transactions meet on the callbacks' key."""
     calls = [page(f"https://www.linkedin.com/in/p{i}", [{"n": i}]) for i in range(20)]
     outcomes: list[str] = []
     lock = threading.Lock()
+    barrier = threading.Barrier(2)
 
-    def post(payload: dict) -> None:
-        outcome = store.land_callback("sub-1", payload)
-        with lock:
-            outcomes.append(outcome)
+    def post(each: CallbackStore) -> None:
+        barrier.wait()
+        for payload in calls:
+            outcome = each.land_callback("sub-1", payload)
+            with lock:
+                outcomes.append(outcome)
 
-    threads = [threading.Thread(target=post, args=(c,)) for c in calls + calls]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with CallbackStore(tmp_path / "callbacks.sqlite") as other:
+        threads = [threading.Thread(target=post, args=(s,)) for s in (store, other)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     assert sorted(outcomes) == sorted([LANDED] * 20 + [DUPLICATE] * 20)
-    assert len(store.callbacks("sub-1")) == 20
+    assert [c.deliveries for c in store.callbacks("sub-1")] == [2] * 20
 
 
 def test_the_store_survives_a_reopen(tmp_path, secret, store):
@@ -179,7 +226,9 @@ def test_the_store_lives_beside_the_ledger_unless_told(monkeypatch, tmp_path):
         (b"not json", "not UTF-8 JSON"),
         (b"\xff\xfe", "not UTF-8 JSON"),
         (b"[1, 2]", "not a JSON object"),
-        (b"{}", "`run` must be an object"),
+        (b"{}", "lacks run"),
+        (b'{"run": "r1"}', "`run` must be object"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
         (b'{"run": {"run_uid": ""}}', "run_uid"),
         (b'{"run": {"run_uid": "r", "status": 3}}', "run.status"),
         (b'{"run": {"run_uid": "r"}, "input": "x"}', "`input`"),

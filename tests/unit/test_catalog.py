@@ -213,3 +213,27 @@ def test_each_live_action_declares_its_callback_body():
         assert set(props["input"]["properties"]) <= set(sent["properties"]), act.id
         item = act.response_schema.get("items", act.response_schema)
         assert props["results"] == {"type": "array", "items": item}, act.id
+
+
+def test_one_json_type_check_serves_the_catalog_and_the_receiver():
+    from captaindata_dagster.api.json_types import json_type_matches
+
+    assert json_type_matches(3, "number") and json_type_matches(2.5, "number")
+    assert not json_type_matches(True, "integer") and not json_type_matches(True, "number")
+    assert json_type_matches(False, "boolean") and not json_type_matches(0, "boolean")
+    assert json_type_matches([], "array") and not json_type_matches({}, "array")
+    assert json_type_matches({}, "object") and not json_type_matches("x", "object")
+    assert json_type_matches("anything", "a-type-the-spec-may-add")  # the API judges it
+    act, name = next(
+        (a, n) for a in load_catalog() for n, s in (a.parameters or {}).items()
+        if s.get("type") == "boolean"
+    )  # fmt: skip
+    assert [p.field for p in act.parameter_problems({name: 1})] == [name]  # 1 is no boolean
+    assert act.parameter_problems({name: True}) == []
+
+
+def test_the_generator_and_its_helpers_keep_within_the_size_limits():
+    sizes = load_script("scripts/check_sizes.py")
+    parts = ("gen_catalog", "catalog_schemas", "catalog_bulk")
+    too_big = [msg for p in parts for msg in sizes.oversized(ROOT / "scripts" / f"{p}.py")]
+    assert too_big == []

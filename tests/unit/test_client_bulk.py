@@ -371,6 +371,27 @@ def test_a_run_is_read_with_its_error_and_an_unknown_status_is_kept():
         kept.status = "SUCCEEDED"  # type: ignore[misc]  # frozen
 
 
+def test_one_table_says_which_run_statuses_are_ended_and_which_resumable():
+    from captaindata_dagster.api.bulk_statuses import (
+        ENDED_RUN_STATUSES,
+        RESUMABLE_RUN_STATUSES,
+        RUN_STATUSES,
+    )
+
+    spec = load_catalog().bulk_schema("run")["properties"]["status"]["enum"]  # type: ignore[index]
+    assert list(RUN_STATUSES) == [s for s in spec if s is not None]
+    assert ENDED_RUN_STATUSES == {"SUCCEEDED", "PARTIAL_SUCCEEDED", "FAILED", "INVALID"}
+    assert RESUMABLE_RUN_STATUSES == {"FAILED", "BLOCKED", "STOPPED"}
+    read = {s: RunInfo.from_json(run_json(status=s)) for s in ("FAILED", "BLOCKED", "SUCCEEDED")}
+    assert [(r.ended, r.resumable) for r in read.values()] == [
+        (True, True),
+        (False, True),
+        (True, False),
+    ]
+    with pytest.raises(TypeError):
+        RUN_STATUSES["ARCHIVED"] = RUN_STATUSES["FAILED"]  # type: ignore[index]  # frozen
+
+
 def test_list_runs_sends_its_filters_and_reads_a_page():
     runs = [
         run_json(uid=f"0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4{i}", status="FAILED") for i in range(3)
@@ -486,4 +507,17 @@ def test_schedules_are_listed_read_and_set():
 def test_setting_a_schedule_s_state_is_retried_on_a_503():
     api = FakeApi([error(503, "SERVICE_UNAVAILABLE"), ok(schedule_json("PAUSED"))])
     assert make_client(api, FakeClock()).pause_schedule(SCHEDULE_UID).status == "PAUSED"
+    assert len(api.sent) == 2
+
+
+@pytest.mark.parametrize("answer", [{"status": "pending"}, ["not", "an", "object"]])
+def test_a_2xx_submission_answer_without_its_uid_is_an_unknown_outcome(answer):
+    """The run may exist: a plain, retryable MalformedResponseError would invite a resubmit."""
+    api = FakeApi([ok(answer), ok(answer)])
+    client = make_client(api, FakeClock())
+    with pytest.raises(SubmissionOutcomeUnknownError, match="list_runs") as caught:
+        client.run_async(PROFILE, [sample_input(PROFILE)], callback_url=HOOK)
+    assert not caught.value.retryable and caught.value.cause is not None
+    with pytest.raises(SubmissionOutcomeUnknownError, match="list_schedules"):
+        client.schedule_run(PROFILE, [sample_input(PROFILE)], callback_url=HOOK, cron="@daily")
     assert len(api.sent) == 2
