@@ -31,7 +31,9 @@ from captaindata_dagster.engine.batch.run import BatchResult, run_batch
 from captaindata_dagster.simulator import sample_input
 from captaindata_dagster.storage.ledger import Ledger
 
+from .bulk import async_mode
 from .child import account_uids
+from .receiver import receiver_throughput
 from .report import Result, check
 from .sim import REPO, SimProcess, child_env
 
@@ -785,6 +787,8 @@ SCENARIOS: dict[str, Callable[[Context], Result]] = {
     "dagster-overhead": dagster_overhead,
     "memory": memory,
     "simulator-headroom": simulator_headroom,
+    "receiver-throughput": receiver_throughput,
+    "async-mode": async_mode,
 }
 NEEDS = {"no-429": ("rate-bound", "account-bound")}
 

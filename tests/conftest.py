@@ -25,7 +25,7 @@ from tests.scripted import Scripted
 TIERS = ("unit", "integration", "slow")
 # What starts a server (or a Dagster instance): none of it belongs in tests/unit.
 SERVER_FIXTURES = frozenset(
-    {"sim", "make_sim", "make_client", "scripted", "instance", "api_env", "pg_url"}
+    {"sim", "make_sim", "make_client", "scripted", "instance", "api_env", "pg_url", "receiver"}
 )
 
 
@@ -138,3 +138,21 @@ def api_env(sim, monkeypatch):
     monkeypatch.setenv("CAPTAINDATA_API_KEY", sim.api_key)
     monkeypatch.setenv("CAPTAINDATA_BASE_URL", sim.base_url)
     monkeypatch.delenv("CAPTAINDATA_SANDBOX", raising=False)
+
+
+@pytest.fixture
+def store(tmp_path):
+    """The callback store of a test (`callbacks.sqlite` in its temporary folder), closed after."""
+    from captaindata_dagster.storage.callbacks import CallbackStore
+
+    with CallbackStore(tmp_path / "callbacks.sqlite") as s:
+        yield s
+
+
+@pytest.fixture
+def receiver(store):
+    """A callback receiver on a free loopback port, landing in `store`; stopped after the test."""
+    from captaindata_dagster.receiver import ReceiverServer, ReceiverSettings
+
+    with ReceiverServer(ReceiverSettings(port=0), store=store) as server:
+        yield server

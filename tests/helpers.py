@@ -3,7 +3,9 @@
 - `ROOT`: the checkout, for scripts, recipes and `definitions.py`.
 - `TEST_KEY`: the simulators' API key; `SEARCHES`: two people searches, the usual partitions.
 - `load_script`: import a file that is not part of a package (scripts/, examples/, definitions.py).
-- `simulator_resource`: a `CaptainDataResource` aimed at a simulator, its ledger in `tmp_path`.
+- `simulator_resource`: a `CaptainDataResource` aimed at a simulator, its ledger in `tmp_path`;
+  `async_resource`: the same for async steps, posting to the `receiver` fixture's receiver.
+- `materialization_metadata`: an asset's materialization metadata in a run's result.
 - `FakeClock`: a clock and a sleeper to inject, so no test waits or measures real time.
 - `wait_until`: poll another process's progress, failing with a message when it stalls.
 """
@@ -77,6 +79,37 @@ def simulator_resource(sim: Simulator, tmp_path: Path, **overrides: Any) -> Capt
     """
     overrides.setdefault("ledger_path", tmp_path / "ledger.sqlite")
     return simulated_resource(sim, **overrides)
+
+
+FAST_BULK = {"bulk_poll_s": 0.01, "bulk_status_every_s": 0.05}
+"""Async-mode waits of a test resource: the store read every 10 ms, run statuses every 50 ms."""
+
+
+def async_resource(
+    sim: Simulator, tmp_path: Path, receiver: Any, **overrides: Any
+) -> CaptainDataResource:
+    """`simulator_resource` for async steps: callbacks go to `receiver` (the `receiver` fixture),
+    which lands them in `tmp_path/callbacks.sqlite`, the store the steps read; short waits.
+
+    Example:
+        >>> res = async_resource(sim, tmp_path, receiver)  # doctest: +SKIP
+    """
+    settings = {
+        "receiver_url": receiver.base_url,
+        "callback_store": str(tmp_path / "callbacks.sqlite"),
+        **FAST_BULK,
+        **overrides,
+    }
+    return simulator_resource(sim, tmp_path, **settings)
+
+
+def materialization_metadata(result: Any, key: str) -> dict[str, Any]:
+    """The metadata values of the materialization of asset `key` (user string) in a run result."""
+    for event in result.get_asset_materialization_events():
+        mat = event.materialization
+        if mat.asset_key.to_user_string() == key:
+            return {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+    raise AssertionError(f"{key} was not materialized")
 
 
 class FakeClock:

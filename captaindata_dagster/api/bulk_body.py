@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from captaindata_dagster.api.bulk_query import check_integer_bound
 from captaindata_dagster.api.catalog import CUSTOM_DATA, Action
 from captaindata_dagster.api.errors import ValidationError
 from captaindata_dagster.api.request_body import build_body, check_input, check_parameters
@@ -84,6 +85,7 @@ def bulk_body(
     """
     schema = mode_schema(act, mode)
     items = _checked_count(act, mode, inputs, schema)
+    parameters, walk = _walk_parameters(act, schema, parameters)
     if validate:
         check_parameters(act, parameters)
         for i, item in enumerate(items):
@@ -97,6 +99,8 @@ def bulk_body(
         identity_mode=accounts.identity_mode,
     )
     body.pop("input", None)
+    if walk:
+        body["parameters"] = {**(body.get("parameters") or {}), **walk}
     declared = schema.get("properties", {})
     if accounts.identity_mode and accounts.account_form == "identity_ids" and act.uses_account:
         if "identity_mode" in declared:  # linkedin-me's bulk bodies declare it, its live one not
@@ -107,6 +111,30 @@ def bulk_body(
     if mode == "schedule":
         body.update(_timing(timing or Timing()))
     return body
+
+
+def _walk_parameters(
+    act: Action, schema: Mapping[str, Any], parameters: Mapping[str, Any] | None
+) -> tuple[Mapping[str, Any] | None, dict[str, Any]]:
+    """The action's own parameters, and the bulk-only ones its bulk schema adds (a search's
+    `max_results`, `max_pages`: where the API stops the walk), each checked against its bounds.
+
+    Raises:
+        ValidationError: a bulk-only parameter that is not an integer within its bounds.
+    """
+    declared = schema.get("properties", {}).get("parameters", {}).get("properties", {})
+    extra = {
+        k: v
+        for k, v in (parameters or {}).items()
+        if k in declared and k not in (act.parameters or {})
+    }
+    for name, value in extra.items():
+        check_integer_bound(
+            f"parameters.{name}", value, declared[name], error_label="BAD_PARAMETERS",
+            error_scope="param", action_id=act.id,
+        )  # fmt: skip
+    own = {k: v for k, v in (parameters or {}).items() if k not in extra}
+    return (own if parameters is not None else None), extra
 
 
 def _inputs_schema(schema: Mapping[str, Any]) -> Mapping[str, Any]:

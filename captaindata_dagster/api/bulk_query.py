@@ -51,12 +51,25 @@ def list_query(
             )
         query[name] = [str(v) for v in values]
     for name, value in (("limit", limit), ("offset", offset)):
-        _check_bound(name, value, declared.get(name, {}))
+        check_integer_bound(name, value, declared.get(name, {}))
         query[name] = value
     return query
 
 
-def _check_bound(name: str, value: Any, spec: Mapping[str, Any]) -> None:
+def check_integer_bound(name: str, value: Any, spec: Mapping[str, Any], **error: Any) -> None:
+    """Refuse `value` unless it is an integer within the schema's `minimum`..`maximum`.
+
+    Args:
+        name: the field, as the error names it (e.g. `limit`, `parameters.max_results`).
+        value: what was given.
+        spec: its JSON schema (`minimum`, `maximum`).
+        **error: more `ValidationError` fields (e.g. `error_label`, `action_id`).
+
+    Example:
+        >>> check_integer_bound("limit", 500, {"minimum": 1, "maximum": 100})
+        Traceback (most recent call last):
+        ValidationError: limit must be an integer in 1..100, got 500
+    """
     low, high = spec.get("minimum"), spec.get("maximum")
     if (
         not isinstance(value, int)
@@ -65,4 +78,6 @@ def _check_bound(name: str, value: Any, spec: Mapping[str, Any]) -> None:
         or (high is not None and value > high)
     ):
         span = f"{low if low is not None else '-inf'}..{high if high is not None else 'inf'}"
-        raise ValidationError(f"{name} must be an integer in {span}, got {value!r}", field=name)
+        raise ValidationError(
+            f"{name} must be an integer in {span}, got {value!r}", field=name, **error
+        )

@@ -43,5 +43,7 @@ RUN_STATUSES: Mapping[str, RunStatus] = MappingProxyType(
 )  # in the spec's order
 ENDED_RUN_STATUSES = frozenset(s for s, meaning in RUN_STATUSES.items() if meaning.ended)
 RESUMABLE_RUN_STATUSES = frozenset(s for s, meaning in RUN_STATUSES.items() if meaning.resumable)
+HALTED_RUN_STATUSES = RESUMABLE_RUN_STATUSES - ENDED_RUN_STATUSES  # BLOCKED, STOPPED: a resume
+SUBMISSION_UNKNOWN = "SUBMISSION_UNKNOWN"  # ours: a submission whose answer was lost, run not found
 CALLBACK_STATUSES = ("PENDING", "RUNNING", "FAILED", "SUCCESS")
 SCHEDULE_STATUSES = ("ACTIVE", "CANCELLED", "PAUSED", "COMPLETED")

@@ -32,6 +32,12 @@ _IDENTITY_CONNECT = (
 )
 
 
+_RESUME = (
+    "fix the run's cause (its last_error), then resume it: `captaindata-dagster runs resume "
+    "<run uid>` (or the resume_captaindata_run op); the next materialization lands what it brings"
+)
+
+
 @dataclass(frozen=True)
 class LabelMeaning:
     """One row of the table: what a label says about retrying, the account and a person's fix."""
@@ -95,6 +101,19 @@ LABELS: dict[str, LabelMeaning] = {
     "NO_CREDITS": LabelMeaning(fix="add credits to the workspace"),
     "NO_ACCESS": LabelMeaning(fix="check the plan's access to this action"),
     "STATUS_403": LabelMeaning(fix="check the workspace's permissions"),
+    # async runs (given by this package): an input a run did not bring an outcome for
+    "NO_CALLBACK": _RERUN,  # the run ended, no callback for it even after replays
+    "CALLBACK_FAILED": LabelMeaning(
+        fix="make the callback receiver answer at its public URL (`captaindata-dagster receiver`); "
+        "the next materialization replays the callbacks it missed",
+    ),
+    "RUN_BLOCKED": LabelMeaning(fix=_RESUME),
+    "RUN_STOPPED": LabelMeaning(fix=_RESUME),
+    "SUBMISSION_UNKNOWN": LabelMeaning(
+        fix="the answer to the submission was lost and its run was not found: look for it with "
+        "`captaindata-dagster runs list --action <action>`; if it does not exist, "
+        "`captaindata-dagster runs release <submission id>` lets the next run submit again"
+    ),
 }
 
 NOTHING_SPECIAL = LabelMeaning()

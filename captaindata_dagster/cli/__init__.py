@@ -3,6 +3,8 @@
     captaindata-dagster identities create|list|connect   # accounts (the published API)
     captaindata-dagster users create|list|connect        # accounts (the seed's workspace users)
     captaindata-dagster outreach list|mark-sent|mark-retry   # review sends of unknown outcome
+    captaindata-dagster runs list|show|resume|replay|submissions|release   # async runs, ledger
+    captaindata-dagster schedules create|list|show|pause|resume|cancel    # server-side schedules
     captaindata-dagster estimate --asset people ...      # the bill of a backfill, before it runs
     captaindata-dagster simulator --port 8765            # a simulated API until Ctrl-C
     captaindata-dagster receiver --public-url URL        # bulk-run callbacks until Ctrl-C
@@ -37,11 +39,14 @@ __all__ = ["main"]
     lazy_commands={
         "estimate": "captaindata_dagster.cli.estimate:estimate_command",
         "receiver": "captaindata_dagster.cli.receiver:receiver_command",  # starlette, uvicorn
+        "runs": "captaindata_dagster.cli.runs:runs_group",  # the ledger, the callback store
+        "schedules": "captaindata_dagster.cli.schedules:schedules_group",
     },
 )
 @click.version_option(package_name="captaindata-dagster", message="%(prog)s %(version)s")
 def main() -> None:
-    """Captain Data for Dagster: accounts, outreach review, cost estimates and a simulator.
+    """Captain Data for Dagster: accounts, outreach review, bulk runs and schedules, cost
+    estimates and a simulator.
 
     The API key is read from CAPTAINDATA_API_KEY (and the API root from CAPTAINDATA_BASE_URL),
     never from the command line; --sandbox tries a command on the bundled simulator instead.

@@ -29,6 +29,13 @@ if TYPE_CHECKING:  # each module is imported on first use below; a type checker 
         build_people_search_asset,
         build_profile_extraction_asset,
     )
+    from captaindata_dagster.orchestration.bulk_ops import (
+        cancel_captaindata_schedule,
+        create_captaindata_schedule,
+        pause_captaindata_schedule,
+        resume_captaindata_run,
+        resume_captaindata_schedule,
+    )
     from captaindata_dagster.orchestration.components.component import CaptainDataActionsComponent
     from captaindata_dagster.orchestration.estimate import (
         build_captaindata_estimate_job,
@@ -42,6 +49,7 @@ if TYPE_CHECKING:  # each module is imported on first use below; a type checker 
     )
     from captaindata_dagster.orchestration.resource import CaptainDataResource
     from captaindata_dagster.orchestration.schedules import build_search_schedule
+    from captaindata_dagster.orchestration.sensors.bulk_landing import build_bulk_landing_sensor
     from captaindata_dagster.orchestration.sensors.factories import (
         build_captaindata_error_sensor,
         build_captaindata_run_failure_sensor,
@@ -65,6 +73,7 @@ _MODULE_OF = {
     "OutreachResult": "captaindata_dagster.engine.outreach",
     "build_action_asset": "assets.factories",
     "build_action_op": "ops",
+    "build_bulk_landing_sensor": "sensors.bulk_landing",
     "build_captaindata_error_sensor": "sensors.factories",
     "build_captaindata_estimate_job": "estimate",
     "build_captaindata_run_failure_sensor": "sensors.factories",
@@ -75,16 +84,21 @@ _MODULE_OF = {
     "build_people_search_asset": "assets.factories",
     "build_profile_extraction_asset": "assets.factories",
     "build_search_schedule": "schedules",
+    "cancel_captaindata_schedule": "bulk_ops",
     "connect_identity_linkedin_job": "account_ops",
     "connect_identity_linkedin_op": "account_ops",
     "connect_linkedin_job": "account_ops",
     "connect_linkedin_op": "account_ops",
     "create_captaindata_identity_op": "account_ops",
+    "create_captaindata_schedule": "bulk_ops",
     "create_captaindata_user_op": "account_ops",
     "estimate_asset": "estimate",
     "extract_profiles_job": "ops",
     "list_captaindata_identities_op": "account_ops",
     "list_captaindata_users_op": "account_ops",
+    "pause_captaindata_schedule": "bulk_ops",
+    "resume_captaindata_run": "bulk_ops",
+    "resume_captaindata_schedule": "bulk_ops",
     "run_outreach": "captaindata_dagster.engine.outreach",
 }
 
@@ -101,6 +115,7 @@ __all__ = [
     "OutreachResult",
     "build_action_asset",
     "build_action_op",
+    "build_bulk_landing_sensor",
     "build_captaindata_error_sensor",
     "build_captaindata_estimate_job",
     "build_captaindata_run_failure_sensor",
@@ -110,16 +125,21 @@ __all__ = [
     "build_people_search_asset",
     "build_profile_extraction_asset",
     "build_search_schedule",
+    "cancel_captaindata_schedule",
     "captaindata_assets",
     "connect_identity_linkedin_job",
     "connect_identity_linkedin_op",
     "connect_linkedin_job",
     "connect_linkedin_op",
     "create_captaindata_identity_op",
+    "create_captaindata_schedule",
     "create_captaindata_user_op",
     "estimate_asset",
     "extract_profiles_job",
     "list_captaindata_identities_op",
     "list_captaindata_users_op",
+    "pause_captaindata_schedule",
+    "resume_captaindata_run",
+    "resume_captaindata_schedule",
     "run_outreach",
 ]

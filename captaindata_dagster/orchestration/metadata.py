@@ -70,6 +70,15 @@ def stats_metadata(stats: BatchStats, rows: int, *, partitioned: bool = False) -
         latency_p95_s=_rounded(stats.latency_p95_s),
         retired_users=dg.MetadataValue.json(retired) if retired else None,
     )
+    if stats.mode != "live":
+        figures = figures.model_copy(
+            update={
+                "mode": stats.mode,
+                "submitted": stats.submitted,
+                "pending": stats.pending,
+                "bulk_runs": dg.MetadataValue.json(dict(stats.bulk_runs)),
+            }
+        )
     return {**row_count_metadata(rows, partitioned=partitioned), **figures}
 
 
@@ -143,8 +152,8 @@ def error_rate_failure(
         ),
         metadata={
             "error_label": top_label,
-            "error_scope": str(sample.get("error_scope") or ""),
-            "error_ref": str(sample.get("error_ref") or ""),
+            "error_scope": _text(sample.get("error_scope")),
+            "error_ref": _text(sample.get("error_ref")),
             "status_code": status_code,
             "action_id": action_id,
             "error_rate": float(round(rate, 4)),
@@ -154,6 +163,13 @@ def error_rate_failure(
         },
         allow_retries=transient and not retry_not_before,
     )
+
+
+def _text(value: Any) -> str:
+    """A cell as text, "" for a missing one (None or pandas' NA, which has no truth value)."""
+    import pandas as pd
+
+    return "" if value is None or pd.isna(value) else str(value)
 
 
 SAMPLES = 3
@@ -184,8 +200,11 @@ def _label_summary(group: pd.DataFrame) -> dict[str, Any]:
 
     status = column("status_code").dropna()
     scope = column("error_scope").dropna()
+    messages = column("message").dropna() if "message" in group.columns else group.iloc[:0]
     info: dict[str, Any] = {
         "count": int(len(group)),
+        # one message as a sample: an async run's rows say which run and the command to resume it
+        "message": str(messages.iloc[0])[:500] if len(messages) else None,
         "error_scope": str(scope.iloc[0]) if len(scope) else None,
         "status_code": int(status.iloc[0]) if len(status) else None,
         "error_refs": [str(r) for r in column("error_ref").dropna().unique()[:SAMPLES]],

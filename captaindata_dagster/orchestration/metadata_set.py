@@ -79,6 +79,12 @@ class CaptainDataMetadataSet(NamespacedMetadataSet):
     latency_p50_s: float | None = None
     latency_p95_s: float | None = None
     retired_users: dg.JsonMetadataValue | None = None
+    # Async mode (bulk runs): the mode, inputs sent in new runs, inputs waiting in runs not
+    # ended, and each run's uid -> status
+    mode: str | None = None
+    submitted: int | None = None
+    pending: int | None = None
+    bulk_runs: dg.JsonMetadataValue | None = None
     # Outreach steps
     campaign: str | None = None
     dry_run: bool | None = None
@@ -145,3 +151,5 @@ SURFACED_TAG = "captaindata/surfaced"  # on a failed run one of the sensors has 
 RERUN_TAG = "captaindata/rerun_labels"  # on a re-run the error sensor requested: its labels
 RERUN_OF_TAG = "captaindata/rerun_of"  # on such a re-run: the asset whose errors it is for
 ESTIMATE_TAG = "captaindata/estimate"  # on a cost-preview op: it makes no paid call
+BULK_LANDING_TAG = "captaindata/bulk_landing"  # on a run the landing sensor requested: its runs
+BULK_TAG = "captaindata/bulk"  # on the bulk ops: "resume", "schedule", "pause", "cancel"...

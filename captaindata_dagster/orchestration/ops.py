@@ -21,6 +21,11 @@ The example `extract_profiles_job` extracts LinkedIn profiles. In the launchpad,
           max_age_days: 7               # optional: per-run overrides of the op's defaults
           budget: 100
 
+`mode="async"` sends the run's inputs as async runs (up to 100,000 inputs each) whose results the
+API posts to the callback receiver (the resource's `receiver_url`; see `orchestration.bulk_mode`):
+the step waits for them and hands on the same two frames. There is no `defer` for ops: a deferred
+asset partition is landed later by a sensor, an op's outputs have nowhere to land but its own step.
+
 Building an op or a job reads only the bundled catalog: no HTTP call until a step runs.
 """
 
@@ -37,6 +42,7 @@ from pydantic import Field
 
 from captaindata_dagster.api.errors import CaptainDataError, ValidationError
 from captaindata_dagster.api.request_body import check_parameters, resolve_action
+from captaindata_dagster.orchestration.bulk_mode import LIVE, check_mode
 from captaindata_dagster.orchestration.checks import DEFAULT_MAX_ERROR_RATE
 from captaindata_dagster.orchestration.metadata import (
     DEFAULT_POOL,
@@ -126,6 +132,7 @@ def build_action_op(
     max_error_rate: float | None = DEFAULT_MAX_ERROR_RATE,
     pool: str | None = DEFAULT_POOL,
     retry_policy: dg.RetryPolicy | None = None,
+    mode: str = LIVE,
 ) -> dg.OpDefinition:
     """An op running `action_id` over the run config's inputs, yielding `results` and `errors`.
 
@@ -143,11 +150,15 @@ def build_action_op(
             None never fails on them.
         pool: the Dagster concurrency pool capping steps that call the API at once across runs.
         retry_policy: the step's (default: re-run transient failures, 3 times).
+        mode: "live" (one call per input, the default) or "async" (async runs through the
+            callback receiver; the resource needs `receiver_url` outside sandbox mode).
 
     Example:
         >>> build_action_op("linkedin-extract-people", name="extract_profiles", max_age_days=30)
+        >>> build_action_op("linkedin-extract-people", name="extract_many", mode="async")
     """
     act = resolve_action(action_id)
+    check_mode(mode, name or act.id)
     defaults = ActionRunSettings(dict(parameters or {}), max_age_days, max_results, budget)
     defaults.check(act.id)
     if max_error_rate is not None and not 0 <= max_error_rate <= 1:
@@ -169,7 +180,7 @@ def build_action_op(
     ) -> Iterator[dg.Output]:
         settings = defaults.overridden_by(config)
         inputs: list[Any] = [*config.inputs, *config.input_objects]
-        yield from _run_action(context, captaindata, act.id, settings, inputs, max_error_rate)
+        yield from _run_action(context, captaindata, act.id, settings, inputs, max_error_rate, mode)
 
     return _action_op
 
@@ -181,8 +192,10 @@ def _run_action(
     settings: ActionRunSettings,
     inputs: list[Any],
     max_error_rate: float | None,
+    mode: str,
 ) -> Iterator[dg.Output]:
-    """The op's step: one batch, failed on a systemic error or too many failed inputs."""
+    """The op's step: one batch (live or async), failed on a systemic error or too many failed
+    inputs."""
     if not inputs:
         context.log.warning(f"{action_id}: no inputs in the run config; nothing to do.")
     age_days = settings.max_age_days
@@ -196,6 +209,7 @@ def _run_action(
             max_results=settings.max_results,
             budget=settings.budget,
             log=context.log,
+            mode=mode,
         )
     except CaptainDataError as err:
         raise failure_for_error(err) from err

@@ -25,7 +25,15 @@ from captaindata_dagster.api.client import (
     CaptainDataClient,
 )
 from captaindata_dagster.api.errors import ValidationError
+from captaindata_dagster.orchestration.account_rotation import rotation_users
+from captaindata_dagster.orchestration.bulk_fields import (
+    CALLBACK_STORE_HELP,
+    POLL_HELP,
+    RECEIVER_URL_HELP,
+    STATUS_EVERY_HELP,
+)
 from captaindata_dagster.simulator.sandbox import SANDBOX_ENV, sandbox_enabled, sandbox_simulator
+from captaindata_dagster.storage.callbacks import CallbackStore, default_callback_store_location
 from captaindata_dagster.storage.ledger import LEDGER_URL_ENV, Ledger, resolve_ledger_location
 
 if TYPE_CHECKING:
@@ -115,9 +123,14 @@ class CaptainDataResource(dg.ConfigurableResource):
         default=None,
         description=f"Use the bundled simulator (synthetic data). Unset: {SANDBOX_ENV}=1 turns it on.",
     )
+    receiver_url: str | None = Field(default=None, description=RECEIVER_URL_HELP)
+    callback_store: str | None = Field(default=None, description=CALLBACK_STORE_HELP)
+    bulk_poll_s: float = Field(default=2.0, ge=0, description=POLL_HELP)
+    bulk_status_every_s: float = Field(default=60.0, ge=0, description=STATUS_EVERY_HELP)
 
     _client: CaptainDataClient | None = PrivateAttr(default=None)
     _ledger: Ledger | None = PrivateAttr(default=None)
+    _callbacks: CallbackStore | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __repr__(self) -> str:
@@ -174,7 +187,7 @@ class CaptainDataResource(dg.ConfigurableResource):
                 )
                 if self.rotate_connected_users:
                     try:
-                        client.integration_users = self._connected_users(client)
+                        client.integration_users = rotation_users(client, self)
                     except BaseException:
                         client.close()
                         raise
@@ -190,43 +203,6 @@ class CaptainDataResource(dg.ConfigurableResource):
         if not self.rotate_connected_users:
             return list(self.integration_users)
         return list(self.get_client().integration_users)
-
-    def _connected_users(self, client: CaptainDataClient) -> list[str]:
-        """The users to rotate over: connected ones, restricted to `integration_users` if set."""
-        from captaindata_dagster.api.accounts import (
-            connected_users,  # plain functions; loaded only when rotating
-        )
-
-        connected = connected_users(client)
-        group = "identities" if self.account_form == "identity_ids" else "users"
-        explicit = list(dict.fromkeys(self.integration_users))
-        users = [u for u in explicit if u in connected] if explicit else connected
-        dropped = [u for u in explicit if u not in connected]
-        if dropped:
-            dg.get_dagster_logger().warning(
-                "rotate_connected_users: skipping integration_users without a connected LinkedIn "
-                "account: %s (reconnect with `captaindata-dagster %s connect <uid>`)",
-                ", ".join(dropped),
-                group,
-            )
-        if not users:
-            among = f" among integration_users {', '.join(explicit)}" if explicit else ""
-            raise ValidationError(
-                "rotate_connected_users is on but no account of the workspace has a LinkedIn "
-                f"account connected without error{among}. Connect one with `captaindata-dagster "
-                f"{group} connect <uid>` (li_at cookie from CAPTAINDATA_LI_AT; `{group} list` "
-                "shows each one's status), or set integration_users and turn "
-                "rotate_connected_users off.",
-                field="rotate_connected_users",
-                error_label="NO_VALID_ACCOUNT_CONFIGURED",
-                error_scope="config",
-            )
-        dg.get_dagster_logger().info(
-            "rotate_connected_users: %d user(s) with a connected LinkedIn account: %s",
-            len(users),
-            ", ".join(users),
-        )
-        return users
 
     @property
     def is_sandbox(self) -> bool:
@@ -244,6 +220,16 @@ class CaptainDataResource(dg.ConfigurableResource):
                 self._ledger = Ledger(resolve_ledger_location(self.ledger_url, self.ledger_path))
             return self._ledger
 
+    def get_callback_store(self) -> CallbackStore:
+        """Async mode's callback store: `callback_store`, else the environment's, else beside
+        the ledger (see `orchestration.bulk_mode`); nothing is opened before the first read."""
+        location = self.callback_store or default_callback_store_location(
+            self.get_ledger().location
+        )
+        with self._lock:
+            self._callbacks = self._callbacks or CallbackStore(location)
+            return self._callbacks
+
     def run_batch(
         self,
         action_id: str,
@@ -254,9 +240,22 @@ class CaptainDataResource(dg.ConfigurableResource):
         max_results: int | None = None,
         budget: float | None = None,
         log: Any = None,
+        mode: str = "live",
+        defer: bool = False,
+        origin: Mapping[str, Any] | None = None,
+        landing: bool = False,
     ) -> BatchResult:
         """`engine.batch.run_batch` with this resource's client, accounts and ledger: what every
-        Captain Data step (asset or op) runs, so they share one wiring."""
+        Captain Data step (asset or op) runs, so they share one wiring. `mode="async"` runs
+        `engine.bulk.run_bulk_batch` instead (`defer`, `origin`, `landing`: see `bulk_mode`)."""
+        if mode == "async":
+            from captaindata_dagster.orchestration.bulk_mode import run_async_batch
+
+            return run_async_batch(
+                self, action_id, inputs, defer=defer, origin=origin, landing=landing,
+                parameters=parameters, max_age=max_age, max_results=max_results, budget=budget,
+                log=log,
+            )  # fmt: skip
         from captaindata_dagster.engine.batch.run import run_batch
 
         return run_batch(

@@ -20,8 +20,17 @@ from captaindata_dagster.storage.callbacks import CallbackStore
 
 def _config(settings: ReceiverSettings, store: CallbackStore | None) -> uvicorn.Config:
     app = build_receiver_app(settings, store=store)
+    # Per post, uvicorn's defaults add work nothing here reads: the proxy headers' rewrite of the
+    # client address (the receiver never reads it), and the Server and Date headers.
     return uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level="warning", access_log=False
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        date_header=False,
     )
 
 

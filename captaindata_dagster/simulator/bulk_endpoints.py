@@ -1,11 +1,10 @@
 """Bulk mode's endpoints: submit (`run/async`, `run/schedule`), and the runs, callbacks and
 schedules endpoints, answering as the spec's schemas say.
 
-List filters take one value or several separated by commas (`?status=FAILED,BLOCKED`); `limit`
-and `offset` are checked against the bounds the spec gives each list. Only bulk runs are listed
-(live calls are in the request log, not in `GET /v4/runs`). A schedule's run is created when its
-`schedule_at` comes (by `runs.clock`, checked by a background ticker or `fire_due_schedules()`);
-cron expressions are kept and shown, not evaluated.
+The lists' filters, `sort`, `limit` and `offset` are read by `simulator/bulk_lists.py`. Only bulk
+runs are listed (live calls are in the request log, not in `GET /v4/runs`). A schedule's run is
+created when its `schedule_at` comes, then at each minute its `cron` matches (`simulator/cron.py`),
+by `runs.clock`, checked by a background ticker or `fire_due_schedules()`.
 """
 
 from __future__ import annotations
@@ -15,14 +14,17 @@ import re
 import threading
 import time
 import uuid
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from captaindata_dagster.api.bulk_statuses import RESUMABLE_RUN_STATUSES
 from captaindata_dagster.api.catalog import Action
+from captaindata_dagster.simulator.bulk_lists import QueryProblem, list_page, read_list_query
 from captaindata_dagster.simulator.bulk_processing import BulkProcessor
 from captaindata_dagster.simulator.bulk_runs import BulkRun, BulkRuns, Schedule
 from captaindata_dagster.simulator.bulk_submission import Refusal, Submission, check_submission
 from captaindata_dagster.simulator.callback_delivery import CallbackRecord
+from captaindata_dagster.simulator.cron import next_cron_run
 from captaindata_dagster.simulator.replies import Call, Replies, Reply, parse_body
 from captaindata_dagster.simulator.state import REDACTED, redact
 
@@ -90,12 +92,13 @@ class BulkEndpoints(Replies):
     def get(self, call: Call, path: str) -> Reply | None:
         """The GET endpoints: the three lists and one run, callback or schedule."""
         ws = self.sim.state.workspace_uid
-        if path == "/v4/runs":
-            return self.page(call, "runs", lambda f: self.runs.runs_where(f))
-        if path == "/v4/runs/callbacks":
-            return self.page(call, "callbacks", lambda f: self.runs.callbacks_where(f))
-        if path == "/v4/schedules":
-            return self.page(call, "schedules", lambda f: self.runs.schedules_where(f))
+        lists = {
+            "/v4/runs": "runs",
+            "/v4/runs/callbacks": "callbacks",
+            "/v4/schedules": "schedules",
+        }
+        if path in lists:
+            return self.page(call, lists[path])
         for pattern, table, what in ((_CALLBACK, self.runs.callbacks, "callback"),
                                      (_RUN, self.runs.runs, "run"),
                                      (_SCHEDULE, self.runs.schedules, "schedule")):  # fmt: skip
@@ -107,24 +110,19 @@ class BulkEndpoints(Replies):
                 return self.ok(call, found.to_api(ws))
         return None
 
-    def page(self, call: Call, name: str, find: Any) -> Reply:
-        """One page of a list, filtered by the query, bounded as the spec's query schema says."""
-        schema = self.sim.routes.catalog.bulk_schema(f"{name}_query") or {}
-        props = schema.get("properties", {})
-        numbers = {}
-        for key, default in (("limit", 10), ("offset", 0)):
-            bounds = props.get(key, {})
-            text = call.query.get(key, str(bounds.get("default", default)))
-            low, high = bounds.get("minimum", 0), bounds.get("maximum", 10**9)
-            if not text.isdigit() or not low <= int(text) <= high:
-                return self.error(call, 400, "BAD_PARAMETERS", "param",
-                                  f"{key} must be an integer from {low} to {high}, got {text!r}",
-                                  {"field": key})  # fmt: skip
-            numbers[key] = int(text)
-        filters = {k: set(v.split(",")) for k, v in call.query.items()
-                   if k not in ("limit", "offset", "sort") and k in props and v}  # fmt: skip
-        found = find(filters)[numbers["offset"] : numbers["offset"] + numbers["limit"]]
-        return self.ok(call, [item.to_api(self.sim.state.workspace_uid) for item in found])
+    def page(self, call: Call, name: str) -> Reply:
+        """One page of a list, filtered and sorted by the query, bounded as the spec's query
+        schema says (`simulator/bulk_lists.py`)."""
+        catalog = self.sim.routes.catalog
+        schema = catalog.bulk_schema(f"{name}_query") or {}
+        item_fields = set((catalog.bulk_schema(name[:-1]) or {}).get("properties", {}))
+        query = read_list_query(call.query, schema, item_fields)
+        if isinstance(query, QueryProblem):
+            return self.error(call, 400, "BAD_PARAMETERS", "param", query.message,
+                              {"field": query.field})  # fmt: skip
+        ws = self.sim.state.workspace_uid
+        items = [item.to_api(ws) for item in self.runs.listed()[name]]
+        return self.ok(call, list_page(items, query))
 
     # submissions
 
@@ -145,14 +143,27 @@ class BulkEndpoints(Replies):
             run = self.new_run(action, sub)
             self.processor.start(run)
             return self.ok(call, run.submission(ws))
-        now = self.runs.clock()
+        first = self.first_execution(sub)
+        if first is None:
+            return self.error(call, 400, "BAD_INPUT", "input",
+                              f"cron {sub.cron!r} never matches a date", {"field": "cron"})  # fmt: skip
         schedule = Schedule(
             self.sim.state.new_uid(), action.id, self.action_number(action), self.owner_uid,
-            sub, sub.cron, sub.timezone, sub.schedule_at or now, self.runs.now(),
+            sub, sub.cron, sub.timezone, first, self.runs.now(),
         )  # fmt: skip
         self.runs.add_schedule(schedule)
         self.start_ticker()
         return self.ok(call, schedule.submitted(ws))
+
+    def first_execution(self, sub: Submission) -> datetime | None:
+        """When a new schedule first fires: its `schedule_at`, else its cron's first minute from
+        now (None if the cron never matches), else now."""
+        if sub.schedule_at is not None:
+            return sub.schedule_at
+        now = self.runs.clock()
+        if sub.cron is None:
+            return now
+        return next_cron_run(sub.cron, sub.timezone, now)
 
     def new_run(self, action: Action, sub: Submission) -> BulkRun:
         """A CREATED run of a submission, remembered (the caller starts it)."""
@@ -193,6 +204,13 @@ class BulkEndpoints(Replies):
             ticker.join(max(0.0, deadline - time.monotonic()))
         self.processor.join(deadline)
 
+    def reset(self, timeout_s: float) -> None:
+        """Stop the ticker and the run workers (the caller has set the stopping event they
+        watch), then forget every run, callback and schedule."""
+        self.stop(timeout_s)
+        self.processor.forget_held()
+        self.runs.clear()
+
     def fire_due_schedules(self) -> list[str]:
         """Create and start the run of every schedule that has come due; their run uids."""
         started = []
@@ -204,6 +222,16 @@ class BulkEndpoints(Replies):
             self.processor.start(run)
             started.append(run.uid)
         return started
+
+    def skip_paused_minutes(self, schedule: Schedule) -> None:
+        """A resumed cron schedule does not run late for the minutes it was paused over: its next
+        execution moves to the cron's first minute after the current one (a future one stays)."""
+        now = self.runs.clock()
+        after_now = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        nxt = schedule.next_execution_at
+        if nxt is None or nxt < after_now:
+            schedule.next_execution_at = next_cron_run(str(schedule.cron), schedule.timezone,
+                                                       after_now)  # fmt: skip
 
     # managing runs, callbacks, schedules
 
@@ -245,6 +273,8 @@ class BulkEndpoints(Replies):
             if moved:
                 schedule.status = after
                 schedule.updated_at = self.runs.now()
+            if moved and verb == "resume" and schedule.cron is not None:
+                self.skip_paused_minutes(schedule)
         if not moved:
             return self.error(call, 400, "BAD_PARAMETERS", "param",
                               f"schedule {uid} is {schedule.status}: cannot {verb} it",

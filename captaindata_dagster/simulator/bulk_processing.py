@@ -83,6 +83,10 @@ class BulkProcessor:
         for worker in workers:
             worker.join(max(0.0, deadline - time.monotonic()))
 
+    def forget_held(self) -> None:
+        """Drop the callbacks held back (`sim.reset()`, once the workers have ended)."""
+        self._held.clear()
+
     def stopping(self) -> threading.Event:
         """The stopping event this thread watches (a worker's own start's; else the current)."""
         return getattr(self._local, "stopping", None) or self.sim.stopping
@@ -132,6 +136,7 @@ class BulkProcessor:
     def one_input(self, run: BulkRun, action: Action, inp: dict[str, Any]) -> None:
         """Every page of one input, a callback after each (an error callback if it failed)."""
         body = {**run.common, "input": inp}
+        cap, max_pages = self.walk_limits(action, body)
         account = None
         if action.uses_account:
             key = next((k for k in ("integration_users", "identity_ids") if body.get(k)), None)
@@ -139,7 +144,7 @@ class BulkProcessor:
             account = str(given[run.next_index % len(given)])  # round-robin, one input each
             if key:
                 body[key] = [account]
-        page = 1
+        page, got = 1, 0
         while True:
             reply, call = self.one_call(action, body, page, account)
             if reply.status != 200:
@@ -148,10 +153,27 @@ class BulkProcessor:
                 return
             items = self.items_of(action, reply)
             run.results += len(items)
+            got += len(items)
             self.send(run, inp, items, None)
             if not (action.is_list and reply.headers.get("X-Pagination-Next")):
                 return
+            if (cap is not None and got >= cap) or (max_pages is not None and page >= max_pages):
+                return  # the walk's limits: the page reaching them is the last (billed whole)
             page += 1
+
+    @staticmethod
+    def walk_limits(action: Action, body: dict[str, Any]) -> tuple[int | None, int | None]:
+        """A search's `max_results` and `max_pages`, async-only parameters: taken out of the
+        body the live steps read; `max_results` defaults to the spec's default (100) for an
+        action whose async parameters declare it."""
+        params = dict(body.get("parameters") or {})
+        schema = (action.async_request_schema or {}).get("properties", {})
+        declared = schema.get("parameters", {}).get("properties", {})
+        cap = params.pop("max_results", declared.get("max_results", {}).get("default"))
+        max_pages = params.pop("max_pages", None)
+        if "parameters" in body:
+            body["parameters"] = params
+        return cap, max_pages
 
     def one_call(
         self, action: Action, body: dict[str, Any], page: int, account: str | None

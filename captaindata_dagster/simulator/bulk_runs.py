@@ -11,12 +11,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from captaindata_dagster.api.bulk_statuses import ENDED_RUN_STATUSES, RESUMABLE_RUN_STATUSES
 from captaindata_dagster.simulator.bulk_submission import Submission
 from captaindata_dagster.simulator.callback_delivery import CallbackRecord
+from captaindata_dagster.simulator.cron import next_cron_run
 
 # The statuses a run's worker leaves it in (it gets a `finished_at`): ended, or waiting for a
 # resume. Both sets come from the one table of run statuses, shared with the client.
@@ -100,8 +101,9 @@ class BulkRun:
 
 @dataclass
 class Schedule:
-    """One scheduled run: the submission to repeat, and when it fires (`schedule_at`; a `cron`
-    is kept and shown but not evaluated by the simulator)."""
+    """One schedule: the submission to repeat, and when it next fires (`schedule_at` once, or
+    each minute its `cron` matches on the wall clock of its `timezone`, UTC by default).
+    `run_uids` are the runs it started (the spec's run has no field naming its schedule)."""
 
     uid: str
     action_id: str
@@ -205,38 +207,28 @@ class BulkRuns:
             run.updated_at = self.now()
             return True
 
-    def runs_where(self, filters: Mapping[str, set[str]]) -> list[BulkRun]:
-        """The runs matching every filter (field name -> accepted values), oldest first."""
+    def listed(self) -> dict[str, list[Any]]:
+        """The runs, callbacks and schedules (by list name), each in creation order."""
         with self.lock:
-            runs = list(self.runs.values())
-        keys = {"status": "status", "action_name": "action_id", "uid": "uid"}
-        return [
-            r
-            for r in runs
-            if all(getattr(r, keys[k]) in v for k, v in filters.items() if k in keys)
-            and ("ASYNC" in filters.get("execution_mode", {"ASYNC"}))
-        ]
+            return {"runs": list(self.runs.values()), "callbacks": list(self.callbacks.values()),
+                    "schedules": list(self.schedules.values())}  # fmt: skip
 
-    def callbacks_where(self, filters: Mapping[str, set[str]]) -> list[CallbackRecord]:
-        """The callbacks matching the filters (`status`, `run_uid`), newest first."""
+    def clear(self) -> None:
+        """Forget every run, callback and schedule and the pacing counters (the injected `clock`
+        and `sleep` stay); the caller has stopped the workers first."""
         with self.lock:
-            found = list(self.callbacks.values())
-        keys = {"status": "status", "run_uid": "run_uid"}
-        found = [c for c in found if all(getattr(c, keys[k]) in v for k, v in filters.items())]
-        return found[::-1]
-
-    def schedules_where(self, filters: Mapping[str, set[str]]) -> list[Schedule]:
-        """The schedules matching the filters (`status`, `action_name`, `uid`), oldest first."""
-        with self.lock:
-            found = list(self.schedules.values())
-        keys = {"status": "status", "action_name": "action_id", "uid": "uid"}
-        return [s for s in found if all(getattr(s, keys[k]) in v for k, v in filters.items())]
+            self.runs.clear()
+            self.callbacks.clear()
+            self.schedules.clear()
+            self.peak_inflight.clear()
+            self.paced_calls = 0
 
     def due_schedules(self) -> list[Schedule]:
         """ACTIVE schedules whose next execution has come, each marked as executed: a one-shot
-        (`schedule_at` only) is COMPLETED; a cron one stays ACTIVE with no next execution, as the
-        simulator does not evaluate cron expressions."""
+        (`schedule_at` only) is COMPLETED; a cron one stays ACTIVE, its next execution the cron's
+        next minute after the current one (so two ticks in one minute start one run)."""
         now = self.clock()
+        after = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
         due = []
         with self.lock:
             for s in self.schedules.values():
@@ -246,5 +238,7 @@ class BulkRuns:
                     s.next_execution_at = None
                     if s.cron is None:
                         s.status = "COMPLETED"
+                    else:
+                        s.next_execution_at = next_cron_run(s.cron, s.timezone, after)
                     due.append(s)
         return due

@@ -4,7 +4,8 @@ The action's async (or schedule) request schema from the catalog says which fiel
 and how many `inputs` (1..100,000 for async; the spec allows 100 per schedule); each input, the
 parameters and the accounts go through the live endpoint's own checks (`body_problem`,
 `Action.input_problems`, `Action.parameter_problems`). The callback URL must be a loopback one:
-the simulator never POSTs anywhere else.
+the simulator never POSTs anywhere else. A schedule's `cron` must be one the simulator's own
+matcher reads (`simulator/cron.py`: five fields or an `@daily`-style shorthand).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.simulator.action_body import body_problem
 from captaindata_dagster.simulator.callback_delivery import callback_url_problem
+from captaindata_dagster.simulator.cron import cron_problem
 
 BULK_FIELDS = ("inputs", "callback")
 SCHEDULE_FIELDS = ("cron", "timezone", "schedule_at")
@@ -70,10 +72,13 @@ def check_submission(action: Action, body: Mapping[str, Any], mode: str) -> Subm
     if isinstance(inputs, Refusal):
         return inputs
     common = {k: v for k, v in body.items() if k not in BULK_FIELDS + SCHEDULE_FIELDS}
-    bad = body_problem(action, {**common, "input": inputs[0]})
+    live = _without_walk_limits(action, common, props)
+    if isinstance(live, Refusal):
+        return live
+    bad = body_problem(action, {**live, "input": inputs[0]})
     if bad is not None:
         return _live_refusal(*bad)
-    problems = action.parameter_problems(common.get("parameters"))
+    problems = action.parameter_problems(live.get("parameters"))
     if problems:
         p = problems[0]
         return Refusal(p.field, "; ".join(map(str, problems)), "BAD_PARAMETERS", "param")
@@ -84,6 +89,27 @@ def check_submission(action: Action, body: Mapping[str, Any], mode: str) -> Subm
     if mode != "schedule":
         return Submission(inputs, common, url, headers)
     return _scheduled(Submission(inputs, common, url, headers), body)
+
+
+def _without_walk_limits(
+    action: Action, common: dict[str, Any], props: Mapping[str, Any]
+) -> dict[str, Any] | Refusal:
+    """The body's common part as a live call would take it: the bulk-only parameters (a
+    search's `max_results`, `max_pages`, declared by the bulk schema only) checked against their
+    bounds and left out (the worker applies them: `BulkProcessor.walk_limits`)."""
+    declared = props.get("parameters", {}).get("properties", {})
+    given = common.get("parameters")
+    if not isinstance(given, dict):
+        return common
+    own = action.parameters or {}
+    walk = {k: v for k, v in given.items() if k in declared and k not in own}
+    for name, value in walk.items():
+        low, high = declared[name].get("minimum"), declared[name].get("maximum")
+        if not isinstance(value, int) or isinstance(value, bool) or (
+            low is not None and value < low) or (high is not None and value > high):  # fmt: skip
+            return Refusal(f"parameters.{name}", f"{name} must be an integer within "
+                           f"{low}..{high}", "BAD_PARAMETERS", "param")  # fmt: skip
+    return {**common, "parameters": {k: v for k, v in given.items() if k not in walk}}
 
 
 def _live_refusal(field_name: str, message: str) -> Refusal:
@@ -134,6 +160,9 @@ def _scheduled(sub: Submission, body: Mapping[str, Any]) -> Submission | Refusal
         return Refusal("schedule_at", "a schedule needs cron or schedule_at")
     if cron is not None and (not isinstance(cron, str) or not 1 <= len(cron) <= 256):
         return Refusal("cron", "cron must be a cron expression (1 to 256 characters)")
+    problem = cron_problem(cron) if cron is not None else None
+    if problem is not None:
+        return Refusal("cron", problem)
     if tz is not None and not _known_zone(tz):
         return Refusal("timezone", f"timezone must be an IANA name, got {tz!r}")
     moment = None

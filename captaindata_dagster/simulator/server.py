@@ -147,7 +147,13 @@ class Simulator:
         return self.state.summary()
 
     def reset(self) -> None:
-        """Clear the request log, the credits spent and the rate window."""
+        """Clear the request log, the credits spent and the rate window, and bulk mode's runs,
+        callbacks and schedules: their workers and the schedule ticker are stopped first (as
+        `stop()` does, waiting up to 5 s; a run cut short ends STOPPED, then is forgotten). The
+        simulator keeps serving; users, identities and accounts stay."""
+        self.stopping.set()
+        self.routes.bulk.reset(timeout_s=5)
+        self.stopping = threading.Event()  # the next runs and ticker watch a fresh one
         self.state.reset()
 
     # changing behaviour while running

@@ -16,9 +16,10 @@ PostgreSQL database) cannot forge callbacks with what they read. `authenticate` 
 hashes with `hmac.compare_digest`, so the time it takes does not tell how much of a guess was
 right. The secret itself lives only in the submission's request to the API; keep it out of logs.
 
-Callbacks are landed durably and idempotently (`land_callback`): each is committed before the
-receiver answers 2xx, under an identity drawn from its payload (`callbacks_schema`), so the same
-callback redelivered, replayed or out of order lands once. The store lives where the ledger
+Callbacks are landed durably and idempotently (`land_callback`, or many in one transaction:
+`land_callbacks`; see `callback_landing.py`): each is committed before the receiver answers 2xx,
+under an identity drawn from its payload (`callbacks_schema`), so the same callback redelivered,
+replayed or out of order lands once. The store lives where the ledger
 does, in a database of its own (see `default_callback_store_location`); nothing here imports
 Dagster.
 """
@@ -28,13 +29,12 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from captaindata_dagster.storage.callback_identity import FINAL, PAGE, callback_identity
+from captaindata_dagster.storage.callback_identity import FINAL, PAGE
+from captaindata_dagster.storage.callback_landing import SCHEDULE_MODE, CallbackLanding, WrongRun
+from captaindata_dagster.storage.callback_reads import CallbackReads
 from captaindata_dagster.storage.callbacks_schema import (
-    CALLBACK_KEYS,
     CALLBACK_SCHEMA,
     DUPLICATE,
     LANDED,
@@ -46,9 +46,9 @@ from captaindata_dagster.storage.callbacks_schema import (
     secret_sha256,
     submission_of,
 )
-from captaindata_dagster.storage.encoding import dump_json, to_iso, utcnow
+from captaindata_dagster.storage.encoding import to_iso, utcnow
 from captaindata_dagster.storage.locations import is_postgres_url, resolve_ledger_location
-from captaindata_dagster.storage.sql import Connection, insert
+from captaindata_dagster.storage.sql import insert
 from captaindata_dagster.storage.store import Store
 
 __all__ = [
@@ -57,6 +57,7 @@ __all__ = [
     "FINAL",
     "LANDED",
     "PAGE",
+    "SCHEDULE_MODE",
     "SECRET_HEADER",
     "SUBMISSION_HEADER",
     "CallbackStore",
@@ -73,14 +74,6 @@ SECRET_HEADER = "X-Captaindata-Secret"
 CALLBACK_STORE_ENV = "CAPTAINDATA_CALLBACK_STORE"
 CALLBACK_STORE_FILENAME = "callbacks.sqlite"
 _NO_SECRET_SHA256 = "0" * 64  # compared against when the submission is unknown
-
-
-class WrongRun(ValueError):
-    """A callback or a run that contradicts the run a submission already has (the receiver's 409).
-
-    A submission has one run: the one `attach_run` recorded, or, before the API answered, the one
-    its first landed callback named.
-    """
 
 
 def new_secret() -> str:
@@ -128,7 +121,7 @@ def default_callback_store_location(
     return Path(ledger).with_name(CALLBACK_STORE_FILENAME)
 
 
-class CallbackStore(Store):
+class CallbackStore(CallbackLanding, CallbackReads, Store):
     """Submissions and their callbacks, in one SQLite file or a PostgreSQL database.
 
     Nothing is opened until the first call; one connection per process, shared by threads
@@ -210,12 +203,21 @@ class CallbackStore(Store):
         Raises:
             KeyError: no such submission.
             WrongRun: the submission already has another run, or callbacks of another run landed.
+            ValueError: the submission is a schedule's (`mode="schedule"`): it has a run per
+                execution, so none is attached.
 
         Example:
             >>> store.attach_run("sub-1", "run-1")  # doctest: +SKIP
         """
         with self._write() as conn:
             self._lock_keys(conn, f"callbacks:{submission_id}")
+            mode = conn.execute(
+                "SELECT mode FROM submissions WHERE submission_id = ?", (submission_id,)
+            ).fetchone()
+            if mode is not None and mode[0] == SCHEDULE_MODE:
+                raise ValueError(
+                    f"submission {submission_id!r} is a schedule's: no run is attached"
+                )
             other = conn.execute(
                 "SELECT run_uid FROM callbacks WHERE submission_id = ? AND run_uid <> ? LIMIT 1",
                 (submission_id, run_uid),
@@ -259,80 +261,6 @@ class CallbackStore(Store):
         return hmac.compare_digest(stored, secret_sha256(secret)) and row is not None
 
     # ------------------------------------------------------------------ callbacks
-
-    def land_callback(self, submission_id: str, payload: Mapping[str, Any]) -> str:
-        """Store one callback once: `LANDED` when new, `DUPLICATE` when it was stored before.
-
-        Committed before it returns (the receiver answers 2xx only then). A duplicate only counts
-        one more delivery on the stored row. The callback's run is checked in the same
-        transaction: it must be the submission's run (`attach_run`), or, before one is attached,
-        the run of the callbacks already landed.
-
-        Args:
-            submission_id: an authenticated submission.
-            payload: the callback body (a dict holding `run.run_uid`).
-
-        Raises:
-            KeyError: no such submission.
-            WrongRun: the callback names another run than the submission's.
-
-        Example:
-            >>> store.land_callback("sub-1", {"run": {"run_uid": "r1", "status": "SUCCEEDED"}})  # doctest: +SKIP
-            'landed'
-        """
-        identity = callback_identity(payload)
-        run = payload["run"]
-        row = {
-            "submission_id": submission_id,
-            "callback_key": identity.key,
-            "kind": identity.kind,
-            "run_uid": str(run["run_uid"]),
-            "batch_uid": run.get("batch_uid"),
-            "status": run.get("status"),
-            "input_sha256": identity.input_sha256,
-            "payload_json": dump_json(dict(payload)),
-            "received_at": to_iso(utcnow()),
-            "deliveries": 1,
-        }
-        columns = tuple(row)
-        sql = (
-            f"INSERT INTO callbacks ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-            f"ON CONFLICT ({', '.join(CALLBACK_KEYS)}) DO NOTHING"
-        )
-        with self._write() as conn:
-            self._check_run(conn, submission_id, row["run_uid"])
-            if conn.execute(sql, tuple(row[c] for c in columns)).rowcount == 1:
-                return LANDED
-            conn.execute(
-                "UPDATE callbacks SET deliveries = deliveries + 1 "
-                "WHERE submission_id = ? AND callback_key = ?",
-                (submission_id, identity.key),
-            )
-        return DUPLICATE
-
-    def _check_run(self, conn: Connection, submission_id: str, run_uid: str) -> None:
-        """Inside `land_callback`'s transaction: refuse a callback of another run (`WrongRun`).
-
-        An attached run never changes (`attach_run` updates only a NULL or the same run), so it
-        is checked without a lock; before one is attached, the submission's key is locked so that
-        `attach_run` and the callbacks of two runs cannot both pass.
-        """
-        sql = "SELECT run_uid FROM submissions WHERE submission_id = ?"
-        found = conn.execute(sql, (submission_id,)).fetchone()
-        if found is None:
-            raise KeyError(submission_id)
-        if found[0] is None:
-            self._lock_keys(conn, f"callbacks:{submission_id}")
-            found = conn.execute(sql, (submission_id,)).fetchone()
-        attached = found[0]
-        if attached is None:
-            other = conn.execute(
-                "SELECT run_uid FROM callbacks WHERE submission_id = ? AND run_uid <> ? LIMIT 1",
-                (submission_id, run_uid),
-            ).fetchone()
-            attached = None if other is None else other[0]
-        if attached is not None and attached != run_uid:
-            raise WrongRun(f"the callback names run {run_uid!r}, the submission's is {attached!r}")
 
     def callbacks(
         self, submission_id: str | None = None, *, run_uid: str | None = None

@@ -12,7 +12,8 @@ never pay for the same input twice: one fetches, the other waits and takes the a
 never sees the API key: it stores inputs, parameters, results and error envelopes.
 
 `Ledger` is put together from one class per concern, each in its own module: whole results and
-errors (`ledger_writes.py`), a search's pages and resume points (`ledger_pages.py`), reads
+errors (`ledger_writes.py`), a search's pages and resume points (`ledger_pages.py`), bulk
+submissions (`ledger_bulk.py`), reads
 (`ledger_reads.py`) and claims (`ledger_claims.py`), over the tables of `ledger_schema.py`. The
 names the engine and the Dagster layer use are importable from here.
 """
@@ -22,6 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from captaindata_dagster.storage.input_keys import canonical_url, input_key
+from captaindata_dagster.storage.ledger_bulk import LedgerBulk
+from captaindata_dagster.storage.ledger_bulk_records import BULK_SCHEMA, BulkSubmissionRecord
 from captaindata_dagster.storage.ledger_claims import LedgerClaims
 from captaindata_dagster.storage.ledger_pages import LedgerPages
 from captaindata_dagster.storage.ledger_reads import LedgerReads
@@ -46,6 +49,7 @@ from captaindata_dagster.storage.locations import (
 
 __all__ = [
     "BUSY",
+    "BulkSubmissionRecord",
     "CLAIMED",
     "DONE",
     "LEDGER_URL_ENV",
@@ -63,7 +67,7 @@ __all__ = [
 ]
 
 
-class Ledger(LedgerWrites, LedgerPages, LedgerReads, LedgerClaims):
+class Ledger(LedgerWrites, LedgerPages, LedgerReads, LedgerClaims, LedgerBulk):
     """Checkpoint and cache store: one SQLite file (WAL, busy timeout, short transactions), or a
     PostgreSQL database when given a `postgresql://` URL.
 
@@ -77,7 +81,7 @@ class Ledger(LedgerWrites, LedgerPages, LedgerReads, LedgerClaims):
         [{'full_name': 'Ada'}]
     """
 
-    _SCHEMA = LEDGER_SCHEMA
+    _SCHEMA = (*LEDGER_SCHEMA, *BULK_SCHEMA)
     _SQLITE_SCHEMA = LEDGER_SQLITE_SCHEMA
 
     @classmethod

@@ -12,8 +12,6 @@ No assertion on wall-clock durations: waits use `wait_until` (its timeout only s
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,18 +37,6 @@ def profiles(n: int) -> list[dict[str, Any]]:
         {"linkedin_profile_url": f"https://www.linkedin.com/in/person-{i}", "custom_data": {"i": i}}
         for i in range(n)
     ]
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[CallbackStore]:
-    with CallbackStore(tmp_path / "callbacks.sqlite") as s:
-        yield s
-
-
-@pytest.fixture
-def receiver(store: CallbackStore) -> Iterator[ReceiverServer]:
-    with ReceiverServer(ReceiverSettings(port=0), store=store) as server:
-        yield server
 
 
 def client_of(sim: Simulator) -> CaptainDataClient:

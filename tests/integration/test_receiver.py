@@ -4,16 +4,20 @@ PostgreSQL.
 What a post is answered and what lands: a valid callback lands once, a redelivery is acknowledged
 and lands nothing, a forged secret or an unknown submission (both 401: the answer does not tell
 which ids exist) lands nothing, a body over the limit is refused while it is read (413), garbage
-is 400, a callback of another run 409, and 20 callbacks posted at once land exactly once each. The
-command's options parse into the receiver's settings, which refuse plain http to the Internet.
+is 400, a callback of another run 409, and 20 callbacks posted at once land exactly once each.
+Callbacks posted together are committed together (the group commit), each answered on its own,
+and a transaction the database fails is a 503 for each of its callbacks. The command's options parse into the receiver's settings, which refuse plain http to the Internet.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -21,6 +25,7 @@ from click.testing import CliRunner
 
 from captaindata_dagster.cli import main
 from captaindata_dagster.receiver import ReceiverServer, ReceiverSettings
+from captaindata_dagster.receiver.group_commit import GroupCommitter
 from captaindata_dagster.receiver.settings import PUBLIC_URL_ENV
 from captaindata_dagster.storage.callbacks import (
     DUPLICATE,
@@ -29,7 +34,7 @@ from captaindata_dagster.storage.callbacks import (
     callback_headers,
     new_secret,
 )
-from tests.helpers import FakeClock
+from tests.helpers import FakeClock, wait_until
 
 ACTION = "linkedin-extract-people"
 LIMIT = 4096
@@ -240,3 +245,92 @@ def test_the_store_on_postgresql_lands_each_callback_once(pg_url: str):
         assert store.land_callback("sub-pg", final) == LANDED
         assert store.final_status("sub-pg") == "SUCCEEDED"
         assert len(store.callbacks("sub-pg")) == 21 and store.integrity_ok()
+        store.register_submission("sub-pg2", new_secret(), ACTION)  # no run attached yet
+        batch = [("sub-pg2", page(1, run_uid="run-5")), ("sub-pg", page(1))]
+        batch += [("sub-pg2", page(2, run_uid="run-6")), ("sub-404", page(3))]
+        outcomes = store.land_callbacks(batch)
+        assert outcomes[:2] == [LANDED, DUPLICATE]
+        assert isinstance(outcomes[2], ValueError) and isinstance(outcomes[3], KeyError)
+        with ThreadPoolExecutor(max_workers=2) as pool:  # two batches at once lock in one order
+            pages = [("sub-pg2", page(n, run_uid="run-5")) for n in range(3, 9)]
+            twice = list(pool.map(lambda s: s.land_callbacks(pages), (store, other)))
+        assert sorted(twice[0] + twice[1]) == sorted([LANDED] * 6 + [DUPLICATE] * 6)
+
+
+def test_what_arrives_during_a_commit_is_the_next_batch_and_each_hears_its_own_outcome():
+    """The group commit alone, on an event loop: no waiting for a batch to fill, no mixing."""
+    batches: list[list[int]] = []
+    committing, release = threading.Event(), threading.Event()
+
+    def commit(items: list[int]) -> list[str | Exception]:
+        batches.append(items)
+        committing.set()
+        release.wait(30)
+        if 99 in items:
+            raise sqlite3.OperationalError("disk I/O error")
+        return [ValueError(i) if i % 2 else f"ok {i}" for i in items]
+
+    async def scenario() -> list[object]:
+        committer: GroupCommitter[int, str] = GroupCommitter(commit, max_batch=3)
+        first = asyncio.ensure_future(committer.submit(0))
+        await asyncio.to_thread(committing.wait, 30)  # batch [0] is committing
+        rest = [asyncio.ensure_future(committer.submit(i)) for i in (1, 2, 3, 4)]
+        await asyncio.sleep(0)  # each of them queued
+        release.set()
+        answers = await asyncio.gather(first, *rest, return_exceptions=True)
+        failed = await asyncio.gather(committer.submit(99), return_exceptions=True)
+        return [*answers, *failed]
+
+    answers = asyncio.run(scenario())
+    assert batches == [[0], [1, 2, 3], [4], [99]]
+    assert [str(a) for a in answers[:5]] == ["ok 0", "1", "ok 2", "3", "ok 4"]
+    assert isinstance(answers[1], ValueError) and isinstance(answers[5], sqlite3.OperationalError)
+
+
+class _HeldStore(CallbackStore):
+    """A store whose first `land_callbacks` waits until released: the next posts queue up."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.batches: list[int] = []
+        self.release = threading.Event()
+
+    def land_callbacks(self, items):
+        self.batches.append(len(items))
+        self.release.wait(30)
+        return super().land_callbacks(items)
+
+
+def test_posts_queued_behind_a_commit_land_together_each_answered_alone(tmp_path):
+    with _HeldStore(tmp_path / "callbacks.sqlite") as store:
+        secret = new_secret()
+        store.register_submission("sub-1", secret, ACTION)
+        headers = callback_headers("sub-1", secret)
+        settings = ReceiverSettings(port=0, max_body_bytes=LIMIT)
+        with ReceiverServer(settings, store=store) as server, ThreadPoolExecutor(5) as pool:
+            first = pool.submit(post, server, page(0), headers)
+            wait_until(lambda: store.batches == [1], "the first commit never started")
+            app: Any = server.server.config.app  # the receiver's queue, to see the posts wait
+            pending = app.routes[0].endpoint.__self__._committer._waiting
+            bodies = [b"{not json", page(1, run_uid="run-2"), page(2), page(2)]
+            answers = [pool.submit(post, server, b, headers) for b in bodies]
+            wait_until(lambda: len(pending) == 4, "the posts never queued behind the commit")
+            store.release.set()
+            codes = [a.result().status_code for a in (first, *answers)]
+            outcomes = [a.result().json()["outcome"] for a in answers[2:]]
+        assert store.batches == [1, 3]  # the garbage is refused before the store
+        assert codes == [200, 400, 409, 200, 200] and sorted(outcomes) == [DUPLICATE, LANDED]
+        assert [c.deliveries for c in store.callbacks("sub-1")] == [1, 2]
+
+
+def test_a_transaction_the_database_fails_is_a_503_and_lands_nothing(receiver, store, headers):
+    db = sqlite3.connect(store.location)
+    db.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON callbacks WHEN NEW.payload_json LIKE '%/p666%' "
+        "BEGIN SELECT RAISE(ABORT, 'boom'); END"
+    )
+    db.commit()
+    db.close()
+    assert post(receiver, page(666), headers).status_code == 503
+    assert store.callbacks() == []
+    assert post(receiver, page(1), headers).json() == {"outcome": LANDED}

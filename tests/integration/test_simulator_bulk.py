@@ -35,6 +35,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.received: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.paths: list[str] = []  # each POST's path, query string included
         self.refused = 0
         self.down = False
         receiver = self
@@ -47,6 +48,7 @@ class Receiver:
                     self.send_response(503)
                 else:
                     receiver.received.append((dict(self.headers), json.loads(raw)))
+                    receiver.paths.append(self.path)
                     self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -407,3 +409,129 @@ def test_lists_check_limit_and_unknown_uids() -> None:
         status, answer = call(sim, "GET", "/runs/00000000-0000-4000-8000-000000000000")
         assert status == 404 and answer["error_label"] == "STATUS_404"
         assert call(sim, "DELETE", "/runs")[0] == 405
+
+
+def schedule(sim: Simulator, url: str, n: int = 1, **fields: Any) -> dict[str, Any]:
+    status, answer = call(sim, "POST", f"/actions/{ACTION}/run/schedule",
+                          {"inputs": profiles(n), "callback": {"url": url,
+                           "headers": {"X-Schedule": "s1"}}, **fields})  # fmt: skip
+    assert status == 200, answer
+    assert not problems(CATALOG.bulk_schema("schedule_submission") or {}, answer)
+    return answer
+
+
+def run_uids(sim: Simulator) -> list[str]:
+    return [r["uid"] for r in call(sim, "GET", "/runs?limit=100")[1]]
+
+
+def test_a_cron_schedule_starts_a_run_at_each_matching_minute(receiver: Receiver) -> None:
+    now = [datetime(2030, 1, 7, 8, 59, 30, tzinfo=timezone.utc)]  # a Monday
+    with run_simulator() as sim:
+        bulk = sim.routes.bulk
+        bulk.runs.clock = lambda: now[0]
+        answer = schedule(sim, receiver.url, cron="*/30 9-10 * * mon-fri")
+        uid = answer["schedule_uid"]
+        assert answer["next_execution_at"] == "2030-01-07T09:00:00.000Z"
+        assert bulk.fire_due_schedules() == [] and run_uids(sim) == []
+        now[0] = datetime(2030, 1, 7, 9, 0, 5, tzinfo=timezone.utc)
+        wait_until(lambda: run_uids(sim), "the 09:00 run was never started")
+        now[0] += timedelta(seconds=40)  # a later tick in the same minute
+        assert bulk.fire_due_schedules() == [] and len(run_uids(sim)) == 1
+        status, shown = call(sim, "GET", f"/schedules/{uid}")
+        assert (
+            shown["status"] == "ACTIVE" and shown["next_execution_at"] == "2030-01-07T09:30:00.000Z"
+        )
+        assert not problems(CATALOG.bulk_schema("schedule") or {}, shown)
+        final_run(sim, run_uids(sim)[0])
+        assert all(h.get("X-Schedule") == "s1" for h, _ in receiver.received)
+        now[0] = datetime(2030, 1, 7, 9, 30, tzinfo=timezone.utc)
+        wait_until(lambda: len(run_uids(sim)) == 2, "the 09:30 run was never started")
+        assert bulk.runs.schedules[uid].run_uids == run_uids(sim)
+        assert call(sim, "POST", f"/schedules/{uid}/pause", {})[0] == 200
+        now[0] = datetime(2030, 1, 7, 10, 0, tzinfo=timezone.utc)
+        assert bulk.fire_due_schedules() == []  # paused: none
+        now[0] = datetime(2030, 1, 7, 10, 10, tzinfo=timezone.utc)
+        status, resumed = call(sim, "POST", f"/schedules/{uid}/resume", {})
+        assert resumed["next_execution_at"] == "2030-01-07T10:30:00.000Z"  # 10:00 not run late
+        now[0] = datetime(2030, 1, 7, 10, 30, tzinfo=timezone.utc)
+        wait_until(lambda: len(run_uids(sim)) == 3, "the 10:30 run was never started")
+        assert call(sim, "POST", f"/schedules/{uid}/cancel", {})[0] == 200
+        now[0] = datetime(2030, 1, 8, 9, 0, tzinfo=timezone.utc)
+        assert bulk.fire_due_schedules() == [] and len(run_uids(sim)) == 3  # cancelled: never
+        for run_uid in run_uids(sim):
+            assert final_run(sim, run_uid)["status"] == "SUCCEEDED"
+
+
+def test_a_cron_schedule_reads_its_timezone_and_a_bad_cron_is_refused(receiver: Receiver) -> None:
+    now = [datetime(2030, 7, 1, 12, 0, tzinfo=timezone.utc)]
+    with run_simulator() as sim:
+        sim.routes.bulk.runs.clock = lambda: now[0]
+        paris = schedule(sim, receiver.url, cron="0 6 * * *", timezone="Europe/Paris")
+        assert paris["next_execution_at"] == "2030-07-02T04:00:00.000Z"  # 06:00 CEST
+        later = schedule(sim, receiver.url, cron="@hourly", schedule_at="2030-07-03T00:00:00Z")
+        assert later["next_execution_at"] == "2030-07-03T00:00:00.000Z"
+        for cron in ("61 * * * *", "every day", "0 0 30 2 *"):
+            status, answer = call(sim, "POST", f"/actions/{ACTION}/run/schedule",
+                                  {"inputs": profiles(1), "callback": {"url": receiver.url},
+                                   "cron": cron})  # fmt: skip
+            assert status == 400 and answer["params"]["field"] == "cron", (cron, answer)
+
+
+def test_reset_forgets_runs_callbacks_and_schedules_and_stops_their_workers(
+    receiver: Receiver,
+) -> None:
+    with run_simulator(rps=1000) as sim:
+        bulk = sim.routes.bulk
+        pause = threading.Event()
+        bulk.runs.sleep = lambda s: pause.wait(0.01)
+        receiver.down = True  # callbacks retried: the run's worker is still busy at reset
+        sim.configure(callback_retries=10_000, callback_backoff_s=0.01)
+        uid = submit(sim, receiver.url, profiles(3))
+        schedule(sim, receiver.url, schedule_at="2999-01-01T00:00:00Z")
+        wait_until(lambda: bulk.runs.callbacks, "no callback was tried")
+        worker = next(t for t in threading.enumerate() if t.name.endswith(uid[:8]))
+        sim.reset()
+        assert not worker.is_alive() and bulk._ticker is None
+        assert bulk.runs.listed() == {"runs": [], "callbacks": [], "schedules": []}
+        for path in ("/runs", "/runs/callbacks", "/schedules"):
+            assert call(sim, "GET", path) == (200, [])
+        assert sim.requests[-1].path == "/v4/schedules" and sim.credits_used == 0
+        receiver.down = False
+        sim.configure(callback_retries=0)
+        again = submit(sim, receiver.url, profiles(1))  # still serving, workers start again
+        assert final_run(sim, again)["status"] == "SUCCEEDED"
+
+
+def test_runs_list_sorts_and_filters_by_user_and_workspace(receiver: Receiver) -> None:
+    with run_simulator() as sim:
+        uids = [submit(sim, receiver.url, profiles(1)) for _ in range(3)]
+        for uid in uids:
+            final_run(sim, uid)
+        status, runs = call(sim, "GET", "/runs")
+        assert [r["uid"] for r in runs] == uids  # default: created_at, creation order on ties
+        assert not problems(CATALOG.bulk_schema("runs_page") or {}, runs)
+        assert [r["uid"] for r in call(sim, "GET", "/runs?sort=-id")[1]] == uids[::-1]
+        assert [r["uid"] for r in call(sim, "GET", "/runs?sort=status,-id")[1]] == uids[::-1]
+        user, ws = runs[0]["user_uid"], runs[0]["workspace_uid"]
+        assert len(call(sim, "GET", f"/runs?user_uid={user}&workspace_uid={ws}")[1]) == 3
+        other = "00000000-0000-4000-8000-000000000000"
+        assert call(sim, "GET", f"/runs?user_uid={other}")[1] == []
+        assert call(sim, "GET", f"/runs?workspace_uid={other}")[1] == []
+        assert call(sim, "GET", "/runs?execution_mode=LIVE")[1] == []  # live runs are not kept
+        assert [r["uid"] for r in call(sim, "GET", f"/runs?uid={uids[1]},{uids[2]}")[1]] == uids[1:]
+        status, refused = call(sim, "GET", "/runs?sort=colour")
+        assert status == 400 and refused["params"]["field"] == "sort"
+        status, callbacks = call(sim, "GET", "/runs/callbacks?limit=20")
+        created = [c["created_at"] for c in callbacks]
+        assert created == sorted(created, reverse=True)  # callbacks: newest first by default
+
+
+def test_a_callback_url_with_a_query_string_is_posted_to_as_given(receiver: Receiver) -> None:
+    with run_simulator() as sim:
+        url = receiver.url + "?submission=abc&part=2"
+        uid = submit(sim, url, profiles(1))
+        final_run(sim, uid)
+        assert receiver.paths == ["/callbacks?submission=abc&part=2"] * 2
+        assert call(sim, "GET", f"/runs/{uid}")[1]["callback"]["url"] == url
+        status, callbacks = call(sim, "GET", f"/runs/callbacks?run_uid={uid}")
+        assert {c["callback_url"] for c in callbacks} == {url}

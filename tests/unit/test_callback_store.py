@@ -21,6 +21,7 @@ from captaindata_dagster.storage.callbacks import (
     FINAL,
     LANDED,
     PAGE,
+    SCHEDULE_MODE,
     SECRET_HEADER,
     SUBMISSION_HEADER,
     CallbackStore,
@@ -280,3 +281,76 @@ def test_a_callback_off_its_action_schema_is_refused(action_id: str, parts: dict
     parse_callback(body)  # structurally a callback: only the action's schema refuses it
     with pytest.raises(BadPayload, match=problem):
         parse_callback(body, action)
+
+
+def test_a_schedules_submission_lands_the_callbacks_of_each_of_its_runs(store):
+    store.register_submission("sched-1", new_secret(), ACTION, mode=SCHEDULE_MODE, inputs=1)
+    ada = "https://www.linkedin.com/in/ada"
+    for run in ("run-1", "run-2"):  # two executions of the schedule, the same input each time
+        assert store.land_callback("sched-1", page(ada, [{"n": 1}], run_uid=run)) == LANDED
+        assert store.land_callback("sched-1", final(run_uid=run)) == LANDED
+    assert store.land_callback("sched-1", page(ada, [{"n": 1}], run_uid="run-2")) == DUPLICATE
+    assert [c.run_uid for c in store.callbacks("sched-1")] == ["run-1"] * 2 + ["run-2"] * 2
+    assert [c.kind for c in store.callbacks("sched-1", run_uid="run-2")] == [PAGE, FINAL]
+    with pytest.raises(ValueError, match="schedule's"):
+        store.attach_run("sched-1", "run-1")
+    assert store.submission("sched-1").run_uid is None
+
+
+def test_an_async_submission_keeps_its_one_run_beside_a_schedules(store, secret):
+    store.register_submission("sched-1", new_secret(), ACTION, mode=SCHEDULE_MODE)
+    ada = "https://www.linkedin.com/in/ada"
+    assert store.land_callback("sched-1", page(ada, [], run_uid="run-7")) == LANDED
+    assert store.land_callback("sub-1", page(ada, [], run_uid="run-1")) == LANDED
+    with pytest.raises(WrongRun):
+        store.land_callback("sub-1", page(ada, [], run_uid="run-7"))
+
+
+def test_a_batch_lands_in_one_transaction_each_item_judged_alone(store, secret):
+    """The receiver's group commit: a duplicate, a wrong run, an unknown submission, a payload
+    without a run and a schedule's callback in one batch; each gets what it would alone."""
+    store.register_submission("sched-1", new_secret(), ACTION, mode=SCHEDULE_MODE)
+    ada, bob = "https://www.linkedin.com/in/ada", "https://www.linkedin.com/in/bob"
+    store.land_callback("sub-1", page(bob, [{"n": 0}]))  # landed before: its run is run-1
+    outcomes = store.land_callbacks(
+        [
+            ("sub-1", page(ada, [{"n": 1}])),
+            ("sub-1", page(ada, [{"n": 1}])),  # the same callback twice in one batch
+            ("sub-1", page(ada, [{"n": 2}], run_uid="run-2")),  # another run, in the middle
+            ("nope", page(ada, [{"n": 3}])),
+            ("sub-1", {"input": None}),  # no run: no identity
+            ("sched-1", page(ada, [], run_uid="run-7")),
+            ("sub-1", page(bob, [{"n": 0}])),  # landed by an earlier transaction
+            ("sub-1", final()),
+        ]
+    )
+    assert outcomes[:2] == [LANDED, DUPLICATE] and outcomes[5:] == [LANDED, DUPLICATE, LANDED]
+    assert isinstance(outcomes[2], WrongRun) and "run-2" in str(outcomes[2])
+    assert isinstance(outcomes[3], KeyError) and isinstance(outcomes[4], KeyError)
+    landed = store.callbacks("sub-1")
+    assert [c.deliveries for c in landed] == [2, 2, 1] and {c.run_uid for c in landed} == {"run-1"}
+    assert [c.run_uid for c in store.callbacks("sched-1")] == ["run-7"]
+    assert store.land_callbacks([]) == []
+
+
+def test_in_a_batch_the_first_callback_s_run_becomes_the_submission_s(store, secret):
+    ada = "https://www.linkedin.com/in/ada"
+    outcomes = store.land_callbacks(
+        [("sub-1", page(ada, [], run_uid="run-5")), ("sub-1", page(ada, [1], run_uid="run-6"))]
+    )
+    assert outcomes[0] == LANDED and isinstance(outcomes[1], WrongRun)
+    with pytest.raises(WrongRun, match="run-5"):
+        store.attach_run("sub-1", "run-6")
+
+
+def test_a_batch_the_database_fails_lands_none_of_its_callbacks(store, secret, tmp_path):
+    ada = "https://www.linkedin.com/in/ada"
+    with sqlite3.connect(tmp_path / "callbacks.sqlite") as db:  # a real failure, mid-batch
+        db.execute(
+            "CREATE TRIGGER boom BEFORE INSERT ON callbacks WHEN NEW.run_uid = 'run-1' "
+            "AND NEW.kind = 'final' BEGIN SELECT RAISE(ABORT, 'boom'); END"
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="boom"):
+        store.land_callbacks([("sub-1", page(ada, [{"n": 1}])), ("sub-1", final())])
+    assert store.callbacks() == []
+    assert store.land_callback("sub-1", page(ada, [{"n": 1}])) == LANDED  # nothing half-landed

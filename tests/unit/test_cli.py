@@ -70,7 +70,8 @@ def test_every_group_and_command_answers_help_with_its_docstring():
 
 def test_every_command_that_prints_data_takes_json():
     leaves = [(p, c) for p, c in every_command() if not isinstance(c, click.Group)]
-    assert len(leaves) == 12  # create, list, connect x2; list, mark-sent, mark-retry; simulator...
+    # create, list, connect x2; list, mark-sent, mark-retry; simulator...; runs x6; schedules x6
+    assert len(leaves) == 24
     for path, command in leaves:
         flags = [o for p in command.params if isinstance(p, click.Option) for o in p.opts]
         assert "--json" in flags, path

@@ -131,6 +131,21 @@ def test_run_async_sends_every_input_checked_and_the_callback_and_reads_the_run(
                                   workspace_uid=WORKSPACE, created_at=CREATED)  # fmt: skip
 
 
+def test_a_search_s_walk_limits_are_bulk_parameters_checked_against_their_bounds():
+    api = FakeApi([ok(submission_json(SEARCH))])
+    client = make_client(api, FakeClock())
+    inputs = [sample_input(action(SEARCH), 0)]
+    client.run_async(SEARCH, inputs, callback_url=HOOK, parameters={"max_results": 25})
+    body = sent_json(api.sent[0])
+    assert body["parameters"] == {"max_results": 25}
+    assert problems(action(SEARCH).async_request_schema, body) == []
+    with pytest.raises(ValidationError) as refused:
+        client.run_async(SEARCH, inputs, callback_url=HOOK, parameters={"max_results": 5000})
+    assert refused.value.field == "parameters.max_results" and len(api.sent) == 1
+    with pytest.raises(ValidationError, match="max_results"):  # not a live call's parameter
+        client.run_action(SEARCH, inputs[0], parameters={"max_results": 25})
+
+
 BULK_ACTIONS = [PROFILE, SEARCH, CONNECT, "linkedin-me", "googlemaps-search-places",
                 "tripadvisor-extract-reviews", "linkedin-comment-post"]  # fmt: skip
 

@@ -17,13 +17,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from captaindata_dagster.api.errors import CaptainDataError
 from captaindata_dagster.engine.batch.inputs import BatchItem
 from captaindata_dagster.engine.batch.result_rows import ResultRows
 from captaindata_dagster.engine.call_count import CallCount
+from captaindata_dagster.engine.columns import errors_frame
 from captaindata_dagster.storage.ledger import Entry
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PROGRESS_EVERY_S = 10.0
 
@@ -136,6 +140,21 @@ class BatchOutcomes:
         """The error `hold_error` kept for `item`, if any."""
         with self._lock:
             return self._held.get(item.key)
+
+    def errors_frame(self) -> pd.DataFrame:
+        """The errors table of the failed inputs, in their input order."""
+        return errors_frame(
+            [
+                {
+                    "action_id": self.action_id,
+                    "input": o.item.label,
+                    **o.error,
+                    "at": o.at,
+                    "from_cache": o.from_cache,
+                }
+                for o in sorted(self.failed, key=lambda o: o.item.index)
+            ]
+        )
 
     def _progress(self) -> None:
         with self._lock:

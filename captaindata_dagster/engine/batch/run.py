@@ -30,11 +30,10 @@ from captaindata_dagster.engine.batch.claims import Claims
 from captaindata_dagster.engine.batch.context import BatchContext
 from captaindata_dagster.engine.batch.fetch import FetchStrategy
 from captaindata_dagster.engine.batch.inputs import BatchItem
-from captaindata_dagster.engine.batch.outcomes import BatchOutcomes, FailedInput, error_fields
+from captaindata_dagster.engine.batch.outcomes import BatchOutcomes, error_fields
 from captaindata_dagster.engine.batch.plan import InputPlan, check_max_results, plan_inputs
 from captaindata_dagster.engine.batch.search_walk import SearchWalkStrategy
 from captaindata_dagster.engine.budget import CreditBudget, most_per_result
-from captaindata_dagster.engine.columns import errors_frame
 from captaindata_dagster.engine.estimate import estimate_plan
 from captaindata_dagster.engine.partial_result import PartialResult
 from captaindata_dagster.engine.runner import Runner, growth_for
@@ -84,6 +83,13 @@ class BatchStats:
     # ISO time before which a re-run would meet the same rate limit (a ban longer than the
     # client's max_retry_after_s ended an account or the batch); None without such a ban.
     retry_not_before: str | None = None
+    # async mode (`engine.bulk`): "async"; the inputs sent in new runs; those waiting in runs not
+    # ended (deferred, halted, or waited for too long: they land in a later batch); each run's
+    # uid -> its status as last seen.
+    mode: str = "live"
+    submitted: int = 0
+    pending: int = 0
+    bulk_runs: dict[str, str] = field(default_factory=dict)
     # The credits the inputs left to fetch would cost at the catalog's prices, computed before
     # the first call (`engine.estimate`): shown beside `credits` once the run is done.
     estimated_credits: float | None = None
@@ -164,7 +170,7 @@ def run_batch(
     started = time.monotonic()
     logger = log if log is not None else _log
     act = client.action(action_id)
-    _check_arguments(client, act, parameters, max_results, budget, max_workers)
+    check_batch_arguments(client, act, parameters, max_results, budget, max_workers)
     stats = BatchStats(action_id=act.id)
     purse = CreditBudget(budget, logger, act.id)
     outcomes = BatchOutcomes(act.id, logger, max_results, lambda: purse.spent)
@@ -203,7 +209,7 @@ def run_batch(
     return result
 
 
-def _check_arguments(
+def check_batch_arguments(
     client: CaptainDataClient,
     act: Action,
     parameters: Mapping[str, Any] | None,
@@ -211,6 +217,7 @@ def _check_arguments(
     budget: float | None,
     max_workers: int | None,
 ) -> None:
+    """Refuse a batch's arguments before anything is done (async mode checks the same)."""
     if client.validate:
         check_parameters(act, parameters)
     check_max_results(max_results)
@@ -298,9 +305,7 @@ def _finish(
     stats.credits_at_risk = round(purse.at_risk, 6)
     stats.retired_users = pool.retired
     stats.retry_not_before = outcomes.retry_not_before
-    result = BatchResult(
-        outcomes.rows.frame(), _errors_frame(stats.action_id, outcomes.failed), stats
-    )
+    result = BatchResult(outcomes.rows.frame(), outcomes.errors_frame(), stats)
     stats.errors = len(result.errors)
     stats.errors_by_label = dict(Counter(result.errors["error_label"].astype(str)))
     stats.succeeded = outcomes.succeeded
@@ -349,22 +354,6 @@ def _log_done(logger: Any, stats: BatchStats) -> None:
         f", {stats.not_started} not started, {stats.incomplete} searches incomplete"
         if stats.not_started or stats.incomplete
         else "",
-    )
-
-
-def _errors_frame(action_id: str, failed: list[FailedInput]) -> pd.DataFrame:
-    """The errors table of the failed inputs, in their input order."""
-    return errors_frame(
-        [
-            {
-                "action_id": action_id,
-                "input": o.item.label,
-                **o.error,
-                "at": o.at,
-                "from_cache": o.from_cache,
-            }
-            for o in sorted(failed, key=lambda o: o.item.index)
-        ]
     )
 
 

@@ -40,12 +40,12 @@ from captaindata_dagster.orchestration.metadata import (
     failure_for_error,
     stats_metadata,
 )
-from captaindata_dagster.orchestration.metadata_set import CaptainDataMetadataSet
+from captaindata_dagster.orchestration.metadata_set import BULK_LANDING_TAG, CaptainDataMetadataSet
 
 if TYPE_CHECKING:  # frames are pandas, built by the step, not at load
     import pandas as pd
 
-    from captaindata_dagster.engine.batch.run import BatchResult
+    from captaindata_dagster.engine.batch.run import BatchResult, BatchStats
     from captaindata_dagster.orchestration.resource import CaptainDataResource
 
 InputsFor: TypeAlias = "Callable[[dg.AssetExecutionContext, pd.DataFrame | None], list[Any]]"
@@ -123,6 +123,9 @@ class BatchStep:
         inputs = self.inputs_for(context, upstream_df)
         batch = self._run_batch(context, captaindata, inputs)
         stats = batch.stats
+        if stats.pending and self.options.defer:
+            self._log_deferred(context, stats)
+            return
         failure = error_rate_failure(
             self.action.id,
             batch.errors,
@@ -142,16 +145,52 @@ class BatchStep:
         if self.unique_people:
             md.update(CaptainDataMetadataSet(duplicates_dropped=dropped))
         md.update(self._search_url_metadata(inputs))
-        yield dg.Output(table, output_name="results", metadata=md)
-        yield dg.Output(
-            errors,
-            output_name="errors",
-            metadata=errors_output_metadata(stats, errors, partitioned=partitioned),
-        )
+        selected = context.selected_output_names  # all, unless the asset can be subset (defer)
+        if "results" in selected:
+            yield dg.Output(table, output_name="results", metadata=md)
+        if "errors" in selected:
+            yield dg.Output(
+                errors,
+                output_name="errors",
+                metadata=errors_output_metadata(stats, errors, partitioned=partitioned),
+            )
         if self.options.checks:
-            yield from self._checks(batch, table)
+            wanted = context.selected_asset_check_keys
+            for check in self._checks(batch, table):
+                if dg.AssetCheckKey(self.key, check.check_name or "") in wanted:
+                    yield check
         if failure is not None and self._raise_on(failure):
             raise failure
+
+    def _landing(self, context: dg.AssetExecutionContext) -> bool:
+        """The landing sensor's run of a deferred step: it waits for the runs the sensor saw
+        end (not for new ones it submits: those defer it again, and the sensor lands it later)."""
+        return self.options.defer and BULK_LANDING_TAG in context.run.tags
+
+    def _log_deferred(self, context: dg.AssetExecutionContext, stats: BatchStats) -> None:
+        """Say in the UI what was submitted and what lands it: an observation on the results."""
+        context.log.info(
+            "%s: %d inputs submitted, %d waiting in async run(s) %s; build_bulk_landing_sensor "
+            "materializes this partition once they have ended",
+            self.name,
+            stats.submitted,
+            stats.pending,
+            ", ".join(stats.bulk_runs),
+        )
+        md = CaptainDataMetadataSet(
+            action_id=self.action.id,
+            mode=stats.mode,
+            submitted=stats.submitted,
+            pending=stats.pending,
+            bulk_runs=dg.MetadataValue.json(dict(stats.bulk_runs)),
+        )
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=self.key,
+                partition=context.partition_key if context.has_partition_key else None,
+                metadata=dict(md),
+            )
+        )
 
     def _raise_on(self, failure: dg.Failure) -> bool:
         """Whether the step raises the error-rate `failure` itself (see `run`)."""
@@ -187,10 +226,21 @@ class BatchStep:
                 max_results=self.fetch.max_results,
                 budget=self.options.budget,
                 log=context.log,
+                mode=self.options.mode,
+                defer=self.options.defer,
+                landing=self._landing(context),
+                origin=self._origin(context),
             )
         except CaptainDataError as err:
             context.log.error("%s: %s", self.name, err)
             raise failure_for_error(err) from err
+
+    def _origin(self, context: dg.AssetExecutionContext) -> dict[str, Any]:
+        """What asked for an async submission: the landing sensor materializes it again."""
+        return {
+            "asset_key": self.key.to_user_string(),
+            "partition_key": context.partition_key if context.has_partition_key else None,
+        }
 
     def _checks(self, batch: BatchResult, table: pd.DataFrame) -> list[dg.AssetCheckResult]:
         """The results table's checks: error rate, required columns, and its key if it has one."""

@@ -89,7 +89,8 @@ def captaindata_assets(
         description: the results table's description.
         **options: `AssetOptions`: budget, max_error_rate, warn_error_rate, checks, blocking,
             pool, retry_policy, group_name, key_prefix, translator, automation_condition,
-            backfill_policy, storage_kind, io_manager_key, resource_defs, resource_key.
+            backfill_policy, storage_kind, io_manager_key, resource_defs, resource_key, mode,
+            defer.
 
     The resource is the function's parameter annotated `CaptainDataResource`, whatever its name:
     that name is the step's resource key (bind the resource under it). `resource_key=`, if

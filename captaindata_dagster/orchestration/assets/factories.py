@@ -83,6 +83,8 @@ def build_action_asset(
     resource_key: str = DEFAULT_RESOURCE_KEY,
     io_manager_key: str | None = None,
     resource_defs: Mapping[str, Any] | None = None,
+    mode: str = "live",
+    defer: bool = False,
 ) -> dg.AssetsDefinition:
     """An asset running any catalog action over an upstream column or a static list of inputs.
 
@@ -123,6 +125,10 @@ def build_action_asset(
         resource_key: the `CaptainDataResource`'s key (default "captaindata").
         io_manager_key: both tables' IO manager (default "io_manager").
         resource_defs: resources bound on this asset only (e.g. its resource and IO manager).
+        mode: "live" (one call per input, the default) or "async" (async runs of up to 100,000
+            inputs, results posted to the callback receiver; see docs/bulk.md).
+        defer: async only: the step ends at submission and `build_bulk_landing_sensor`
+            materializes the partition once its runs have ended (no worker held meanwhile).
 
     Example:
         >>> build_action_asset("linkedin-extract-company", name="companies", upstream=profiles,
@@ -172,6 +178,8 @@ def build_people_search_asset(
     resource_key: str = DEFAULT_RESOURCE_KEY,
     io_manager_key: str | None = None,
     resource_defs: Mapping[str, Any] | None = None,
+    mode: str = "live",
+    defer: bool = False,
 ) -> dg.AssetsDefinition:
     """People found by LinkedIn searches, one partition per search, one row per person.
 
@@ -196,8 +204,8 @@ def build_people_search_asset(
         parameters: the action's parameters.
         budget, max_error_rate, pool, retry_policy, group_name, key_prefix, warn_error_rate,
             fail_error_rate, checks, blocking, translator, automation_condition,
-            backfill_policy, storage_kind, resource_key, io_manager_key, resource_defs: as for
-            `build_action_asset`. Each materialization links its search URL
+            backfill_policy, storage_kind, resource_key, io_manager_key, resource_defs, mode,
+            defer: as for `build_action_asset`. Each materialization links its search URL
             (`captaindata/search_url`).
 
     Example:

@@ -22,6 +22,7 @@ from typing import Any
 import dagster as dg
 
 from captaindata_dagster.api.errors import ValidationError
+from captaindata_dagster.orchestration.bulk_mode import check_mode
 from captaindata_dagster.orchestration.checks import (
     DEFAULT_MAX_ERROR_RATE,
     DEFAULT_WARN_ERROR_RATE,
@@ -62,6 +63,11 @@ class AssetOptions:
     automation); `automation_condition` and `storage_kind` reach it through its props.
     `resource_key`: the `CaptainDataResource` the step reads; `io_manager_key`: both tables' IO
     manager (None: "io_manager"); `resource_defs`: resources bound on the asset itself.
+
+    `mode="async"` sends the partition's inputs as async runs (up to 100,000 inputs each) whose
+    results the API posts to the callback receiver; the step waits for them and lands the same
+    tables. `defer=True` ends the step at submission instead: the tables are not materialized
+    then, and `build_bulk_landing_sensor` materializes the partition once its runs have ended.
     """
 
     budget: float | None = None
@@ -81,6 +87,8 @@ class AssetOptions:
     resource_key: str = DEFAULT_RESOURCE_KEY
     io_manager_key: str | None = None
     resource_defs: Mapping[str, Any] | None = None
+    mode: str = "live"  # "async": bulk runs through the callback receiver (`bulk_mode`)
+    defer: bool = False  # async: the step ends at submission; the landing sensor lands it
 
     def __post_init__(self) -> None:
         if self.fail_error_rate is not None:
@@ -115,6 +123,12 @@ class AssetOptions:
             raise ValidationError(
                 f"{name}: resource_key must be a Python identifier, got {self.resource_key!r}",
                 field="resource_key",
+            )
+        check_mode(self.mode, name)
+        if self.defer and self.mode != "async":
+            raise ValidationError(
+                f"{name}: defer=True is for mode='async' (a live step holds its worker anyway)",
+                field="defer",
             )
         policy = self.backfill_policy
         if policy is not None and policy.max_partitions_per_run != 1:

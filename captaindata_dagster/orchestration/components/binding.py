@@ -8,6 +8,10 @@ is unique in a project: `captaindata_<people>` and `io_manager_<people>` (with a
 `captaindata_<prefix>__<people>`). `resource: null` reads the project's `captaindata` resource,
 no `warehouse:` the project's `io_manager`, as another defs file declares them.
 
+A sensor reads top-level resources only, and Dagster refuses a top-level key that an asset also
+binds: the component's sensors needing its resource (the landing sensor of deferred async steps)
+read it under `captaindata_<people>_sensors`, registered top-level (`sensor_resources`).
+
 Example:
     >>> bind_resources("linkedin_people", {}, None).resource_key
     'captaindata_linkedin_people'
@@ -39,6 +43,24 @@ class ResourceBinding:
     io_manager_key: str | None = None
     resource_defs: Mapping[str, Any] = field(default_factory=dict)
     storage_kind: str | None = None
+
+    @property
+    def sensor_resource_key(self) -> str:
+        """The key the component's sensors read its resource under: its own top-level key (see
+        the module docstring), or the project's `captaindata` with `resource: null`."""
+        if self.resource_key in self.resource_defs:
+            return f"{self.resource_key}_sensors"
+        return self.resource_key
+
+    def sensor_resources(self) -> dict[str, Any]:
+        """The top-level resources the component's sensors need (none with `resource: null`).
+
+        Example:
+            >>> list(bind_resources("linkedin_people", {}, None).sensor_resources())
+            ['captaindata_linkedin_people_sensors']
+        """
+        own = self.resource_defs.get(self.resource_key)
+        return {self.sensor_resource_key: own} if own is not None else {}
 
     def factory_options(self) -> dict[str, Any]:
         """These as the asset factories' keywords."""

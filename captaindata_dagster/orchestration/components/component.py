@@ -32,6 +32,7 @@ from captaindata_dagster.orchestration.components.settings import (
     AUTOMATION_HELP,
     BLOCKING_HELP,
     MAX_ERROR_RATE_HELP,
+    MODE_HELP,
     CatalogAction,
     CompanyExtraction,
     ErrorSensorSettings,
@@ -42,7 +43,7 @@ from captaindata_dagster.orchestration.components.settings import (
     ScheduleSettings,
     WarehouseSettings,
 )
-from captaindata_dagster.orchestration.components.steps import build_component_assets
+from captaindata_dagster.orchestration.components.steps import Steps, build_component_assets
 from captaindata_dagster.orchestration.components.translation import (
     TRANSLATION_HELP,
     ResolvedTranslation,
@@ -61,8 +62,9 @@ class CaptainDataActionsComponent(dg.Component, dg.Model, dg.Resolvable):
 
     Each entry of `searches` (name -> LinkedIn search URL) is a partition. Builds, with the
     package's factories: one results and one errors table per step, their asset checks, the error
-    and run-failure sensors, a schedule running every search. Its resource and DuckDB warehouse
-    are bound on its own assets under keys of its own (`captaindata_<people>`,
+    and run-failure sensors, a schedule running every search, and, when a step has `mode: async`
+    and `defer: true`, the sensor landing its partitions once their runs end. Its resource and
+    DuckDB warehouse are bound on its own assets under keys of its own (`captaindata_<people>`,
     `io_manager_<people>`), never the project's `captaindata` or `io_manager`.
 
     Override `get_asset_spec(props)` in a subclass to change every table's spec in Python, or
@@ -100,6 +102,7 @@ class CaptainDataActionsComponent(dg.Component, dg.Model, dg.Resolvable):
         dg.AutomationCondition | None,
         dg.Resolver.default(model_field_type=str | None, description=AUTOMATION_HELP),
     ] = Field(default=None, description=AUTOMATION_HELP)
+    mode: str = Field(default="live", description=MODE_HELP + " Steps may override it.")
     translation: ResolvedTranslation = Field(default=None, description=TRANSLATION_HELP)
     pool: str | None = Field(
         default=DEFAULT_POOL, description="Dagster concurrency pool of every step."
@@ -140,10 +143,17 @@ class CaptainDataActionsComponent(dg.Component, dg.Model, dg.Resolvable):
         Example:
             >>> CaptainDataActionsComponent(searches={"paris": url}).build_definitions().sensors
         """
-        assets = [a for a, _ in build_component_assets(self).values()]
+        binding = self.resource_binding()
+        steps = build_component_assets(self, binding)
+        assets = [s.asset for s in steps.values()]
         jobs, schedules = self._schedule(assets)
+        landing = self._landing_sensor(steps, binding.sensor_resource_key)
         return dg.Definitions(
-            assets=assets, sensors=self._sensors(assets), jobs=jobs, schedules=schedules
+            assets=assets,
+            sensors=[*self._sensors(assets), *landing],
+            jobs=jobs,
+            schedules=schedules,
+            resources=binding.sensor_resources() if landing else None,  # top-level: sensors'
         )
 
     def get_asset_spec(self, props: CaptainDataAssetProps) -> dg.AssetSpec:
@@ -214,6 +224,24 @@ class CaptainDataActionsComponent(dg.Component, dg.Model, dg.Resolvable):
                 )
             )
         return sensors
+
+    def _landing_sensor(self, steps: Steps, resource_key: str) -> list[dg.SensorDefinition]:
+        """The landing sensor of the deferred steps (`defer: true`), reading the resource under
+        `resource_key`; none when no step defers. Without it a deferred partition never lands."""
+        from captaindata_dagster.orchestration.sensors.bulk_landing import (
+            build_bulk_landing_sensor,
+        )
+
+        deferred = [s.asset for s in steps.values() if s.deferred]
+        if not deferred:
+            return []
+        return [
+            build_bulk_landing_sensor(
+                deferred,
+                name=f"{self.people.name}_bulk_landing_sensor",
+                resource_key=resource_key,
+            )
+        ]
 
     def _schedule(
         self, assets: list[dg.AssetsDefinition]

@@ -98,7 +98,9 @@ def _resolve_resource(context: dg.ResolutionContext, model: Any) -> dict[str, An
 
 
 ResourceSettings = Annotated[
-    dict[str, Any] | CaptainDataResource | None,
+    # InstanceOf: Dagster never inspects the resource's own fields as a YAML model (a constrained
+    # field such as `bulk_poll_s: float = Field(ge=0)` is no model-compliant type to it).
+    dict[str, Any] | pydantic.InstanceOf[CaptainDataResource] | None,
     pydantic.Field(union_mode="left_to_right"),  # a dict stays one: never a resource half-checked
     dg.Resolver(
         _resolve_resource,

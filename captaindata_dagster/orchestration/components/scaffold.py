@@ -57,6 +57,8 @@ attributes:
     name: linkedin_profiles
     max_age_days: 30         # profiles fetched within 30 days come from the ledger, free
     parameters: {experiences: true, skills: true}
+    # mode: async            # send the inputs as async runs (thousands at once): set receiver_url
+    # defer: true            # ...and end the step at submission; a sensor lands it once done
 
   companies:
     name: linkedin_companies
@@ -77,6 +79,8 @@ attributes:
     requests_per_second: "{{ env('CAPTAINDATA_REQUESTS_PER_SECOND', '40' if env.CAPTAINDATA_SANDBOX == '1' else '2') }}"
     # rotate_connected_users: true   # run on every user whose LinkedIn account is connected
     # integration_users: ["<user uid>", "<another user uid>"]   # or these users only
+    # async steps: where the API posts results (`captaindata-dagster receiver --public-url`)
+    # receiver_url: "{{ env.CAPTAINDATA_RECEIVER_PUBLIC_URL }}"
 
   # Land every table in DuckDB (bound on these assets only); delete to use the project's io_manager.
   warehouse:
@@ -86,6 +90,7 @@ attributes:
   budget: 500                # credits one partition of one asset may spend
   max_error_rate: 0.2        # above this share of failed inputs the error-rate check fails and
                              # stops the paid steps downstream in the same run (blocking: true)
+  mode: live                 # or async: every step's default (a step's own mode: wins)
   pool: captaindata          # Dagster concurrency pool of every Captain Data step
   retry_policy: {max_retries: 3, delay: 30, backoff: exponential, jitter: plus_minus}
   checks: true               # error rate, required columns and unique key checks

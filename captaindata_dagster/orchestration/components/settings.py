@@ -32,6 +32,19 @@ AUTOMATION_HELP = (
     'on_missing() }}" (a Dagster automation condition; unset: only runs, schedules and sensors).'
 )
 
+MODE_HELP = (
+    "live: one call per input; async: the inputs go out as async runs whose results the API posts "
+    "to the callback receiver (set `resource.receiver_url`), which the step lands as the same "
+    "tables."
+)
+DEFER_HELP = (
+    "With mode async: the step ends once its runs are submitted, and the component's landing "
+    "sensor (`<people.name>_bulk_landing_sensor`) materializes the partition once they have "
+    "ended."
+)
+
+StepMode = Annotated[str | None, Field(description=MODE_HELP + " Default: the component's.")]
+StepDefer = Annotated[bool, Field(description=DEFER_HELP)]
 StepBudget = Annotated[
     float | None, Field(description="Credits one partition may spend (default: the component's).")
 ]
@@ -78,6 +91,8 @@ class PeopleSearch(dg.Resolvable, dg.Model):
     max_error_rate: StepMaxErrorRate = None
     blocking: StepBlocking = None
     automation_condition: StepAutomationCondition = None
+    mode: StepMode = None
+    defer: StepDefer = False
 
 
 class ProfileExtraction(dg.Resolvable, dg.Model):
@@ -101,6 +116,8 @@ class ProfileExtraction(dg.Resolvable, dg.Model):
     max_error_rate: StepMaxErrorRate = None
     blocking: StepBlocking = None
     automation_condition: StepAutomationCondition = None
+    mode: StepMode = None
+    defer: StepDefer = False
 
 
 class CompanyExtraction(dg.Resolvable, dg.Model):
@@ -125,6 +142,8 @@ class CompanyExtraction(dg.Resolvable, dg.Model):
     max_error_rate: StepMaxErrorRate = None
     blocking: StepBlocking = None
     automation_condition: StepAutomationCondition = None
+    mode: StepMode = None
+    defer: StepDefer = False
 
 
 class CatalogAction(dg.Resolvable, dg.Model):
@@ -155,6 +174,8 @@ class CatalogAction(dg.Resolvable, dg.Model):
     max_error_rate: StepMaxErrorRate = None
     blocking: StepBlocking = None
     automation_condition: StepAutomationCondition = None
+    mode: StepMode = None
+    defer: StepDefer = False
 
 
 class RetryPolicySettings(dg.Resolvable, dg.Model):

@@ -3,8 +3,8 @@
 Steps are built in declaration order (people, profiles, companies, then `actions`), each reading a
 column of one declared before it. A mistake is refused at load with the YAML attribute to fix:
 an unknown action, an input column the upstream table will never have, a name taken twice, an
-action that sends something (that is outreach's), or a factory's own `ValidationError` re-raised
-under its YAML path.
+action that sends something (that is outreach's), a `mode` other than live or async, `defer`
+on a live step, or a factory's own `ValidationError` re-raised under its YAML path.
 
 Example:
     >>> steps = build_component_assets(component)
@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.api.client import resolve_action
 from captaindata_dagster.api.errors import CaptainDataError, ValidationError
 from captaindata_dagster.engine.column_types import META_COLUMNS
+from captaindata_dagster.orchestration.bulk_mode import ASYNC, MODES
 from captaindata_dagster.orchestration.components.settings import (
     CatalogAction,
     CompanyExtraction,
@@ -35,20 +37,36 @@ from captaindata_dagster.orchestration.components.settings import (
 from captaindata_dagster.orchestration.components.translation import component_translator
 
 if TYPE_CHECKING:
+    from captaindata_dagster.orchestration.components.binding import ResourceBinding
     from captaindata_dagster.orchestration.components.component import CaptainDataActionsComponent
 
-Steps = dict[str, tuple[dg.AssetsDefinition, Action]]
-"""Asset name -> (its assets definition, its action), in declaration order."""
+
+@dataclass(frozen=True)
+class Step:
+    """One built step: its assets definition, its action, and whether it defers (async runs
+    landed later by the component's landing sensor)."""
+
+    asset: dg.AssetsDefinition
+    action: Action
+    deferred: bool = False
 
 
-def build_component_assets(component: CaptainDataActionsComponent) -> Steps:
+Steps = dict[str, Step]
+"""Asset name -> its built step, in declaration order."""
+
+
+def build_component_assets(
+    component: CaptainDataActionsComponent, binding: ResourceBinding | None = None
+) -> Steps:
     """The component's assets, in declaration order; each step by its factory.
 
     Args:
         component: the component whose `searches`, steps and options to build.
+        binding: its resource binding, when the caller shares it with other definitions
+            (default: `component.resource_binding()`).
 
     Example:
-        >>> [a.key for a, _ in build_component_assets(component).values()]
+        >>> [s.asset.key for s in build_component_assets(component).values()]
     """
     if not component.searches:
         raise ValidationError(
@@ -56,7 +74,8 @@ def build_component_assets(component: CaptainDataActionsComponent) -> Steps:
             "https://www.linkedin.com/search/results/people/?keywords=data%20engineer}",
             field="searches",
         )
-    builder = _StepBuilder(component)
+    _check_mode(component.mode, "mode")
+    builder = _StepBuilder(component, binding or component.resource_binding())
     builder.people(component.people)
     upstream = component.people.name
     if component.profiles is not None:
@@ -72,7 +91,7 @@ def build_component_assets(component: CaptainDataActionsComponent) -> Steps:
 class _StepBuilder:
     """Builds the steps one by one, remembering names, aliases and the shared options."""
 
-    def __init__(self, component: CaptainDataActionsComponent) -> None:
+    def __init__(self, component: CaptainDataActionsComponent, binding: ResourceBinding) -> None:
         self.component = component
         self.steps: Steps = {}
         self.aliases: dict[str, str] = {}  # people / profiles / companies -> asset name
@@ -84,12 +103,12 @@ class _StepBuilder:
             "key_prefix": component.key_prefix or None,
             "checks": component.checks,
             "translator": component_translator(component),
-            **component.resource_binding().factory_options(),
+            **binding.factory_options(),
         }
 
     def options(self, step: Any) -> dict[str, Any]:
         """The factory options of a step: the component's, with what the step sets itself
-        (budget, error threshold, blocking, automation condition)."""
+        (budget, error threshold, blocking, automation condition, mode, defer)."""
         c = self.component
         return {
             **self.common,
@@ -97,7 +116,21 @@ class _StepBuilder:
             "max_error_rate": _own(step.max_error_rate, c.max_error_rate),
             "blocking": _own(step.blocking, c.blocking),
             "automation_condition": _own(step.automation_condition, c.automation_condition),
+            "mode": _own(step.mode, c.mode),
+            "defer": step.defer,
         }
+
+    def deferred(self, step: Any, path: str) -> bool:
+        """Whether the step defers; refuses a bad `mode`, and `defer` on a live step."""
+        mode = _own(step.mode, self.component.mode)
+        _check_mode(step.mode, f"{path}.mode")
+        if step.defer and mode != ASYNC:
+            raise ValidationError(
+                f"{path}.defer: defer: true is for async steps; add mode: async to the step "
+                "(or to the component), or remove defer (a live step lands when it ends)",
+                field=f"{path}.defer",
+            )
+        return bool(step.defer)
 
     def add(
         self,
@@ -106,8 +139,10 @@ class _StepBuilder:
         path: str,
         make: Callable[[], dg.AssetsDefinition],
         action: Action,
+        step: Any,
     ) -> None:
-        """Build one step under `name`, refusing a name (or its errors table's) already taken."""
+        """Build one step under `name`, refusing a name (or its errors table's) already taken,
+        a bad `mode` or a `defer` without async."""
         taken = {n for step in self.steps for n in (step, f"{step}_errors")}
         if name in taken or f"{name}_errors" in taken:
             raise ValidationError(
@@ -115,7 +150,8 @@ class _StepBuilder:
                 "another name",
                 field=f"{path}.name",
             )
-        self.steps[name] = (_build(path, make), action)
+        deferred = self.deferred(step, path)
+        self.steps[name] = Step(_build(path, make), action, deferred)
         if alias:
             self.aliases[alias] = name
 
@@ -139,7 +175,7 @@ class _StepBuilder:
                 **self.options(p),
             )
 
-        self.add("people", p.name, "people", make, action)
+        self.add("people", p.name, "people", make, action, p)
 
     def extraction(
         self, alias: str, step: ProfileExtraction | CompanyExtraction, upstream: str
@@ -161,7 +197,7 @@ class _StepBuilder:
         def make() -> dg.AssetsDefinition:
             return factory(
                 step.name,
-                upstream=self.steps[upstream][0],
+                upstream=self.steps[upstream].asset,
                 input_column=step.input_column,
                 max_age_days=step.max_age_days,
                 parameters=step.parameters or None,
@@ -169,7 +205,7 @@ class _StepBuilder:
                 **self.options(step),
             )
 
-        self.add(alias, step.name, alias, make, action)
+        self.add(alias, step.name, alias, make, action, step)
 
     def action(self, step: CatalogAction, path: str) -> None:
         """Any catalog action over a column of an asset declared before it."""
@@ -185,7 +221,7 @@ class _StepBuilder:
             return build_action_asset(
                 step.action_id,
                 name=name,
-                upstream=self.steps[upstream][0],
+                upstream=self.steps[upstream].asset,
                 input_column=column,
                 parameters=step.parameters or None,
                 max_age_days=step.max_age_days,
@@ -193,7 +229,7 @@ class _StepBuilder:
                 **self.options(step),
             )
 
-        self.add(None, name, path, make, action)
+        self.add(None, name, path, make, action, step)
 
     def _upstream(self, upstream: str, path: str) -> str:
         """The asset name an `upstream:` means (an alias such as `profiles`, or a name)."""
@@ -264,6 +300,16 @@ def _catalog_action(action_id: str, path: str) -> Action:
     return action
 
 
+def _check_mode(mode: str | None, path: str) -> None:
+    """Refuse a `mode:` other than live and async (unset: the component's), naming where."""
+    if mode is not None and mode not in MODES:
+        raise ValidationError(
+            f"{path}: mode must be 'live' or 'async', got {mode!r} (live: one call per input; "
+            "async: async runs through the callback receiver)",
+            field=path,
+        )
+
+
 def _check_date(daily_start_date: str | None) -> None:
     if daily_start_date is None:
         return
@@ -277,11 +323,9 @@ def _check_date(daily_start_date: str | None) -> None:
         ) from None
 
 
-def _check_column(
-    steps: Mapping[str, tuple[Any, Action]], upstream: str, column: str | None, path: str
-) -> None:
+def _check_column(steps: Mapping[str, Step], upstream: str, column: str | None, path: str) -> None:
     """Refuse at load an input column that the upstream table will never have."""
-    action = steps[upstream][1]
+    action = steps[upstream].action
     columns = [*action.output_types, *META_COLUMNS]
     if column in columns:
         return

@@ -43,6 +43,7 @@ class FailureGroup:
     last_seen: str | None = None
     users: dict[str, int] = field(default_factory=dict)  # failed inputs per user uid
     retry_not_before: str | None = None  # a long rate limit: no re-run before this ISO time
+    message: str | None = None  # one error message, as a sample
 
     def add(self, info: Mapping[str, Any], run_id: str | None) -> None:
         """Merge one source's summary of this label (the errors table's, or a step failure's).
@@ -61,6 +62,7 @@ class FailureGroup:
         for uid in info.get("user_uids") or []:
             self.users.setdefault(str(uid), 0)
         self.scope = self.scope or info.get("error_scope")
+        self.message = self.message or info.get("message")
         self.status_code = self.status_code or info.get("status_code")
         _sample(self.refs, info.get("error_refs"))
         _sample(self.inputs, info.get("inputs"))
@@ -123,6 +125,8 @@ class FailureGroup:
         }
         if self.status_code is not None:
             md["status_code"] = dg.MetadataValue.int(int(self.status_code))
+        if self.message:
+            md["sample_message"] = self.message
         if action:
             md["action_id"] = action
         if self.users:
