@@ -87,8 +87,15 @@ def test_every_input_lands_exactly_once_and_credits_match_results(
             "the callbacks were not delivered as often as sent",
         )
         assert [c.deliveries for c in store.callbacks("sub-1")] == expected
-        statuses = {c.status for c in client_of(sim).list_callbacks(run_uid=run_uid).items}
-        assert statuses == {"SUCCESS"}
+        # the API marks a delivery SUCCESS once it has the receiver's answer, which comes just
+        # after the commit the deliveries count above saw: wait for it too
+        wait_until(
+            lambda: (
+                {c.status for c in client_of(sim).list_callbacks(run_uid=run_uid).items}
+                == {"SUCCESS"}
+            ),
+            "a delivery was not marked SUCCESS",
+        )
 
 
 def test_a_forged_secret_lands_nothing(store: CallbackStore, receiver: ReceiverServer) -> None:
