@@ -12,6 +12,7 @@ action methods.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any, Literal
@@ -84,12 +85,14 @@ class CaptainDataClient(WorkspaceEndpoints, BulkEndpoints):
     duration through `clock`, so tests inject both; the default sleep is cut short when the run is
     stopping (see `stopping`). `max_billed_retries` re-sends are allowed after an attempt the API
     may have billed without us seeing the answer (each may be billed again; 0: never).
+    `api_key` and `base_url` left unset are read from `CAPTAINDATA_API_KEY` and
+    `CAPTAINDATA_BASE_URL` (the API's own root when that is unset too), as the CLI reads them.
     """
 
     def __init__(
         self,
-        api_key: str,
-        base_url: str = DEFAULT_BASE_URL,
+        api_key: str | None = None,
+        base_url: str | None = None,
         *,
         timeout: float = 60.0,
         connect_timeout: float = 10.0,
@@ -111,6 +114,10 @@ class CaptainDataClient(WorkspaceEndpoints, BulkEndpoints):
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if api_key is None:  # a notebook or a script: the environment, as the CLI reads it
+            api_key = os.environ.get(API_KEY_ENV, "").strip()
+        if base_url is None:
+            base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
         _check_settings(api_key, base_url, account_form, pacing_margin)
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")

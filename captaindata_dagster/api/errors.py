@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from captaindata_dagster.api.labels import INPUT_LABELS, TRANSIENT_LABELS
+from captaindata_dagster.api.labels import INPUT_LABELS, TRANSIENT_LABELS, meaning
 
 
 class CaptainDataError(Exception):
@@ -309,6 +309,8 @@ def error_from_response(
     if message is None:
         excerpt = " ".join(text.split())[:200]
         message = f"HTTP {status}" + (f": {excerpt}" if excerpt else "")
+    if cls is AuthenticationError:  # the key was refused: say which setting holds it
+        message = f"{message} (the API key was refused: {meaning('UNAUTHORIZED').fix})"
     params = envelope.get("params")
     kw: dict[str, Any] = {
         "error_label": label,

@@ -485,3 +485,18 @@ def test_an_asset_binds_its_own_resource_and_io_manager(sim, tmp_path, instance)
     assert rows == 5
     with pytest.raises(ValidationError, match="resource_key"):
         build_people_search_asset(searches=SEARCHES, resource_key="not an identifier")
+
+
+def test_a_sales_navigator_search_given_to_the_linkedin_search_names_the_action_that_takes_it():
+    url = "https://www.linkedin.com/sales/search/people?query=(keywords%3Adata)"
+    with pytest.raises(ValidationError) as info:
+        build_people_search_asset(searches={"sn": url})
+    assert info.value.field == "searches['sn']"
+    assert "action_id='salesnavigator-search-people'" in str(info.value)
+    built = build_people_search_asset(
+        searches={"sn": url}, action_id="salesnavigator-search-people"
+    )
+    assert built.keys  # the hint is right: that action takes it
+    with pytest.raises(ValidationError) as plain:  # a URL no search takes gets no hint
+        build_people_search_asset(searches={"x": "https://example.com/nope"})
+    assert "action_id=" not in str(plain.value)

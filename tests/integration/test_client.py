@@ -195,7 +195,21 @@ def test_wrong_key_is_an_authentication_error(sim):
     with pytest.raises(AuthenticationError) as info:
         client.run_action(PROFILE, {"linkedin_profile_url": profile_url(1)})
     assert info.value.status_code == 401 and not info.value.retryable
+    assert "CAPTAINDATA_API_KEY" in str(info.value)  # the message names where the key comes from
     assert len(sim.requests) == 1  # 401 is never retried
+
+
+def test_the_key_and_the_root_come_from_the_environment_when_not_given(sim, monkeypatch):
+    monkeypatch.setenv("CAPTAINDATA_API_KEY", sim.api_key)
+    monkeypatch.setenv("CAPTAINDATA_BASE_URL", sim.base_url)
+    client = CaptainDataClient(max_retries=0)
+    assert client.base_url == sim.base_url.rstrip("/")
+    assert client.run_action(PROFILE, {"linkedin_profile_url": profile_url(1)}).results
+    monkeypatch.delenv("CAPTAINDATA_BASE_URL")
+    assert CaptainDataClient().base_url == "https://api.captaindata.com/v4"
+    monkeypatch.delenv("CAPTAINDATA_API_KEY")
+    with pytest.raises(ValidationError, match="CAPTAINDATA_API_KEY"):
+        CaptainDataClient()
 
 
 # ---------------------------------------------------------------- retries

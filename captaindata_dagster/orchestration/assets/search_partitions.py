@@ -87,8 +87,28 @@ def check_search_urls(name: str, action: Action, searches: SearchUrls) -> None:
         problems = action.input_problems({str(action.primary_field): url})
         if problems:
             raise ValidationError(
-                f"{name}: search {key!r}: {problems[0]}", field=f"searches[{key!r}]"
+                f"{name}: search {key!r}: {problems[0]}{_other_search(action, url)}",
+                field=f"searches[{key!r}]",
             )
+
+
+def _other_search(action: Action, url: Any) -> str:
+    """A hint naming the search actions that take `url` (a Sales Navigator search given to the
+    LinkedIn one, say), or "" when none does."""
+    from captaindata_dagster.api.catalog import load_catalog
+
+    takers = [
+        other.id
+        for other in load_catalog()
+        if other.is_list
+        and other.id != action.id
+        and "search" in other.id
+        and other.primary_field is not None
+        and not other.input_problems({other.primary_field: url})
+    ]
+    if not takers:
+        return ""
+    return f". This URL is a search of {' or '.join(takers)}: pass action_id={takers[0]!r}"
 
 
 def search_inputs(
