@@ -119,6 +119,12 @@ class PostgresBackend:
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
                 try:
+                    # a claim is a session advisory lock: give it back now, not when the server
+                    # gets round to ending the session (another process may claim at once)
+                    self._conn.execute("SELECT pg_advisory_unlock_all()")
+                except Exception:  # a broken connection: the server frees them with it
+                    pass
+                try:
                     self._conn.close()
                 except Exception:  # closing a broken connection may complain
                     pass
