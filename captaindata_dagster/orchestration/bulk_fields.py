@@ -1,7 +1,14 @@
 """What the resource's async-mode fields mean (their descriptions, shown by `dg` and the docs).
 
-Kept apart from `bulk_mode.py` so that declaring the resource imports none of async mode.
+Kept apart from `bulk_mode.py` so that declaring the resource or an asset (its `mode` is checked
+at load) imports none of async mode.
 """
+
+from captaindata_dagster.api.errors import ValidationError
+
+LIVE = "live"
+ASYNC = "async"
+MODES = (LIVE, ASYNC)
 
 RECEIVER_URL_HELP = (
     "Async mode: the callback receiver's public URL, as `captaindata-dagster receiver "
@@ -17,3 +24,17 @@ STATUS_EVERY_HELP = (
     "Async mode: how often (seconds) a waiting step asks a run's status (GET /runs/{uid}); "
     "once its final callback landed, every 5 s at most."
 )
+
+
+def check_mode(mode: str, where: str) -> None:
+    """Refuse a mode other than `live` and `async`, naming the field.
+
+    Example:
+        >>> check_mode("bulk", "people")
+        Traceback (most recent call last):
+        ValidationError: people: mode must be 'live' or 'async', got 'bulk'
+    """
+    if mode not in MODES:
+        raise ValidationError(
+            f"{where}: mode must be 'live' or 'async', got {mode!r}", field="mode"
+        )

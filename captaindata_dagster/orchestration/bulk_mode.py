@@ -31,10 +31,6 @@ if TYPE_CHECKING:
     from captaindata_dagster.engine.batch.run import BatchResult
     from captaindata_dagster.orchestration.resource import CaptainDataResource
 
-LIVE = "live"
-ASYNC = "async"
-MODES = (LIVE, ASYNC)
-
 
 def bulk_settings(
     resource: CaptainDataResource,
@@ -159,17 +155,3 @@ def run_async_batch(
         integration_users=resource.get_integration_users() or None,
         **{**batch, "parameters": batch.get("parameters") or None},
     )
-
-
-def check_mode(mode: str, where: str) -> None:
-    """Refuse a mode other than `live` and `async`, naming the field.
-
-    Example:
-        >>> check_mode("bulk", "people")
-        Traceback (most recent call last):
-        ValidationError: people: mode must be 'live' or 'async', got 'bulk'
-    """
-    if mode not in MODES:
-        raise ValidationError(
-            f"{where}: mode must be 'live' or 'async', got {mode!r}", field="mode"
-        )

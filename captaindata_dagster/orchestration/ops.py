@@ -42,7 +42,7 @@ from pydantic import Field
 
 from captaindata_dagster.api.errors import CaptainDataError, ValidationError
 from captaindata_dagster.api.request_body import check_parameters, resolve_action
-from captaindata_dagster.orchestration.bulk_mode import LIVE, check_mode
+from captaindata_dagster.orchestration.bulk_fields import LIVE, check_mode
 from captaindata_dagster.orchestration.checks import DEFAULT_MAX_ERROR_RATE
 from captaindata_dagster.orchestration.metadata import (
     DEFAULT_POOL,

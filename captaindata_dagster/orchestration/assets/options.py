@@ -22,7 +22,7 @@ from typing import Any
 import dagster as dg
 
 from captaindata_dagster.api.errors import ValidationError
-from captaindata_dagster.orchestration.bulk_mode import check_mode
+from captaindata_dagster.orchestration.bulk_fields import check_mode
 from captaindata_dagster.orchestration.checks import (
     DEFAULT_MAX_ERROR_RATE,
     DEFAULT_WARN_ERROR_RATE,

@@ -27,7 +27,7 @@ from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.api.client import resolve_action
 from captaindata_dagster.api.errors import CaptainDataError, ValidationError
 from captaindata_dagster.engine.column_types import META_COLUMNS
-from captaindata_dagster.orchestration.bulk_mode import ASYNC, MODES
+from captaindata_dagster.orchestration.bulk_fields import ASYNC, MODES
 from captaindata_dagster.orchestration.components.settings import (
     CatalogAction,
     CompanyExtraction,
