@@ -3,8 +3,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# pytest workers of `make test` (a test file runs whole on one worker); 1 for a plain run
+TEST_WORKERS ?= 2
+# The Dagster instance `make demo` writes its runs to (its default too) and `make ui` opens.
+DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+UI_PORT ?= 3000
 
-.PHONY: install test demo lint format docs catalog simulator screenshot clean bench postgres postgres-stop
+.PHONY: install test demo ui lint format docs catalog simulator screenshot clean bench postgres postgres-stop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,11 +18,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the project with its dev extra
 
-test: $(STAMP)  ## the whole test suite (starts its own simulators on loopback)
-	$(BIN)/python -m pytest -q
+test: $(STAMP)  ## the whole test suite (starts its own simulators on loopback), on two workers
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 demo: $(STAMP)  ## the main job against the bundled simulator
-	$(BIN)/python -m captaindata_dagster.demo
+	DAGSTER_HOME='$(DAGSTER_HOME)' $(BIN)/python -m captaindata_dagster.demo
+
+ui: $(STAMP)  ## the Dagster UI (http://127.0.0.1:3000) on the demo's instance: what `make demo` materialized
+	mkdir -p '$(DAGSTER_HOME)'
+	test -f '$(DAGSTER_HOME)/dagster.yaml' || printf 'telemetry:\n  enabled: false\n' > '$(DAGSTER_HOME)/dagster.yaml'
+	DAGSTER_HOME='$(DAGSTER_HOME)' CAPTAINDATA_SANDBOX=1 $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
 bench: $(STAMP)  ## performance vs the plan's physical limit (minutes); writes bench/results.json and .md
 	$(BIN)/python -m bench
@@ -39,7 +49,8 @@ docs: $(STAMP)  ## regenerate docs/configuration.md (the configuration reference
 catalog: $(STAMP)  ## regenerate captaindata_dagster/api/catalog.json from ../shared/captaindata-v4/openapi.json
 	$(BIN)/python scripts/gen_catalog.py
 
-screenshot: $(STAMP)  ## docs/ui-asset-*.png from a live webserver (needs Debian's chromium; not run by CI)
+screenshot: $(STAMP)  ## docs/ui-*.png from a live webserver (needs Debian's chromium; not run by CI)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check playwright  # drives that chromium
 	$(BIN)/python scripts/screenshot.py
 
 simulator: $(STAMP)  ## serve the simulator on 127.0.0.1:8765 until Ctrl-C

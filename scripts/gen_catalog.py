@@ -9,6 +9,13 @@ is copied. The output is deterministic so the committed file can be compared wit
 spec's schemas into plain JSON Schema; `catalog_bulk.py` gathers bulk mode's (each action's
 `run/async` and `run/schedule` bodies and callback, and the top-level `bulk` object: the runs,
 callbacks and schedules endpoints).
+
+One reading is the project's, not the spec's: the spec types counts, years and ids `number`
+(`number_connections`, `founded_on`), which a warehouse would store as DOUBLE (365.0, 2003.0). An
+output field typed `number` whose name says it is integral (`INTEGRAL_NAME`: a count, a year, an
+id) is typed `integer` in `output_fields` (the warehouse columns), by name only, never by values,
+so a table's types do not drift between partitions; the request and response schemas keep the
+spec's `number`. The generator prints these fields so a reviewer sees each one.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,6 +63,27 @@ SIDE_EFFECT_VERBS = {
 # Credits per result where it is not one (API.md, "Credits": list actions that bill a fraction per
 # item). The spec carries no cost; these are the figures public material gives.
 CREDITS_PER_RESULT = {"linkedin-extract-conversations": 0.05}
+
+
+# An output field the spec types `number` but whose name says it holds a whole number: a count
+# (`number_*`, `*_count`), a year (`founded_on`, `*_year`) or an identifier (`id`, `*_id`). Rates,
+# grades, amounts and tenures (`rating`, `last_funding_raised`, `employee_median_tenure`) stay
+# numbers. A value with a fractional part in such a column is NA and logged (engine/frames.py).
+INTEGRAL_NAME = re.compile(r"^number_|_count$|^founded_on$|(^|_)year$|(^|_)id$")
+
+
+def integral_numbers(catalog: dict[str, Any]) -> list[str]:
+    """`action.field` of each output field typed `integer` where the response schema (the spec's
+    type, kept) says `number`: what `INTEGRAL_NAME` changed, for a reviewer to read."""
+    found = []
+    for action_id, action in catalog["actions"].items():
+        schema = action["response_schema"] or {}
+        props = (schema.get("items") or schema).get("properties", {})
+        for name, kind in action["output_fields"].items():
+            declared = props.get(name, {}).get("type")
+            if kind == "integer" and "number" in (declared or ()):
+                found.append(f"{action_id}.{name}")
+    return found
 
 
 def _field(prop: dict[str, Any], name: str, required: bool) -> dict[str, Any]:
@@ -124,7 +153,8 @@ def _parameters(spec: dict[str, Any], schema: dict[str, Any] | None) -> dict[str
 
 
 def _output_fields(spec: dict[str, Any], schema: dict[str, Any] | None) -> dict[str, str]:
-    """Output field name -> JSON type (string, integer, number, boolean, array, object)."""
+    """Output field name -> JSON type (string, integer, number, boolean, array, object): the
+    warehouse column's, so a `number` named like a count, a year or an id is `integer`."""
     schema = resolve(spec, schema or {})
     if schema.get("type") == "array":
         schema = resolve(spec, schema.get("items", {}))
@@ -132,7 +162,8 @@ def _output_fields(spec: dict[str, Any], schema: dict[str, Any] | None) -> dict[
     for name, prop in schema.get("properties", {}).items():
         prop = resolve(spec, prop)
         kind = prop.get("type") or ("object" if "properties" in prop else "string")
-        fields[name] = kind if isinstance(kind, str) else next(k for k in kind if k != "null")
+        kind = kind if isinstance(kind, str) else next(k for k in kind if k != "null")
+        fields[name] = "integer" if kind == "number" and INTEGRAL_NAME.search(name) else kind
     return fields
 
 
@@ -250,8 +281,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0 if same else 1
     args.out.write_text(text, encoding="utf-8")
-    n = len(json.loads(text)["actions"])
-    print(f"wrote {args.out} ({n} actions)")
+    catalog = json.loads(text)
+    print(f"wrote {args.out} ({len(catalog['actions'])} actions)")
+    retyped = integral_numbers(catalog)
+    print(f"{len(retyped)} output fields the spec types number, stored as integers (by name):")
+    for field in retyped:
+        print(f"  {field}")
     return 0
 
 

@@ -75,14 +75,20 @@ def prepare(home: Path, work: Path) -> dict[str, Any]:
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
     injected: dict[str, list[str]] = {}
     with run_simulator(seed=42) as sim, dg.DagsterInstance.from_config(str(home)) as instance:
+        # the clean search runs on two rotated accounts, one with an expired session cookie: it
+        # is set aside (its inputs go to the other), and the accounts check names it
+        good, expired = (sim.add_user(f"{n}@example.com", n)["uid"] for n in ("ada", "alan"))
+        sim.configure(bad_cookie_users=[expired])
 
-        def resources(key: str) -> dict[str, Any]:
+        def resources(key: str, users: list[str] | None = None) -> dict[str, Any]:
             return {
                 "captaindata": CaptainDataResource(
                     api_key=key,
                     base_url=sim.base_url,
                     max_retries=0,  # a 429 burst lands as errors instead of being waited out
                     ledger_path=str(work / "ledger.sqlite"),
+                    integration_users=users or [],
+                    account_form="integration_users",
                 ),
                 "io_manager": DuckDBPandasIOManager(
                     database=str(work / "warehouse.duckdb"), schema="linkedin"
@@ -98,9 +104,10 @@ def prepare(home: Path, work: Path) -> dict[str, Any]:
         injected["STATUS_429"] = urls[BAD_COOKIE : BAD_COOKIE + RATE_LIMITED]
         sim.set_fail_inputs({u: label for label, us in injected.items() for u in us})
         for key in (FAULTED, CLEAN):
+            users = [good, expired] if key == CLEAN else None
             result = dg.materialize(
-                assets, partition_key=key, resources=resources(sim.api_key), instance=instance,
-                run_config=quiet, raise_on_error=False,
+                assets, partition_key=key, resources=resources(sim.api_key, users),
+                instance=instance, run_config=quiet, raise_on_error=False,
             )  # fmt: skip
             # the faulted search's profiles: both tables land, the blocking check stops companies
             landed = {
@@ -116,7 +123,7 @@ def prepare(home: Path, work: Path) -> dict[str, Any]:
             instance=instance, raise_on_error=False, run_config=quiet,
         )  # fmt: skip
         assert not broken.success
-    return {"injected": injected, "profiles": len(urls)}
+    return {"injected": injected, "profiles": len(urls), "expired_account": expired}
 
 
 def service_env(home: Path, work: Path) -> dict[str, str]:

@@ -76,6 +76,15 @@ class Retirement:
     retired: list[str]
 
 
+@dataclass(frozen=True)
+class RetiredAccount:
+    """An account set aside in a batch: who, the label it failed with, what a person runs."""
+
+    user_uid: str
+    error_label: str | None
+    fix: str | None
+
+
 class AccountPool:
     """The accounts still usable in a run: the workers' and the spare ones; thread-safe.
 
@@ -91,6 +100,7 @@ class AccountPool:
         self._spare: deque[str] = deque(a for a in accounts[started:] if a)
         self._active = len(accounts)  # not failed: workers' and spare ones
         self._retired: list[str] = []
+        self._why: dict[str, RetiredAccount] = {}
         self._lock = threading.Lock()
 
     @property
@@ -98,6 +108,12 @@ class AccountPool:
         """The accounts that failed with an account label, in the order they failed."""
         with self._lock:
             return list(self._retired)
+
+    @property
+    def retired_accounts(self) -> list[RetiredAccount]:
+        """The accounts that failed, each with its label and fix, in the order they failed."""
+        with self._lock:
+            return [self._why[uid] for uid in self._retired]
 
     def retires(self, label: str | None, account: str | None) -> bool:
         """Whether an error ends the worker: an account label on the account it is pinned to,
@@ -113,18 +129,23 @@ class AccountPool:
         return account is not None or meaning(label).every_account
 
     @contextmanager
-    def retiring(self, uid: str | None) -> Iterator[Retirement]:
+    def retiring(
+        self, uid: str | None, label: str | None = None, fix: str | None = None
+    ) -> Iterator[Retirement]:
         """Retire one account (`uid`, None: the workspace's) and hold the pool while the block
         runs, so that what the caller does about it (give the input back, or give up on every
         input left) is decided by one retirement at a time.
 
         Args:
             uid: the account that failed; it is listed in `retired` (None is not).
+            label: the error label it failed with.
+            fix: what a person runs to repair it (`api.accounts.account_hint`).
         """
         with self._lock:
             self._active -= 1
             if uid:
                 self._retired.append(uid)
+                self._why[uid] = RetiredAccount(uid, label, fix)
             left = self._active
             moved = self._spare.popleft() if left > 0 and self._spare else None
             yield Retirement(left, moved, list(self._retired))

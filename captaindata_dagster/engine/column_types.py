@@ -11,10 +11,16 @@ field with a missing value stays `Int64`, a DuckDB BIGINT, not a float):
 |--------------|------------|-----------------------|------------------------------------------|
 | string       | string     | string                | the text                                 |
 | integer      | int64      | Int64                 | an integer                               |
-| number       | float64    | Float64               | a float (the vendor's "number": 2003.0)  |
+| number       | float64    | Float64               | a float (a rating: 4.5)                  |
 | boolean      | bool       | boolean               | True / False                             |
 | array/object | json       | string                | JSON text, keys sorted                   |
 | (meta) time  | timestamp  | datetime64[ns, UTC]   | when the result was fetched / failed     |
+
+The catalog's output types are the vendor's JSON Schema types with one reading of the project's:
+a field the spec types `number` whose name says it is a count, a year or an id (`number_connections`,
+`founded_on`, `linkedin_company_id`) is `integer` there (`scripts/gen_catalog.py`, `INTEGRAL_NAME`,
+prints the list), so it lands as BIGINT, not DOUBLE (365, not 365.0). The rule reads names only,
+never a partition's values, so a table's types are the same in every partition.
 
 A type the catalog may name one day and this table does not know is kept as text (`string`).
 Nothing here imports pandas: the Dagster layer reads these types when a code location loads.

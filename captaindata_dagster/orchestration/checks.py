@@ -1,4 +1,5 @@
-"""Asset checks for Captain Data tables: error rate by label, required columns, unique keys.
+"""Asset checks for Captain Data tables: error rate by label, required columns, unique keys, and
+the LinkedIn accounts a step had to set aside.
 
 Each check is a plain function of a frame, so it is easy to test and to reuse; the asset factories
 evaluate them on every materialization (the frames are in memory there, partition by partition) and
@@ -17,21 +18,39 @@ from typing import TYPE_CHECKING, cast
 
 import dagster as dg
 
-from captaindata_dagster.api.labels import PERSON_FIXES
+from captaindata_dagster.api.labels import ACCOUNT_LABELS, PERSON_FIXES, TRANSIENT_LABELS
+from captaindata_dagster.orchestration.metadata_set import REFETCH_TAG
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from captaindata_dagster.engine.account_pool import RetiredAccount
+
+# errors the ledger answers until `max_age` (not transient, not an account's): how to fetch again
+REFETCH_HINT = f"once their cause is fixed, the run tag {REFETCH_TAG}=errors fetches them again"
+
 ERROR_RATE = "captaindata_error_rate"
 REQUIRED_COLUMNS = "captaindata_required_columns"
 UNIQUE_KEY = "captaindata_unique_key"
+ACCOUNTS = "captaindata_accounts"
 
 DEFAULT_WARN_ERROR_RATE = 0.05
 DEFAULT_MAX_ERROR_RATE = 0.20
 
 
+def answered_by_ledger(label: str) -> bool:
+    """Whether the ledger answers an input with an error of this label until `max_age` (so a
+    plain re-run does not fetch it again): neither transient nor about an account."""
+    return label not in TRANSIENT_LABELS and label not in ACCOUNT_LABELS
+
+
 def check_specs(
-    asset_key: dg.AssetKey, required: Sequence[str], unique: str | None, *, blocking: bool = True
+    asset_key: dg.AssetKey,
+    required: Sequence[str],
+    unique: str | None,
+    *,
+    blocking: bool = True,
+    accounts: bool = False,
 ) -> list[dg.AssetCheckSpec]:
     """The checks one results table declares; the error-rate one `blocking` unless told otherwise.
 
@@ -40,6 +59,7 @@ def check_specs(
         required: the columns the required-columns check wants filled.
         unique: the column the unique-key check reads, or None (no such check).
         blocking: the error-rate check's failure (ERROR) stops what is downstream in the run.
+        accounts: the action runs on a connected LinkedIn account: declare the accounts check.
 
     Example:
         >>> [s.name for s in check_specs(dg.AssetKey("people"), ["_input"], None)]
@@ -68,7 +88,54 @@ def check_specs(
                 UNIQUE_KEY, asset=asset_key, description=f"`{unique}` is unique in the partition."
             )
         )
+    if accounts:
+        specs.append(
+            dg.AssetCheckSpec(
+                ACCOUNTS,
+                asset=asset_key,
+                description=(
+                    "Every LinkedIn account the step used kept working; WARN names each one set "
+                    "aside (an expired cookie...) and the command that repairs it."
+                ),
+            )
+        )
     return specs
+
+
+def accounts_check(
+    retired: Sequence[RetiredAccount], *, asset_key: dg.AssetKey | None = None
+) -> dg.AssetCheckResult:
+    """Passes when no account was set aside; else WARN, naming each account, label and fix.
+
+    An account that fails on one of several rotated accounts costs no row (its inputs go to the
+    others), so without this check it would show only as a log line: this is where the person who
+    must reconnect it looks first.
+
+    Args:
+        retired: the accounts the batch set aside (`BatchStats.retired_accounts`).
+        asset_key: the results table.
+
+    Example:
+        >>> accounts_check([RetiredAccount("u1", "LK_BAD_COOKIE", "reconnect ...")]).passed
+        False
+    """
+    lines = [f"{a.error_label}: {a.fix}" for a in retired]  # the fix names the user
+    return dg.AssetCheckResult(
+        check_name=ACCOUNTS,
+        asset_key=asset_key,
+        passed=not retired,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(lines) if lines else "every account kept working",
+        metadata={
+            "accounts_set_aside": dg.MetadataValue.int(len(retired)),
+            "accounts": dg.MetadataValue.json(
+                [
+                    {"user_uid": a.user_uid, "error_label": a.error_label, "fix": a.fix}
+                    for a in retired
+                ]
+            ),
+        },
+    )
 
 
 def error_rate_check(
@@ -117,6 +184,7 @@ def error_rate_check(
         description=(
             f"{total} of {inputs} inputs failed ({rate:.1%})"
             + (f"; most often {worst}" if worst else "")
+            + (f"; {REFETCH_HINT}" if any(answered_by_ledger(label) for label in labels) else "")
         ),
         metadata={
             "error_rate": dg.MetadataValue.float(round(rate, 4)),

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 import dagster as dg
 
+from captaindata_dagster.api.accounts import account_hint
 from captaindata_dagster.api.errors import SYSTEMIC_ERRORS, CaptainDataError
-from captaindata_dagster.api.labels import TRANSIENT_LABELS, TRANSIENT_STATUSES
+from captaindata_dagster.api.labels import PERSON_FIXES, TRANSIENT_LABELS, TRANSIENT_STATUSES
 from captaindata_dagster.engine.batch.run import BatchResult, BatchStats
+from captaindata_dagster.orchestration.checks import REFETCH_HINT, answered_by_ledger
 from captaindata_dagster.orchestration.metadata_set import (
     CaptainDataMetadataSet,
     row_count_metadata,
@@ -22,6 +24,7 @@ from captaindata_dagster.orchestration.metadata_set import (
 if TYPE_CHECKING:
     import pandas as pd
 
+OBSERVED_KEY = "observed"  # in a step failure's metadata: the step reported it on its asset
 DEFAULT_POOL = "captaindata"  # the Dagster concurrency pool every Captain Data step declares
 
 
@@ -105,13 +108,63 @@ def error_metadata(err: CaptainDataError) -> dict[str, Any]:
     return md
 
 
-def failure_for_error(err: CaptainDataError) -> dg.Failure:
-    """A step failure for a systemic error: retried by the RetryPolicy only when it may help."""
+def failure_for_error(err: CaptainDataError, *, observed: bool = False) -> dg.Failure:
+    """A step failure for a systemic error: retried by the RetryPolicy only when it may help.
+
+    Args:
+        err: the error that stopped the step.
+        observed: the step reported it on its asset already (`failure_observation`): the
+            sensors then say it in their ticks without reporting it a second time.
+    """
     retry = bool(err.retryable) and not isinstance(err, SYSTEMIC_ERRORS)
+    label = err.error_label or type(err).__name__
+    fix = PERSON_FIXES.get(err.error_label or "")
+    md = error_metadata(err)
+    if observed:
+        md[OBSERVED_KEY] = True
     return dg.Failure(
-        description=f"Captain Data {type(err).__name__}: {err}",
-        metadata=error_metadata(err),
+        # the label and its fix first: the run's page shows the description's start
+        description=f"{label}" + (f" ({fix})" if fix else "") + f": Captain Data {err}",
+        metadata=md,
         allow_retries=retry,
+    )
+
+
+def failure_observation(
+    err: CaptainDataError, key: dg.AssetKey, partition: str | None, run_id: str
+) -> dg.AssetObservation:
+    """A systemic error as an observation on the failed partition: its Events tab shows the
+    label and the fix, where Dagster's own page says only that the run failed. Its metadata has
+    the keys of the sensors' observations (`FailureGroup.observation`).
+
+    Example:
+        >>> failure_observation(err, dg.AssetKey("linkedin_people"), "paris", run_id).description
+        'Captain Data UNAUTHORIZED: check CAPTAINDATA_API_KEY'
+    """
+    label = err.error_label or type(err).__name__
+    named = account_hint(label, [err.user_uid], None) if err.user_uid else None
+    fix = named or PERSON_FIXES.get(label)
+    md: dict[str, Any] = {
+        "error_label": label,
+        "error_scope": err.error_scope or "",
+        "count": dg.MetadataValue.int(1),
+        "error_refs": dg.MetadataValue.json([err.error_ref] if err.error_ref else []),
+        "run_ids": dg.MetadataValue.json([run_id]),
+        "sample_message": str(err)[:500],
+    }
+    if err.status_code is not None:
+        md["status_code"] = dg.MetadataValue.int(int(err.status_code))
+    if err.action_id:
+        md["action_id"] = err.action_id
+    if err.user_uid:
+        md["user_uids"] = dg.MetadataValue.json([err.user_uid])
+    if fix:
+        md["needs_a_person"] = fix
+    return dg.AssetObservation(
+        asset_key=key,
+        partition=partition,
+        description=f"Captain Data {label}" + (f": {fix}" if fix else ""),
+        metadata=md,
     )
 
 
@@ -148,7 +201,9 @@ def error_rate_failure(
         description=(
             f"Captain Data {action_id}: {len(errors)} of {attempted} inputs failed "
             f"({rate:.0%} > {threshold:.0%}); most often {top_label}. The errors are kept in "
-            "the ledger; fix the cause and re-run."
+            "the ledger; "
+            + (REFETCH_HINT if answered_by_ledger(top_label) else "fix the cause and re-run")
+            + "."
         ),
         metadata={
             "error_label": top_label,
@@ -173,6 +228,19 @@ def _text(value: Any) -> str:
 
 
 SAMPLES = 3
+
+
+def _add_retired_accounts(summary: dict[str, dict[str, Any]], stats: BatchStats) -> None:
+    """Name in the sensor's summary each account set aside, under its label: its inputs went to
+    the other accounts, so it may have left no error row, yet a person must repair it."""
+    for account in stats.retired_accounts:
+        label = str(account.error_label)
+        info = summary.setdefault(label, {"count": 0, "message": account.fix, "inputs": []})
+        users = info.setdefault("users", {})
+        users.setdefault(account.user_uid, 0)
+        info["count"] = max(int(info.get("count") or 0), 1)
+        if account.fix:  # the engine knew the account's kind: its exact command
+            info["fix"] = "; ".join(filter(None, [info.get("fix"), account.fix]))
 
 
 def new_errors_summary(errors: pd.DataFrame) -> dict[str, dict[str, Any]]:
@@ -245,6 +313,7 @@ def errors_output_metadata(
         (0, {})
     """
     summary = new_errors_summary(errors)
+    _add_retired_accounts(summary, stats)
     if stats.retry_not_before:  # a rate limit too long to wait out: re-run after it, not before
         for info in summary.values():
             if info.get("status_code") == 429:

@@ -153,3 +153,4 @@ RERUN_OF_TAG = "captaindata/rerun_of"  # on such a re-run: the asset whose error
 ESTIMATE_TAG = "captaindata/estimate"  # on a cost-preview op: it makes no paid call
 BULK_LANDING_TAG = "captaindata/bulk_landing"  # on a run the landing sensor requested: its runs
 BULK_TAG = "captaindata/bulk"  # on the bulk ops: "resume", "schedule", "pause", "cancel"...
+REFETCH_TAG = "captaindata/refetch"  # on a run: "errors" or "all", fetch again past the ledger

@@ -83,7 +83,8 @@ class DagsterCaptainDataTranslator:
     `dagster/column_schema` (from the catalog's output types) and the `partition_expr` database
     IO managers need; a `code_version` that changes when the action, its parameters, its results
     cap or its catalog entry do. The results table also carries the freshness window as a Dagster
-    `FreshnessPolicy` (WARN past it, FAIL a day later) and the automation condition.
+    `FreshnessPolicy` (WARN past it, FAIL a day later); both tables carry the automation condition
+    (the pair can be subset: a condition on the results alone would leave the errors table behind).
 
     Keep the metadata when you override `get_asset_spec` (use `super()` and `replace_attributes`
     or `merge_attributes`): downstream factories and the sensors find the tables by their role.
@@ -123,7 +124,8 @@ class DagsterCaptainDataTranslator:
             metadata=_metadata(props),
             code_version=action_code_version(props.action, props.parameters, props.max_results),
             freshness_policy=freshness,
-            automation_condition=props.automation_condition if results else None,
+            # both tables: the pair can be subset, so the errors table is requested with its results
+            automation_condition=props.automation_condition,
         )
 
 

@@ -99,7 +99,10 @@ class SimulatorConfig:
     host: str = "127.0.0.1"
     port: int = 0  # 0: any free port
     api_key: str | None = None  # None: a fresh "sim-<hex>" key
-    seed: int = 0
+    seed: int = 0  # the data: the same seed and input always give the same people and companies
+    # The fault draws (`faults`, `callback_faults`): None follows `seed`, so a test's simulator
+    # fails the same calls every run; the sandbox passes a fresh one per start (see `sandbox`).
+    fault_seed: int | None = None
     latency_ms: float = 0  # added to every action call, slept without holding a lock
     rps: float | None = None  # action calls per second over the whole simulator; None: no limit
     account_concurrency: int = 1  # calls in flight per connected account

@@ -27,7 +27,6 @@ from captaindata_dagster.simulator.entities import (
     COMPANY_PREFIXES,
     COMPANY_SUFFIXES,
     FIRST_NAMES,
-    INDUSTRIES,
     JOB_TITLES,
     LANGUAGES,
     LAST_NAMES,
@@ -45,10 +44,11 @@ from captaindata_dagster.simulator.entities import (
     person,
     person_from_url,
     short_hash,
-    words,
 )
+from captaindata_dagster.simulator.industries import INDUSTRIES
 from captaindata_dagster.simulator.item import Item
 from captaindata_dagster.simulator.shapes import fill
+from captaindata_dagster.simulator.word_lists import words
 
 __all__ = [
     "CERTIFICATIONS",

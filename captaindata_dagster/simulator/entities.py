@@ -3,28 +3,28 @@
 Everything is derived from hashes of (seed, what was asked), never from a shared random stream, so a
 value does not depend on the order or number of calls. Entities chain like the real data: a profile
 URL extracts the person it names, who works at a company whose LinkedIn URL extracts that company.
-The word lists live in `words.json` beside this file.
+The word lists live in `words.json` (`word_lists`); a person's id carries their title, city and
+company's industry, so a search can find people who match it (`search_terms`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import math
 import random
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
-from functools import cache, lru_cache
-from pathlib import Path
+from functools import lru_cache
 from typing import Any
 
-WORDS_PATH = Path(__file__).with_name("words.json")
-
-
-@cache
-def words() -> dict[str, Any]:
-    """The word lists and input templates of `words.json` (read once)."""
-    return json.loads(WORDS_PATH.read_text(encoding="utf-8"))
+from captaindata_dagster.simulator.industries import (
+    INDUSTRIES,
+    company_prose,
+    employees_at_most,
+    slug_industry,
+)
+from captaindata_dagster.simulator.word_lists import words
 
 
 def _tuple(name: str) -> tuple[Any, ...]:
@@ -33,19 +33,25 @@ def _tuple(name: str) -> tuple[Any, ...]:
 
 FIRST_NAMES: tuple[str, ...] = _tuple("FIRST_NAMES")
 LAST_NAMES: tuple[str, ...] = _tuple("LAST_NAMES")
-JOB_TITLES: tuple[str, ...] = _tuple("JOB_TITLES")
+_TITLE_ROWS: tuple[tuple[str, str, str], ...] = _tuple("JOB_TITLES")  # title, field, other words
+JOB_TITLES: tuple[str, ...] = tuple(row[0] for row in _TITLE_ROWS)
 COMPANY_PREFIXES: tuple[str, ...] = _tuple("COMPANY_PREFIXES")
 COMPANY_SUFFIXES: tuple[str, ...] = _tuple("COMPANY_SUFFIXES")
 COMPANIES = tuple(f"{p}-{s}" for p in COMPANY_PREFIXES for s in COMPANY_SUFFIXES)  # 800 slugs
-INDUSTRIES: tuple[str, ...] = _tuple("INDUSTRIES")
 CITIES: tuple[tuple[str, str, str, str, str], ...] = _tuple("CITIES")  # city, region, country...
 SCHOOLS: tuple[tuple[str, str], ...] = _tuple("SCHOOLS")  # name, LinkedIn slug
 SKILLS: tuple[str, ...] = _tuple("SKILLS")
+FIELD_SKILLS: dict[str, list[str]] = words()["FIELD_SKILLS"]  # a title's field -> its skills
 LANGUAGES: tuple[str, ...] = _tuple("LANGUAGES")
 WORDS: tuple[str, ...] = _tuple("WORDS")
 CERTIFICATIONS: tuple[str, ...] = _tuple("CERTIFICATIONS")
 STREETS: tuple[str, ...] = _tuple("STREETS")
 PLACE_CATEGORIES: tuple[str, ...] = _tuple("PLACE_CATEGORIES")
+# our companies by industry, so a person's id can name the industry of their company
+_BY_INDUSTRY: dict[str, tuple[str, ...]] = {
+    industry: tuple(slug for slug in COMPANIES if slug_industry(slug) == industry)
+    for industry in INDUSTRIES
+}
 
 BASE_DAY = date(2025, 6, 1)  # fixed, so dates do not depend on when the simulator runs
 _COMPANY_ID_BASE = 10_000_000
@@ -112,6 +118,9 @@ class Company:
     founded: int
     followers: int
     city: tuple[str, str, str, str, str]
+    tagline: str
+    description: str
+    specialties: tuple[str, ...]
 
     @property
     def url(self) -> str:
@@ -158,16 +167,23 @@ def company(seed: int, slug: str) -> Company:
     parts = [w for w in re.split(r"[-_%\s]+", slug) if w and not w.isdigit()]
     name = " ".join(w.upper() if w == "ai" else w.capitalize() for w in parts) or f"Company {cid}"
     domain = "".join(parts) or f"company{cid}"
+    industry = slug_industry(slug)
+    employees = int(10 ** r.uniform(1, math.log10(employees_at_most(industry))))
+    founded, city = r.randrange(1995, 2022), r.choice(CITIES)
+    prose = company_prose(r, name, industry, city[0], founded, employees)
     return Company(
         slug=slug,
         name=name,
         id=cid,
         domain=f"{domain}.example.com",
-        industry=r.choice(INDUSTRIES),
-        employees=int(10 ** r.uniform(1, 3.9)),
-        founded=r.randrange(1995, 2022),
+        industry=industry,
+        employees=employees,
+        founded=founded,
         followers=int(10 ** r.uniform(2, 5.2)),
-        city=r.choice(CITIES),
+        city=city,
+        tagline=prose.tagline,
+        description=prose.description,
+        specialties=prose.specialties,
     )
 
 
@@ -218,6 +234,7 @@ class Person:
     followers: int
     open_to_work: bool
     since_year: int
+    field: str  # of the title: "data", "sales"... (its skills and past title are of it too)
 
     @property
     def full_name(self) -> str:
@@ -258,29 +275,57 @@ class Person:
         )
 
 
+# A person's id is 10 hex digits: 5 of hash, then their title (2), city (2) and their company's
+# industry (1), so a search can find people that match it and a profile URL, which carries the id,
+# extracts the same person in any process.
+_PID = re.compile(r"^[0-9a-f]{10}$")
+
+
+def pid_with(
+    base: str, title: int | None = None, city: int | None = None, industry: int | None = None
+) -> str:
+    """A person id from a hash `base` (10 hex digits), with the facets given set in it."""
+    t = int(base[5:7], 16) if title is None else title
+    c = int(base[7:9], 16) if city is None else city
+    i = int(base[9], 16) if industry is None else industry
+    return f"{base[:5]}{t:02x}{c:02x}{i:x}"
+
+
+def _facets(pid: str) -> tuple[int, int, int]:
+    """The title, city and industry indexes a person id holds."""
+    digits = pid if _PID.match(pid) else short_hash("pid", pid)
+    return int(digits[5:7], 16), int(digits[7:9], 16), int(digits[9], 16)
+
+
 @lru_cache(maxsize=8192)
 def person(seed: int, pid: str, handle: str | None = None) -> Person:
     """The person with this id; `handle` keeps a profile URL's own slug when it is not ours."""
     r = rng(seed, "person", pid)
     first, last = r.choice(FIRST_NAMES), r.choice(LAST_NAMES)
+    t, c, i = _facets(pid)
+    title, field, _ = _TITLE_ROWS[t % len(_TITLE_ROWS)]
+    same_field = [row[0] for row in _TITLE_ROWS if row[1] == field]
+    employers = _BY_INDUSTRY[INDUSTRIES[i % len(INDUSTRIES)]]
+    skills = FIELD_SKILLS[field]
     return Person(
         pid=pid,
         first_name=first.capitalize(),
         last_name=last.capitalize(),
         handle=handle or f"{first}-{last}-{pid}",
         linkedin_id=100_000_000 + h("person-id", pid) % 900_000_000,
-        title=r.choice(JOB_TITLES),
-        company=company(seed, r.choice(COMPANIES)),
-        past_title=r.choice(JOB_TITLES),
+        title=title,
+        company=company(seed, r.choice(employers)),
+        past_title=r.choice(same_field),
         past_company=company(seed, r.choice(COMPANIES)),
-        city=r.choice(CITIES),
+        city=CITIES[c % len(CITIES)],
         school=r.choice(SCHOOLS),
-        skills=tuple(r.sample(SKILLS, r.randrange(3, 8))),
+        skills=tuple(r.sample(skills, r.randrange(3, min(8, len(skills) + 1)))),
         languages=tuple(["English", *r.sample(LANGUAGES[1:], r.randrange(0, 3))]),
         connections=r.randrange(50, 500) if r.random() < 0.7 else 500,
         followers=int(10 ** r.uniform(1.5, 4.5)),
         open_to_work=r.random() < 0.12,
         since_year=r.randrange(2012, 2025),
+        field=field,
     )
 
 

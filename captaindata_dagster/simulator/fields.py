@@ -16,16 +16,15 @@ from captaindata_dagster.simulator.entities import (
     CERTIFICATIONS,
     CITIES,
     PLACE_CATEGORIES,
-    SKILLS,
     STREETS,
     WORDS,
     past_date,
     past_datetime,
     school_id,
     sentence,
-    words,
 )
 from captaindata_dagster.simulator.item import Item
+from captaindata_dagster.simulator.word_lists import words
 
 
 def _thread_id(it: Item) -> str:
@@ -76,6 +75,14 @@ def _opening_hours(it: Item) -> list[str]:
     return [f"{d}: 9 AM–{close - 12} PM" for d in days[:6]] + [f"{days[6]}: Closed"]
 
 
+def _summary(it: Item) -> str:
+    p, c = it.person, it.company
+    return (
+        f"{p.title} at {c.name} ({c.industry}), based in {p.city[0]}. "
+        f"Works mostly with {', '.join(p.skills[:-1])} and {p.skills[-1]}."
+    )
+
+
 def _tenure(it: Item) -> str:
     months = it.rng.randrange(2, 120)
     return f"{months // 12} years {months % 12} months" if months >= 12 else f"{months} months"
@@ -102,9 +109,7 @@ _F = {
     "job_title": lambda it: it.person.title,
     "current_title": lambda it: it.person.title,
     "target_job_title": lambda it: it.person.title,
-    "summary": lambda it: (
-        f"{it.person.title} building data products at {it.company.name}. " + sentence(it.rng, 8)
-    ),
+    "summary": _summary,
     "location": lambda it: it.person.location if it.person_centric else _company_location(it),
     "profile_country": lambda it: it.person.city[3],
     "profile_language": lambda it: "en",
@@ -147,7 +152,7 @@ _F = {
     "company_name": lambda it: it.company.name,
     "current_company": lambda it: it.company.name,
     "company_id": lambda it: it.company.id,
-    "company_description": lambda it: f"{it.company.industry} for teams that ship",
+    "company_description": lambda it: it.company.description,
     "company_logo_url": lambda it: it.company.logo_url,
     "entity_urn": lambda it: f"urn:li:fsd_company:{it.company.id}",
     "linkedin_company_url": lambda it: it.company.url,
@@ -161,9 +166,9 @@ _F = {
     "industry": lambda it: it.company.industry,
     "industries": lambda it: [it.company.industry],
     "industries_v1": lambda it: [it.company.industry],
-    "tagline": lambda it: f"{it.company.industry} for teams that ship",
-    "short_description": lambda it: f"{it.company.industry} for teams that ship",
-    "specialties": lambda it: it.rng.sample(SKILLS, 4),
+    "tagline": lambda it: it.company.tagline,
+    "short_description": lambda it: it.company.tagline,
+    "specialties": lambda it: list(it.company.specialties),
     "type": lambda it: "Full-time" if "job" in it.action.id else "Privately Held",
     "title": lambda it: (
         it.rng.choice(CERTIFICATIONS)
@@ -243,7 +248,9 @@ _F = {
     "comment_text": lambda it: sentence(it.rng, 9),
     "content": lambda it: sentence(it.rng, 14),
     "message": lambda it: sentence(it.rng, 12),
-    "description": lambda it: sentence(it.rng, 16),
+    "description": lambda it: (
+        it.company.description if "compan" in it.action.id else sentence(it.rng, 16)
+    ),
     "category": lambda it: (
         it.company.industry
         if "linkedin" in it.action.id or "navigator" in it.action.id

@@ -37,8 +37,9 @@ from captaindata_dagster.simulator.entities import (
     school_id,
     sentence,
     short_hash,
-    words,
 )
+from captaindata_dagster.simulator.search_terms import SEARCH_INPUTS, matching_pid
+from captaindata_dagster.simulator.word_lists import words
 
 _PERSON_MARKERS = ("full_name", "first_name", "linkedin_profile_url", "author_name")
 _COMPANY_INPUTS = (
@@ -123,8 +124,12 @@ class Item:
         url = next((self.inp[f] for f in _PROFILE_INPUTS if isinstance(self.inp.get(f), str)), None)
         if url is not None:
             return person_from_url(self.seed, url)
-        if self.index is not None:
-            return person(self.seed, short_hash(self.seed, self.action.id, self.key, self.index))
+        if self.index is not None:  # a list: people who match its search, if it is one
+            base = short_hash(self.seed, self.action.id, self.key, self.index)
+            search = next(
+                (self.inp[f] for f in SEARCH_INPUTS if isinstance(self.inp.get(f), str)), None
+            )
+            return person(self.seed, base if search is None else matching_pid(base, search))
         return person(self.seed, short_hash(self.seed, self.action.id, self.key))
 
     @property
@@ -199,7 +204,7 @@ def _experiences(it: Item) -> list[Part]:
                     "title": title,
                     "job_title": title,
                     "company_id": str(c.id),
-                    "company_description": f"{c.industry} for teams that ship",
+                    "company_description": c.tagline,
                     "date": f"{_month(start, p.linkedin_id)} - "
                     + (_month(end, p.linkedin_id + 1) if end else "Present"),
                     "job_time_period": f"{years} yrs" if years > 1 else "1 yr",

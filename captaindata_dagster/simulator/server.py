@@ -21,7 +21,7 @@ from captaindata_dagster.simulator.replies import Call
 from captaindata_dagster.simulator.routes import Routes
 from captaindata_dagster.simulator.state import RequestRecord, State, number
 
-_FIXED = {"host", "port", "api_key"}  # cannot change while serving
+_FIXED = {"host", "port", "api_key", "fault_seed"}  # cannot change while serving
 
 
 class Simulator:
@@ -34,7 +34,7 @@ class Simulator:
         if cfg.api_key is None:
             cfg = replace(cfg, api_key=f"sim-{secrets.token_hex(16)}")
         self.config: SimulatorConfig = cfg
-        self.state = State(cfg.seed)
+        self.state = State(cfg.seed, cfg.fault_seed)
         self.routes = Routes(self)
         self.stopping = threading.Event()
         self._server: SimulatorServer | None = None

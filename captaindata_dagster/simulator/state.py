@@ -83,9 +83,10 @@ def number(x: float) -> int | float:
 class State:
     """Mutable simulator state; every method takes the lock briefly and returns at once."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, fault_seed: int | None = None) -> None:
         self.lock = threading.Lock()
         self.seed = seed
+        self.fault_seed = seed if fault_seed is None else fault_seed  # the draws, not the data
         uids = random.Random(f"{seed}:workspace")
         self.workspace_uid = str(uuid.UUID(int=uids.getrandbits(128), version=4))
         self.users: dict[str, dict[str, Any]] = {}
@@ -102,7 +103,7 @@ class State:
         self.credits_used = 0.0
         self._tokens: float | None = None
         self._t_last = 0.0
-        self._fault_rng = random.Random(f"{self.seed}:faults")
+        self._fault_rng = random.Random(f"{self.fault_seed}:faults")
         self._ref_rng = random.Random(f"{self.seed}:refs")
 
     def reset(self) -> None:

@@ -1,4 +1,4 @@
-"""The ledger's writes of whole outcomes: a complete result, an error, forgetting a key.
+"""The ledger's writes of whole outcomes: a complete result, an error, reopening or forgetting a key.
 
 Each is one short transaction holding the key's lock (`Store._lock_keys`), so a run killed at any
 point keeps what it paid for. A search's pages are written by `ledger_pages.py`.
@@ -6,7 +6,7 @@ point keeps what it paid for. A search's pages are written by `ledger_pages.py`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ def drop_pages(conn: Connection, action_id: str, key: str) -> None:
 
 
 class LedgerWrites(Store):
-    """`save_result`, `save_error` and `delete` of the `Ledger`."""
+    """`save_result`, `save_error`, `reopen_errors` and `delete` of the `Ledger`."""
 
     def save_result(
         self,
@@ -130,6 +130,28 @@ class LedgerWrites(Store):
                     "DELETE FROM error_users WHERE action_id = ? AND input_key = ?",
                     (action_id, key),
                 )
+
+    def reopen_errors(self, action_id: str, keys: Iterable[str]) -> int:
+        """Let the next run try these keys again although their last answer was a permanent error.
+
+        A permanent error (NO_RESULT, a refused input...) answers for its input until `max_age`,
+        so that nobody pays for it every run; once its cause is fixed, a person asks for it again
+        (the `captaindata/refetch` run tag). The error stays recorded, marked retryable: a search
+        keeps the pages it had stored and resumes after them. Returns the entries reopened.
+
+        Example:
+            >>> ledger.reopen_errors("linkedin-search-people", [key])
+            1
+        """
+        reopened = 0
+        with self._write() as conn:
+            for key in dict.fromkeys(keys):
+                reopened += conn.execute(
+                    "UPDATE entries SET retryable = 1 WHERE action_id = ? AND input_key = ? "
+                    "AND status = ? AND (retryable IS NULL OR retryable = 0)",
+                    (action_id, key, STATUS_ERROR),
+                ).rowcount
+        return reopened
 
     def delete(self, action_id: str, key: str | None = None) -> int:
         """Forget one key (or every key of an action); returns the entries removed."""

@@ -27,6 +27,7 @@ from captaindata_dagster import (
 from captaindata_dagster.api import accounts, load_catalog
 from captaindata_dagster.api.labels import ACCOUNT_LABELS, RERUN_LABELS
 from captaindata_dagster.engine.batch.run import run_batch
+from captaindata_dagster.orchestration.checks import ACCOUNTS
 from captaindata_dagster.orchestration.metadata import user_counts
 from captaindata_dagster.orchestration.metadata_set import CaptainDataMetadataSet, json_data
 from captaindata_dagster.orchestration.sensors.factories import build_captaindata_error_sensor
@@ -332,11 +333,34 @@ def test_materialize_with_a_bad_account_among_good_ones(make_sim, tmp_path, inst
     assert any(
         f"user {bad}'s LinkedIn account failed" in m and FIX.format(bad) in m for m in logged
     )
-    # nothing for the error sensor to report: every input has its answer
+    # every input has its answer, yet the account needs a person: the accounts check names it,
+    # its label and the fix (WARN: the step succeeded), and so does the error sensor
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == ACCOUNTS]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    fix = f"reconnect user {bad}'s LinkedIn (its session cookie expired): {FIX.format(bad)}"
+    assert check.description == f"LK_BAD_COOKIE: {fix}"
+    [account] = check.metadata["accounts"].value
+    assert account == {"user_uid": bad, "error_label": "LK_BAD_COOKIE", "fix": fix}
     tick = build_captaindata_error_sensor(assets=[asset])(
         dg.build_sensor_context(instance=instance)
     )
-    assert tick.asset_events == [] and tick.run_requests == []
+    [obs] = tick.asset_events
+    assert obs.metadata["error_label"].value == "LK_BAD_COOKIE"
+    assert obs.metadata["user_uids"].value == [bad]
+    assert tick.run_requests == []  # a person reconnects it: no re-run
+    assert f"LK_BAD_COOKIE x1 on profiles: needs a person: reconnect user {bad}'s" in (
+        tick.skip_reason.skip_message
+    )
+
+
+def test_a_clean_batch_passes_the_accounts_check(make_sim, tmp_path, instance):
+    sim = make_sim(latency_ms=5)
+    uids, _ = users(sim, 2, bad=0)
+    result = dg.materialize(
+        [_asset(4)], resources={"captaindata": _resource(sim, tmp_path, uids)}, instance=instance
+    )
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == ACCOUNTS]
+    assert check.passed and check.description == "every account kept working"
 
 
 def test_only_a_bad_account_fails_the_step_once_and_names_the_user(sim, tmp_path, instance):

@@ -603,7 +603,7 @@ def test_sensor_names_the_user_whose_cookie_is_bad(sim, client, tmp_path, instan
     assert f"user {bad}" in obs.description and fix in obs.description
     assert tick.run_requests == []  # a bad cookie is not re-run: a person must reconnect
     message = tick.skip_reason.skip_message
-    assert f"profiles: LK_BAD_COOKIE x{len(errors)} (needs a person: " in message
+    assert f"LK_BAD_COOKIE x{len(errors)} on profiles: needs a person: " in message
     assert f"reconnect user {bad}" in message
     assert fix in message
     assert COOKIE not in message + json.dumps(obs.metadata["needs_a_person"].value)

@@ -25,12 +25,13 @@ def defs(*assets):
 def test_a_condition_is_on_the_results_and_requests_the_pair(instance):
     missing = dg.AutomationCondition.missing()
     people = build_people_search_asset(searches=SEARCHES, automation_condition=missing)
-    assert people.automation_conditions_by_key == {PEOPLE: missing}
-    assert not people.can_subset  # one step computes both tables
+    # the pair can be subset (one table selected alone), so both tables carry the condition
+    assert people.automation_conditions_by_key == {PEOPLE: missing, PEOPLE_ERRORS: missing}
+    assert people.can_subset
 
     result = dg.evaluate_automation_conditions(defs=defs(people), instance=instance)
     assert result.get_requested_partitions(PEOPLE) == set(SEARCHES)
-    # the errors table has no condition of its own, yet comes with its results table
+    # the errors table comes with its results table
     assert result.get_requested_partitions(PEOPLE_ERRORS) == set(SEARCHES)
 
     # once a partition is there, `missing` asks only for the other one

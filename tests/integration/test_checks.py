@@ -7,6 +7,7 @@ import pandas as pd
 
 from captaindata_dagster import build_people_search_asset
 from captaindata_dagster.orchestration.checks import (
+    ACCOUNTS,
     ERROR_RATE,
     REQUIRED_COLUMNS,
     UNIQUE_KEY,
@@ -70,6 +71,6 @@ def test_checks_run_with_every_materialization(make_sim, tmp_path):
         )
         assert result.success
         evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-        assert set(evaluations) == {ERROR_RATE, REQUIRED_COLUMNS, UNIQUE_KEY}
+        assert set(evaluations) == {ERROR_RATE, REQUIRED_COLUMNS, UNIQUE_KEY, ACCOUNTS}
         assert all(e.passed for e in evaluations.values())
         assert evaluations[UNIQUE_KEY].metadata["column"].value == "linkedin_profile_url"

@@ -87,18 +87,24 @@ def test_new_failures_are_reported_once_and_transient_ones_rerun_once(
     assert "reconnect" in cookie.metadata["needs_a_person"].value
     limited = seen[("linkedin_profiles", "paris", "STATUS_429")]
     assert limited.metadata["count"].value == 3 and limited.metadata["rerun_requested"].value
-    [rerun] = second.run_requests
+    # a person must act too: this tick shows it (its skip reason, the tick list's words), and
+    # holds the re-run for the next tick
+    assert second.run_requests == []
+    message = second.skip_reason.skip_message
+    assert "LK_BAD_COOKIE x2 on linkedin_profiles / paris: needs a person: " in message
+    assert "STATUS_429 x3 on linkedin_profiles / paris: re-run requested" in message
+    assert message.endswith("; the re-runs go out at the next tick")
+
+    # nothing new: nothing reported; the held re-run goes out
+    third = tick(sensor, instance, second.cursor)
+    assert third.asset_events == []
+    [rerun] = third.run_requests
     assert rerun.partition_key == "paris" and rerun.tags[RERUN_TAG] == "STATUS_429"
     assert {k.to_user_string() for k in rerun.asset_selection} == {
         "linkedin_profiles",
         "linkedin_profiles_errors",
     }
-    # the tick's own message lists the labels and counts (logged with the tick)
-    assert second.skip_reason is None
-
-    # nothing new: nothing reported, nothing requested
-    third = tick(sensor, instance, second.cursor)
-    assert third.asset_events == [] and third.run_requests == []
+    assert tick(sensor, instance, third.cursor).run_requests == []  # and only once
 
     # the partition fails again with 429s: reported, but no second re-run within the window;
     # a bad cookie is the account's fault, not the input's: the ledger does not answer for it, so
@@ -152,15 +158,21 @@ def test_a_failed_run_is_surfaced_by_one_sensor_only(sim, tmp_path, instance, pi
         dagster_instance=instance,
         dagster_run=run,
     ).for_run_failure()
-    failure_sensor(ctx)
+    reason = failure_sensor(ctx)  # the tick's words in the UI: the label, where, the fix
+    assert isinstance(reason, dg.SkipReason)
+    assert reason.skip_message.startswith("UNAUTHORIZED on linkedin_people / paris (ref ERR-")
+    assert reason.skip_message.endswith(": check CAPTAINDATA_API_KEY")
     assert (
         instance.get_run_by_id(result.run_id).tags[SURFACED_TAG] == "captaindata_run_failure_sensor"
     )
+    # one observation on the failed partition, the step's own (the sensor does not repeat it)
     records = instance.fetch_observations(dg.AssetKey("linkedin_people"), limit=10).records
     [obs] = [r.asset_observation for r in records]
     assert obs.metadata["error_label"].value == "UNAUTHORIZED"
     assert obs.metadata["error_refs"].value[0].startswith("ERR-")
     assert obs.metadata["needs_a_person"].value == "check CAPTAINDATA_API_KEY"
+    assert obs.metadata["run_ids"].value == [result.run_id]
+    assert obs.description == "Captain Data UNAUTHORIZED: check CAPTAINDATA_API_KEY"
     assert obs.partition == "paris"
 
     # ... so the error sensor leaves that run alone
@@ -173,12 +185,19 @@ def test_error_sensor_reports_a_failed_run_when_alone(sim, tmp_path, instance, p
     sensor = build_captaindata_error_sensor(assets=[people, profiles])
     result = run_profiles(sim, tmp_path, instance, [people], api_key="wrong-key")
     assert not result.success
-    first = tick(sensor, instance)
-    [obs] = first.asset_events
+    [obs] = [
+        r.asset_observation
+        for r in instance.fetch_observations(dg.AssetKey("linkedin_people"), limit=10).records
+    ]  # the step's own, on the failed partition
     assert obs.metadata["error_label"].value == "UNAUTHORIZED"
     assert obs.metadata["status_code"].value == 401
+    first = tick(sensor, instance)
+    assert first.asset_events == []  # the sensor does not report it a second time ...
     assert first.run_requests == []  # a bad key needs a person, not a re-run
-    assert "needs a person" in first.skip_reason.skip_message
+    assert (  # ... but its tick says it, with the fix
+        "UNAUTHORIZED x1 on linkedin_people / paris: needs a person: check CAPTAINDATA_API_KEY"
+        in first.skip_reason.skip_message
+    )
     assert instance.get_run_by_id(result.run_id).tags[SURFACED_TAG]
     second = tick(sensor, instance, first.cursor)
     assert second.asset_events == []

@@ -93,6 +93,8 @@ def test_tables_land_in_duckdb_in_the_catalogs_types(make_sim, tmp_path, instanc
         ).fetchall()
         status = con.execute("select status_code, error_label from li.linkedin_profiles_errors")
         assert status.fetchall() == [(424, "NO_RESULT")]
+        connections = con.execute("select number_connections from li.linkedin_profiles")
+        counts = [n for (n,) in connections.fetchall()]
     for table, columns in (
         (profile_types, results_columns(catalog.get("linkedin-extract-people"))),
         (company_types, results_columns(catalog.get("linkedin-extract-company"))),
@@ -103,6 +105,10 @@ def test_tables_land_in_duckdb_in_the_catalogs_types(make_sim, tmp_path, instanc
         }
     assert profile_types["linkedin_profile_id"] == "BIGINT"
     assert company_types["followers_count"] == "BIGINT"  # "integer" in the catalog
-    assert company_types["founded_on"] == "DOUBLE"  # "number" in the vendor's spec
+    assert company_types["founded_on"] == "BIGINT"  # "number" in the spec, a year: integer
+    assert profile_types["number_connections"] == "BIGINT"  # "number" in the spec, a count
+    assert company_types["last_funding_raised"] == "DOUBLE"  # an amount stays a number
+    # every count kept (none NA for a fractional part), as Python ints: 365, not 365.0
+    assert counts and all(type(n) is int for n in counts)
     assert error_types["status_code"] == "BIGINT" and error_types["retryable"] == "BOOLEAN"
     assert companies_per_partition == len(SEARCHES)  # appended in the same schema

@@ -33,7 +33,10 @@ EXAMPLE = ROOT / "examples" / "linkedin_warehouse"
 DG = Path(sys.executable).parent / "dg"
 
 ACTIONS = ["linkedin_people", "linkedin_profiles", "linkedin_companies", "company_insights"]
-CHECKS = {"captaindata_error_rate", "captaindata_required_columns", "captaindata_unique_key"}
+CHECKS = {  # every action here runs on a LinkedIn account: the accounts check too
+    "captaindata_error_rate", "captaindata_required_columns", "captaindata_unique_key",
+    "captaindata_accounts",
+}  # fmt: skip
 
 
 def attributes(tmp_path: Path | None = None, **over: Any) -> dict[str, Any]:
@@ -780,7 +783,8 @@ def test_automation_and_blocking_reach_the_specs_and_checks(monkeypatch):
 
         assert condition("linkedin_people") == dg.AutomationCondition.on_missing()
         assert condition("linkedin_profiles") == dg.AutomationCondition.eager()
-        assert condition("linkedin_people_errors") is None
+        # the pair can be subset: the errors table carries its results table's condition
+        assert condition("linkedin_people_errors") == dg.AutomationCondition.on_missing()
         blocking = {
             (spec.asset_key.to_user_string(), spec.name): spec.blocking
             for a in defs.assets or []

@@ -38,8 +38,9 @@ def test_a_type_the_catalog_may_add_is_kept_as_text_with_its_json_type():
 
 
 def test_every_json_type_in_the_catalog_is_one_the_table_knows():
-    # The vendor's spec may say "number" where a value is integral (founded_on): the table follows
-    # the catalog, it does not guess. A union or nullable form would show up here.
+    # The vendor's spec may say "number" where a value is integral (founded_on): the catalog reads
+    # it as integer by name (gen_catalog.INTEGRAL_NAME), the table follows the catalog and never
+    # guesses from values. A union or nullable form would show up here.
     raw = json.loads((ROOT / "captaindata_dagster/api/catalog.json").read_text())
     kinds = {
         kind for action in raw["actions"].values() for kind in action["output_fields"].values()
@@ -53,7 +54,8 @@ def test_results_columns_are_the_actions_fields_then_the_meta_columns():
     assert [c.name for c in columns] == [*action.output_fields, *META_COLUMNS]
     by_name = {c.name: c for c in columns}
     assert by_name["followers_count"] == ColumnType("followers_count", "integer", "int64", "Int64")
-    assert by_name["founded_on"].pandas_dtype == "Float64"  # "number" in the vendor's spec
+    assert by_name["founded_on"].pandas_dtype == "Int64"  # "number" in the spec, a year
+    assert by_name["last_funding_raised"].pandas_dtype == "Float64"  # "number": an amount
     assert by_name["specialties"].type_name == "json"
     assert by_name["linkedin_page_claimed"].pandas_dtype == "boolean"
     assert by_name["_fetched_at"].type_name == "timestamp"

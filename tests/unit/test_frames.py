@@ -110,7 +110,7 @@ TYPED_CASES = [
     ),
     (
         COMPANY,
-        "number_employees",
+        "last_funding_raised",
         "number",
         "Float64",
         [

@@ -144,7 +144,9 @@ def retire_account(ctx: BatchContext, item: BatchItem, failed: AccountFailed) ->
     """
     fields, at = failed.fields, failed.at
     label, uid = fields["error_label"], fields.get("user_uid")
-    with ctx.accounts.retiring(uid) as retirement:
+    kind = account_kind(ctx.client)
+    fix = account_hint(label, [uid] if uid else [], kind) or fields["message"]
+    with ctx.accounts.retiring(uid, label, fix) as retirement:
         if retirement.left > 0:
             ctx.outcomes.hold_error(item, fields, at)
             ctx.queue.put_front(item)
@@ -159,12 +161,10 @@ def retire_account(ctx: BatchContext, item: BatchItem, failed: AccountFailed) ->
             "%s: %s failed with %s: it makes no more calls in this batch, and %s goes back "
             "to the %d other account(s)%s. Fix: %s",
             ctx.act.id, who, label, item.label, retirement.left,
-            f" (this worker moves to user {moved}'s)" if moved else "",
-            account_hint(label, [uid] if uid else [], account_kind(ctx.client))
-            or fields["message"],
+            f" (this worker moves to user {moved}'s)" if moved else "", fix,
         )  # fmt: skip
         return Next(moved) if moved else WORKER_ENDS
-    hint = account_hint(label, retirement.retired, account_kind(ctx.client)) or fields["message"]
+    hint = account_hint(label, retirement.retired, kind) or fields["message"]
     ctx.outcomes.record_error(item, fields, at, False)
     last = f"last: user {uid}" if uid else "no account named"
     _not_sent(ctx, unsent, fields, f"({label}, {last}). {hint}")

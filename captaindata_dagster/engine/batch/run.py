@@ -25,7 +25,7 @@ from captaindata_dagster.api.catalog import Action
 from captaindata_dagster.api.client import CaptainDataClient
 from captaindata_dagster.api.errors import CaptainDataError
 from captaindata_dagster.api.request_body import bills_managed, check_parameters
-from captaindata_dagster.engine.account_pool import AccountPool, worker_accounts
+from captaindata_dagster.engine.account_pool import AccountPool, RetiredAccount, worker_accounts
 from captaindata_dagster.engine.batch.claims import Claims
 from captaindata_dagster.engine.batch.context import BatchContext
 from captaindata_dagster.engine.batch.fetch import FetchStrategy
@@ -80,6 +80,8 @@ class BatchStats:
     incomplete: int = 0
     succeeded: int = 0
     retired_users: list[str] = field(default_factory=list)
+    # the same accounts, each with the label it failed with and what a person runs to repair it
+    retired_accounts: list[RetiredAccount] = field(default_factory=list)
     # ISO time before which a re-run would meet the same rate limit (a ban longer than the
     # client's max_retry_after_s ended an account or the batch); None without such a ban.
     retry_not_before: str | None = None
@@ -304,6 +306,7 @@ def _finish(
     stats.credits = round(purse.spent, 6)
     stats.credits_at_risk = round(purse.at_risk, 6)
     stats.retired_users = pool.retired
+    stats.retired_accounts = pool.retired_accounts
     stats.retry_not_before = outcomes.retry_not_before
     result = BatchResult(outcomes.rows.frame(), outcomes.errors_frame(), stats)
     stats.errors = len(result.errors)

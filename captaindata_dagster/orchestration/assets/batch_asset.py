@@ -111,15 +111,21 @@ def declare_batch_asset(
             op_tags={ACTION_ID_TAG: action.id},
             check_specs=(
                 check_specs(
-                    step.key, step.required_columns, step.unique_column, blocking=options.blocking
-                )
+                    step.key,
+                    step.required_columns,
+                    step.unique_column,
+                    blocking=options.blocking,
+                    accounts=action.uses_account,
+                )  # fmt: skip
                 if options.checks
                 else None
             ),
             backfill_policy=options.backfill_policy,
-            # a deferred step may end with no output: Dagster requires every output and check
-            # of a multi-asset that cannot be subset (the step yields only what is selected)
-            can_subset=options.defer,
+            # one table may be selected alone (`--assets key:linkedin_people`): the step runs the
+            # batch and yields only what is selected; what it paid for stays in the ledger, so
+            # the other table's next materialization costs nothing. A deferred step may end with
+            # no output at all.
+            can_subset=True,
             deps=_other_deps(results, errors, upstream) or None,
             resource_defs=dict(options.resource_defs) if options.resource_defs else None,
             required_resource_keys={resource_key} if resource_key is not None else None,
@@ -178,18 +184,19 @@ def _outs(step: BatchStep, results: dg.AssetSpec, errors: dg.AssetSpec) -> dict[
     name, options = step.name, step.options
     key_column = PROFILE_URL if step.unique_people else None
     io_manager_key = options.io_manager_key
-    required = not options.defer  # a deferred step ends at submission without materializing
+    # not required: a run may select one table of the pair (the step yields what is selected),
+    # and a deferred step ends at submission without materializing
     return {
         "results": dg.AssetOut.from_spec(
             results.replace_attributes(deps=[], partitions_def=None),
             dagster_type=frame_type(f"{name}_frame", step.action, key_column=key_column),
-            is_required=required,
+            is_required=False,
             io_manager_key=io_manager_key,
         ),
         "errors": dg.AssetOut.from_spec(
             errors.replace_attributes(deps=[], partitions_def=None),
             dagster_type=errors_frame_type(f"{name}_errors_frame"),
-            is_required=required,
+            is_required=False,
             io_manager_key=io_manager_key,
         ),
     }

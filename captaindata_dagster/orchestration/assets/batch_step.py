@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import dagster as dg
@@ -30,6 +31,7 @@ from captaindata_dagster.engine.frames import (
 from captaindata_dagster.orchestration.assets.options import AssetOptions, FetchSettings
 from captaindata_dagster.orchestration.assets.partition_columns import partition_columns
 from captaindata_dagster.orchestration.checks import (
+    accounts_check,
     error_rate_check,
     required_columns_check,
     unique_key_check,
@@ -38,9 +40,19 @@ from captaindata_dagster.orchestration.metadata import (
     error_rate_failure,
     errors_output_metadata,
     failure_for_error,
+    failure_observation,
     stats_metadata,
 )
-from captaindata_dagster.orchestration.metadata_set import BULK_LANDING_TAG, CaptainDataMetadataSet
+from captaindata_dagster.orchestration.metadata_set import (
+    BULK_LANDING_TAG,
+    REFETCH_TAG,
+    CaptainDataMetadataSet,
+)
+from captaindata_dagster.orchestration.refetch import (
+    NOTHING_FRESH,
+    refetch_mode,
+    reopen_failed_inputs,
+)
 
 if TYPE_CHECKING:  # frames are pandas, built by the step, not at load
     import pandas as pd
@@ -145,7 +157,8 @@ class BatchStep:
         if self.unique_people:
             md.update(CaptainDataMetadataSet(duplicates_dropped=dropped))
         md.update(self._search_url_metadata(inputs))
-        selected = context.selected_output_names  # all, unless the asset can be subset (defer)
+        selected = context.selected_output_names  # one table may be selected alone
+        self._log_left_out(context, selected, len(table), len(errors))
         if "results" in selected:
             yield dg.Output(table, output_name="results", metadata=md)
         if "errors" in selected:
@@ -161,6 +174,42 @@ class BatchStep:
                     yield check
         if failure is not None and self._raise_on(failure):
             raise failure
+
+    def _refetch(
+        self, context: dg.AssetExecutionContext, captaindata: CaptainDataResource, inputs: list[Any]
+    ) -> timedelta | None:
+        """The batch's `max_age`, after the run's `captaindata/refetch` tag (see `refetch`)."""
+        mode = refetch_mode(context.run.tags)
+        if mode == "all":
+            context.log.warning("%s: %s=all: every input is fetched again", self.name, REFETCH_TAG)
+            return NOTHING_FRESH
+        if mode == "errors":
+            reopened = reopen_failed_inputs(
+                captaindata.get_ledger(), self.action, inputs,
+                parameters=dict(self.fetch.parameters), max_results=self.fetch.max_results,
+            )  # fmt: skip
+            context.log.info(
+                "%s: %s=errors: %d input(s) whose last answer was an error are fetched again",
+                self.name, REFETCH_TAG, reopened,
+            )  # fmt: skip
+        return self.fetch.max_age
+
+    def _log_left_out(
+        self, context: dg.AssetExecutionContext, selected: Any, results: int, errors: int
+    ) -> None:
+        """Say what a run that selected one table of the pair does not land: nothing is lost (the
+        ledger keeps what was paid for), but the other table is not rewritten by this run."""
+        left_out = [
+            (f"{self.name}{suffix}", rows)
+            for output, suffix, rows in (("results", "", results), ("errors", "_errors", errors))
+            if output not in selected
+        ]
+        for table, rows in left_out:
+            context.log.warning(
+                "%s: %s is not selected, so its %d row(s) of this run are not written to it; "
+                "the ledger keeps them: materialize it too (it costs nothing now) to update it",
+                self.name, table, rows,
+            )  # fmt: skip
 
     def _landing(self, context: dg.AssetExecutionContext) -> bool:
         """The landing sensor's run of a deferred step: it waits for the runs the sensor saw
@@ -217,12 +266,13 @@ class BatchStep:
         """The engine's batch; a systemic error fails the step with its label, scope and ref."""
         if captaindata.is_sandbox:
             context.log.warning("%s: SANDBOX mode, the results are synthetic", self.name)
+        max_age = self._refetch(context, captaindata, inputs)
         try:
             return captaindata.run_batch(
                 self.action.id,
                 inputs,
                 parameters=dict(self.fetch.parameters),
-                max_age=self.fetch.max_age,
+                max_age=max_age,
                 max_results=self.fetch.max_results,
                 budget=self.options.budget,
                 log=context.log,
@@ -233,7 +283,10 @@ class BatchStep:
             )
         except CaptainDataError as err:
             context.log.error("%s: %s", self.name, err)
-            raise failure_for_error(err) from err
+            # on the partition's events at once, whether or not a sensor runs (they skip it)
+            partition = context.partition_key if context.has_partition_key else None
+            context.log_event(failure_observation(err, self.key, partition, context.run_id))
+            raise failure_for_error(err, observed=True) from err
 
     def _origin(self, context: dg.AssetExecutionContext) -> dict[str, Any]:
         """What asked for an async submission: the landing sensor materializes it again."""
@@ -243,7 +296,8 @@ class BatchStep:
         }
 
     def _checks(self, batch: BatchResult, table: pd.DataFrame) -> list[dg.AssetCheckResult]:
-        """The results table's checks: error rate, required columns, and its key if it has one."""
+        """The results table's checks: error rate, required columns, its key if it has one, and the
+        accounts set aside if the action runs on LinkedIn accounts."""
         checks = [
             error_rate_check(
                 batch.errors,
@@ -257,4 +311,6 @@ class BatchStep:
         unique = self.unique_column
         if unique:
             checks.append(unique_key_check(table, unique, asset_key=self.key))
+        if self.action.uses_account:
+            checks.append(accounts_check(batch.stats.retired_accounts, asset_key=self.key))
         return checks

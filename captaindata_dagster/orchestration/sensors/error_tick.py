@@ -9,6 +9,9 @@ group:
   in the cursor until it has passed;
 - any other label: left for a person, the tick saying what to do where the labels table knows.
 
+A tick that requests runs shows only their count in the UI, so a tick with both holds its re-runs
+for one tick: it shows, as its skip reason, each label with its fix; the next tick requests them.
+
 Example:
     >>> rules = ErrorSensorRules("errors", sensor_targets(assets), RERUN_LABELS, frozenset(),
     ...                          timedelta(hours=1))
@@ -75,17 +78,29 @@ def error_sensor_tick(
         instance, rules.targets, cursor.runs_after, groups, rules.name
     )
     to_rerun = cursor.take_due_deferred(now)
+    decided: list[tuple[FailureGroup, Decision]] = [
+        (group, _decide(group, rules, cursor, now)) for group in groups
+    ]
+    # a tick that requests runs shows only their count in the UI: when a person must act too,
+    # this tick says so (its skip reason) and the re-runs go out at the next tick
+    hold = any(d == "person" for _, d in decided) and any(d == "rerun" for _, d in decided)
     observations, lines = [], []
-    for group in groups:
-        decision = _decide(group, rules, cursor, now)
-        if decision == "rerun":
-            asset = group.asset_key.to_user_string()
+    for group, decision in decided:
+        asset = group.asset_key.to_user_string()
+        if decision == "rerun" and hold:
+            cursor.defer(rerun_slot(asset, group.partition), now.isoformat(), group.label)
+        elif decision == "rerun":
             to_rerun.setdefault((asset, group.partition), set()).add(group.label)
         hint = group.hint(rules.rerun_labels, "look at the errors table")
-        target = rules.target_of(group.asset_key.to_user_string())
-        observations.append(group.observation(target.action, decision == "rerun", hint))
+        target = rules.target_of(asset)
+        if not group.observed_by_step:
+            observations.append(group.observation(target.action, decision == "rerun", hint))
         what = _what(decision, group, rules.rerun_window, hint)
-        lines.append(f"{group.where}: {group.label} x{group.count} ({what})")
+        lines.append(f"{group.label} x{group.count} on {group.where}: {what}")
+    if hold and to_rerun:  # re-runs put off earlier are due: they go out now, not once more later
+        lines.append("re-runs held from the last tick requested now")
+    elif hold:
+        lines.append("the re-runs go out at the next tick")
     requests = _rerun_requests(to_rerun, rules, now)
     cursor.record_reruns([rerun_slot(*key) for key in to_rerun], now, rules.rerun_window)
     message = "; ".join(lines) if lines else "no new Captain Data errors"

@@ -122,28 +122,31 @@ def build_captaindata_run_failure_sensor(
         monitor_all_code_locations=False,
         description="Reports Captain Data failures (label, scope, ref) of failed runs at once.",
     )
-    def _sensor(context: dg.RunFailureSensorContext) -> None:
+    def _sensor(context: dg.RunFailureSensorContext) -> dg.SkipReason:
         run = context.dagster_run
         stored = context.instance.get_run_by_id(run.run_id)
         if (stored or run).tags.get(SURFACED_TAG):
-            return  # the error sensor got there first
+            return dg.SkipReason(f"run {run.run_id}: already reported by the error sensor")
         failures = run_failures(context.instance, run.run_id, by_op)
         if not failures:
-            return
+            return dg.SkipReason(f"run {run.run_id}: no Captain Data error in its failure")
         partition = run.tags.get(PARTITION_TAG)
         lines = []
         for target, info in failures:
             group = FailureGroup(target.results, partition, info["error_label"])
             group.add(info, run.run_id)
             hint = group.hint(RERUN_LABELS, "look at the run's failure")
-            context.instance.report_runless_asset_event(
-                group.observation(target.action, False, hint)
-            )
+            if not group.observed_by_step:
+                context.instance.report_runless_asset_event(
+                    group.observation(target.action, False, hint)
+                )
             lines.append(
-                f"{group.where}: {group.label} (ref {', '.join(group.refs) or '-'})"
-                + (f", needs a person: {hint}" if hint else "")
+                f"{group.label} on {group.where} (ref {', '.join(group.refs) or '-'})"
+                + (f": {hint}" if hint else "")
             )
         context.instance.add_run_tags(run.run_id, {SURFACED_TAG: name})
-        context.log.info("; ".join(lines))
+        message = "; ".join(lines)
+        context.log.info(message)
+        return dg.SkipReason(message)  # the tick's own words in the UI: the label and the fix
 
     return _sensor

@@ -44,13 +44,20 @@ class FailureGroup:
     users: dict[str, int] = field(default_factory=dict)  # failed inputs per user uid
     retry_not_before: str | None = None  # a long rate limit: no re-run before this ISO time
     message: str | None = None  # one error message, as a sample
+    fix: str | None = None  # what a person runs, when the step knew it exactly (an account's)
+    unobserved: int = 0  # sources the step did not report on the asset itself
+
+    @property
+    def observed_by_step(self) -> bool:
+        """Every failure of the group is on the asset already: its step reported it."""
+        return self.unobserved == 0
 
     def add(self, info: Mapping[str, Any], run_id: str | None) -> None:
         """Merge one source's summary of this label (the errors table's, or a step failure's).
 
         Args:
             info: count, error_scope, status_code, error_refs, inputs, users or user_uids,
-                first_seen, last_seen, retry_not_before; each optional.
+                first_seen, last_seen, retry_not_before, fix; each optional.
             run_id: the run it came from.
         """
         self.count += int(info.get("count") or 1)
@@ -63,6 +70,8 @@ class FailureGroup:
             self.users.setdefault(str(uid), 0)
         self.scope = self.scope or info.get("error_scope")
         self.message = self.message or info.get("message")
+        self.fix = self.fix or info.get("fix")
+        self.unobserved += 0 if info.get("observed") else 1
         self.status_code = self.status_code or info.get("status_code")
         _sample(self.refs, info.get("error_refs"))
         _sample(self.inputs, info.get("inputs"))
@@ -89,6 +98,8 @@ class FailureGroup:
         """
         if rerun_labels is not None and self.label in rerun_labels:
             return None
+        if self.fix:
+            return self.fix
         named = account_hint(self.label, sorted(self.users), None) if self.users else None
         return named or PERSON_FIXES.get(self.label, default)
 
@@ -107,7 +118,7 @@ class FailureGroup:
             asset_key=self.asset_key,
             partition=self.partition,
             description=f"Captain Data {self.label} x{self.count}{who}"
-            + (f": {hint}" if hint and self.users else ""),
+            + (f": {hint}" if hint else ""),
             metadata=self._metadata(action, rerun_requested, hint),
         )
 

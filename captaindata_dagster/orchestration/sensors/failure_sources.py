@@ -22,6 +22,7 @@ from typing import Any
 
 import dagster as dg
 
+from captaindata_dagster.orchestration.metadata import OBSERVED_KEY
 from captaindata_dagster.orchestration.metadata_set import (
     SURFACED_TAG,
     CaptainDataMetadataSet,
@@ -192,4 +193,5 @@ def _failure_info(md: Mapping[str, Any], timestamp: float) -> dict[str, Any]:
         "first_seen": at,
         "last_seen": at,
         "retry_not_before": value("retry_not_before"),
+        "observed": bool(value(OBSERVED_KEY)),
     }

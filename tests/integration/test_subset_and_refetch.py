@@ -1,0 +1,116 @@
+"""One table of a step's pair selected alone, and fetching again past the ledger (the refetch tag).
+
+A newcomer's two walls: `--assets key:linkedin_people` refused with a 40-line subset error, and a
+search that failed with NO_RESULT failing again on every re-run, answered from the ledger.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from captaindata_dagster import build_people_search_asset
+from captaindata_dagster.orchestration.metadata_set import REFETCH_TAG
+from tests.helpers import SEARCHES, simulator_resource
+
+PEOPLE, PEOPLE_ERRORS = dg.AssetKey("linkedin_people"), dg.AssetKey("linkedin_people_errors")
+
+
+def landed(result: dg.ExecuteInProcessResult) -> set[str]:
+    return {
+        e.materialization.asset_key.to_user_string()
+        for e in result.get_asset_materialization_events()
+    }
+
+
+def test_the_results_table_alone_lands_and_its_errors_table_later_costs_nothing(
+    make_sim, tmp_path, instance
+):
+    sim = make_sim(search_total=40)
+    people = build_people_search_asset(searches=SEARCHES, max_results=10)
+    res = {"captaindata": simulator_resource(sim, tmp_path)}
+    assert people.can_subset
+
+    alone = dg.materialize(
+        [people], selection=[PEOPLE], partition_key="paris", resources=res, instance=instance
+    )
+    assert alone.success and landed(alone) == {"linkedin_people"}
+    assert len(alone.output_for_node("linkedin_people", "results")) == 10
+    paid = sim.credits_used
+    assert paid == 10
+    warnings = [
+        e.message
+        for e in instance.all_logs(alone.run_id)
+        if e.level == 30 and "linkedin_people_errors is not selected" in e.message
+    ]
+    assert len(warnings) == 1 and "the ledger keeps them" in warnings[0]
+
+    errors_only = dg.materialize(
+        [people], selection=[PEOPLE_ERRORS], partition_key="paris", resources=res,
+        instance=instance,
+    )  # fmt: skip
+    assert errors_only.success and landed(errors_only) == {"linkedin_people_errors"}
+    assert sim.credits_used == paid  # the ledger answered: nothing paid twice
+
+
+def test_a_search_refused_with_no_result_is_fetched_again_with_the_refetch_tag(
+    make_sim, tmp_path, instance
+):
+    paris = SEARCHES["paris"]
+    sim = make_sim(search_total=40, fail_inputs={paris: "NO_RESULT"})
+    people = build_people_search_asset(searches=SEARCHES, max_results=10)
+    res = {"captaindata": simulator_resource(sim, tmp_path)}
+
+    def run(tags=None):
+        return dg.materialize(
+            [people], partition_key="paris", resources=res, instance=instance,
+            raise_on_error=False, tags=tags,
+        )  # fmt: skip
+
+    first = run()
+    assert not first.success  # 1 of 1 failed: the blocking error-rate check ends the step
+    [check] = [
+        c for c in first.get_asset_check_evaluations() if c.check_name == "captaindata_error_rate"
+    ]
+    assert f"the run tag {REFETCH_TAG}=errors fetches them again" in check.description
+    calls = len(sim.calls())
+    sim.set_fail_inputs({})  # the cause is fixed (the URL corrected, the search now finds people)
+
+    again = run()
+    assert not again.success and len(sim.calls()) == calls  # the ledger answers with its error
+
+    refetched = run({REFETCH_TAG: "errors"})
+    assert refetched.success
+    assert len(refetched.output_for_node("linkedin_people", "results")) == 10
+    assert len(sim.calls()) > calls
+
+    # what succeeded is served free again; `all` pays for everything once more
+    paid = sim.credits_used
+    assert run({REFETCH_TAG: "errors"}).success and sim.credits_used == paid
+    assert run({REFETCH_TAG: "all"}).success and sim.credits_used == paid + 10
+
+
+def test_the_failure_names_the_refetch_tag(make_sim, tmp_path, instance):
+    sim = make_sim(fail_inputs={SEARCHES["paris"]: "NO_RESULT"})
+    people = build_people_search_asset(searches=SEARCHES, checks=False)
+    res = {"captaindata": simulator_resource(sim, tmp_path)}
+    result = dg.materialize(
+        [people], partition_key="paris", resources=res, instance=instance, raise_on_error=False
+    )
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert f"{REFETCH_TAG}=errors" in failure.step_failure_data.user_failure_data.description
+
+
+@pytest.mark.parametrize("value", ["yes", ""])
+def test_a_refetch_tag_not_understood_fails_before_any_call(make_sim, tmp_path, instance, value):
+    sim = make_sim()
+    people = build_people_search_asset(searches=SEARCHES)
+    res = {"captaindata": simulator_resource(sim, tmp_path)}
+    result = dg.materialize(
+        [people], partition_key="paris", resources=res, instance=instance,
+        raise_on_error=False, tags={REFETCH_TAG: value},
+    )  # fmt: skip
+    assert not result.success and sim.calls() == []
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    description = failure.step_failure_data.user_failure_data.description
+    assert f"{REFETCH_TAG}=errors" in description and f"{REFETCH_TAG}=all" in description
