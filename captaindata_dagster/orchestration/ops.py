@@ -53,6 +53,7 @@ from captaindata_dagster.orchestration.metadata import (
     stats_metadata,
 )
 from captaindata_dagster.orchestration.metadata_set import ACTION_ID_TAG
+from captaindata_dagster.orchestration.refetch import max_age_after_refetch
 from captaindata_dagster.orchestration.resource import CaptainDataResource
 
 
@@ -201,11 +202,16 @@ def _run_action(
     age_days = settings.max_age_days
     try:
         settings.check(action_id)
+        max_age = max_age_after_refetch(
+            context.run.tags, captaindata, action_id, inputs, parameters=settings.parameters,
+            max_results=settings.max_results,
+            max_age=timedelta(days=age_days) if age_days is not None else None, log=context.log,
+        )  # fmt: skip
         batch = captaindata.run_batch(
             action_id,
             inputs,
             parameters=settings.parameters,
-            max_age=timedelta(days=age_days) if age_days is not None else None,
+            max_age=max_age,
             max_results=settings.max_results,
             budget=settings.budget,
             log=context.log,

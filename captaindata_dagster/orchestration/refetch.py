@@ -12,7 +12,8 @@ the inputs again by tagging the run:
 
 The tag goes wherever Dagster takes run tags: the launchpad's "Edit tags" (shift-click
 "Materialize"), a backfill's tags, `RunRequest(tags=...)` in a schedule or sensor, `dagster job
-launch --tags`. It applies to the asset steps of the run (every Captain Data asset it selects).
+launch --tags`, `dagster job execute --tags`. It applies to every Captain Data step of the run:
+the assets it selects, and the ops of a job (`build_action_op`).
 
 Example:
     >>> refetch_mode({REFETCH_TAG: "errors"})
@@ -21,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -31,6 +32,7 @@ from captaindata_dagster.orchestration.metadata_set import REFETCH_TAG
 
 if TYPE_CHECKING:
     from captaindata_dagster.api.catalog import Action
+    from captaindata_dagster.orchestration.resource import CaptainDataResource
     from captaindata_dagster.storage.ledger import Ledger
 
 RefetchMode = Literal["errors", "all"]
@@ -65,6 +67,57 @@ def refetch_mode(tags: Mapping[str, str]) -> RefetchMode | None:
             allow_retries=False,
         )
     return mode  # type: ignore[return-value]  # one of REFETCH_MODES
+
+
+def max_age_after_refetch(
+    tags: Mapping[str, str],
+    captaindata: CaptainDataResource,
+    action_id: str,
+    inputs: Sequence[Any],
+    *,
+    parameters: Mapping[str, Any] | None,
+    max_results: int | None,
+    max_age: timedelta | None,
+    log: Any,
+) -> timedelta | None:
+    """The `max_age` a step's batch runs with, once the run's refetch tag is applied.
+
+    `all`: nothing is fresh (`timedelta(0)`). `errors`: the permanent errors of the inputs are
+    reopened in the ledger, and `max_age` is unchanged. No tag: `max_age`.
+
+    Args:
+        tags: the run's tags.
+        captaindata: the step's resource (its ledger).
+        action_id: the catalog action of the step.
+        inputs: the step's inputs.
+        parameters: the action's parameters. max_results: a search's cap (parts of each key).
+        max_age: the step's own freshness window.
+        log: the step's log (`context.log`), told what the tag did.
+
+    Example:
+        >>> max_age_after_refetch(context.run.tags, captaindata, "linkedin-extract-people",
+        ...                       urls, parameters=None, max_results=None, max_age=None,
+        ...                       log=context.log)
+    """
+    mode = refetch_mode(tags)
+    if mode == "all":
+        log.warning(f"{action_id}: {REFETCH_TAG}=all: every input is fetched again")
+        return NOTHING_FRESH
+    if mode == "errors":
+        from captaindata_dagster.api.catalog import load_catalog
+
+        action = load_catalog().get(action_id)
+        if action is None:  # the batch refuses an unknown action itself, naming the close ones
+            return max_age
+        reopened = reopen_failed_inputs(
+            captaindata.get_ledger(), action, inputs,
+            parameters=parameters, max_results=max_results,
+        )  # fmt: skip
+        log.info(
+            f"{action_id}: {REFETCH_TAG}=errors: {reopened} input(s) whose last answer was an "
+            "error are fetched again"
+        )
+    return max_age
 
 
 def reopen_failed_inputs(

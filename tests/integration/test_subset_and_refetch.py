@@ -11,6 +11,7 @@ import pytest
 
 from captaindata_dagster import build_people_search_asset
 from captaindata_dagster.orchestration.metadata_set import REFETCH_TAG
+from captaindata_dagster.orchestration.ops import extract_profiles_job
 from tests.helpers import SEARCHES, simulator_resource
 
 PEOPLE, PEOPLE_ERRORS = dg.AssetKey("linkedin_people"), dg.AssetKey("linkedin_people_errors")
@@ -114,3 +115,25 @@ def test_a_refetch_tag_not_understood_fails_before_any_call(make_sim, tmp_path, 
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     description = failure.step_failure_data.user_failure_data.description
     assert f"{REFETCH_TAG}=errors" in description and f"{REFETCH_TAG}=all" in description
+
+
+def test_an_op_fetches_its_errors_again_with_the_refetch_tag(make_sim, tmp_path, instance):
+    urls = [f"https://www.linkedin.com/in/refetch-{i}" for i in range(3)]
+    sim = make_sim(fail_inputs={urls[0]: "NO_RESULT"})
+    res = {"captaindata": simulator_resource(sim, tmp_path)}
+    config = {"ops": {"extract_profiles": {"config": {"inputs": urls}}}}
+
+    def run(tags=None):
+        return extract_profiles_job.execute_in_process(
+            run_config=config, resources=res, instance=instance, tags=tags, raise_on_error=False
+        )
+
+    first = run()
+    assert len(first.output_for_node("extract_profiles", "errors")) == 1
+    sim.set_fail_inputs({})
+    paid = sim.credits_used
+    assert len(run().output_for_node("extract_profiles", "errors")) == 1  # the ledger's answer
+    refetched = run({REFETCH_TAG: "errors"})
+    assert refetched.output_for_node("extract_profiles", "errors").empty
+    assert len(refetched.output_for_node("extract_profiles", "results")) == 3
+    assert sim.credits_used == paid + 1  # only the input that had failed

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import dagster as dg
@@ -43,16 +42,8 @@ from captaindata_dagster.orchestration.metadata import (
     failure_observation,
     stats_metadata,
 )
-from captaindata_dagster.orchestration.metadata_set import (
-    BULK_LANDING_TAG,
-    REFETCH_TAG,
-    CaptainDataMetadataSet,
-)
-from captaindata_dagster.orchestration.refetch import (
-    NOTHING_FRESH,
-    refetch_mode,
-    reopen_failed_inputs,
-)
+from captaindata_dagster.orchestration.metadata_set import BULK_LANDING_TAG, CaptainDataMetadataSet
+from captaindata_dagster.orchestration.refetch import max_age_after_refetch
 
 if TYPE_CHECKING:  # frames are pandas, built by the step, not at load
     import pandas as pd
@@ -175,25 +166,6 @@ class BatchStep:
         if failure is not None and self._raise_on(failure):
             raise failure
 
-    def _refetch(
-        self, context: dg.AssetExecutionContext, captaindata: CaptainDataResource, inputs: list[Any]
-    ) -> timedelta | None:
-        """The batch's `max_age`, after the run's `captaindata/refetch` tag (see `refetch`)."""
-        mode = refetch_mode(context.run.tags)
-        if mode == "all":
-            context.log.warning("%s: %s=all: every input is fetched again", self.name, REFETCH_TAG)
-            return NOTHING_FRESH
-        if mode == "errors":
-            reopened = reopen_failed_inputs(
-                captaindata.get_ledger(), self.action, inputs,
-                parameters=dict(self.fetch.parameters), max_results=self.fetch.max_results,
-            )  # fmt: skip
-            context.log.info(
-                "%s: %s=errors: %d input(s) whose last answer was an error are fetched again",
-                self.name, REFETCH_TAG, reopened,
-            )  # fmt: skip
-        return self.fetch.max_age
-
     def _log_left_out(
         self, context: dg.AssetExecutionContext, selected: Any, results: int, errors: int
     ) -> None:
@@ -266,7 +238,11 @@ class BatchStep:
         """The engine's batch; a systemic error fails the step with its label, scope and ref."""
         if captaindata.is_sandbox:
             context.log.warning("%s: SANDBOX mode, the results are synthetic", self.name)
-        max_age = self._refetch(context, captaindata, inputs)
+        max_age = max_age_after_refetch(
+            context.run.tags, captaindata, self.action.id, inputs,
+            parameters=dict(self.fetch.parameters), max_results=self.fetch.max_results,
+            max_age=self.fetch.max_age, log=context.log,
+        )  # fmt: skip
         try:
             return captaindata.run_batch(
                 self.action.id,
