@@ -10,8 +10,8 @@ Chromium with Playwright (no browser download: `executable_path` is the system o
   own observation with the label and the fix;
 - ui-account-check.png: the `captaindata_accounts` check of linkedin_profiles: the expired account
   set aside, its label and the command that reconnects it;
-- ui-asset-events.png and ui-asset-checks.png: the error sensor's observation on linkedin_profiles,
-  and its error-rate check.
+- ui-asset-events.png and ui-asset-checks.png: the error sensor's latest observation on
+  linkedin_profiles (the expired account), and its error-rate check.
 
 Needs Debian's `chromium` package and the `playwright` Python package (`make screenshot` installs
 the latter into .venv); not run by CI.
@@ -82,7 +82,7 @@ def _account_check(page: Any, base: str) -> None:
 
 
 def _asset_pages(page: Any, base: str, proof: Any) -> None:
-    events = f"&partition={proof.FAULTED}&time={_observation_time(proof, base)}"
+    events = f"&time={_observation_time(proof, base)}"  # the sensor's latest observation
     page.goto(f"{base}/assets/linkedin_profiles?view=events{events}")
     page.get_by_text("rerun_requested").first.wait_for()
     _save(page, "ui-asset-events.png")

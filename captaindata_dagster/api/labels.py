@@ -159,3 +159,15 @@ PAGING_LABELS = labels_where(paging=True)
 """The API's pagination broke: the search's walk ends; the pages already paid are kept."""
 PERSON_FIXES = {label: row.fix for label, row in LABELS.items() if row.fix}
 """What a person should do about a label that no re-run will fix."""
+
+
+def answers_until_stale(label: str) -> bool:
+    """Whether an input that failed with this label is answered with the error, not fetched
+    again, until its ledger entry is older than `max_age`: neither transient nor an account's
+    (the ledger keeps permanent errors so that nobody pays for the same refusal every run).
+
+    Example:
+        >>> answers_until_stale("NO_RESULT"), answers_until_stale("LK_BAD_COOKIE")
+        (True, False)
+    """
+    return label not in TRANSIENT_LABELS and label not in ACCOUNT_LABELS

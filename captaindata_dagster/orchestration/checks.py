@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, cast
 
 import dagster as dg
 
-from captaindata_dagster.api.labels import ACCOUNT_LABELS, PERSON_FIXES, TRANSIENT_LABELS
+from captaindata_dagster.api.labels import PERSON_FIXES, answers_until_stale
 from captaindata_dagster.orchestration.metadata_set import REFETCH_TAG
 
 if TYPE_CHECKING:
@@ -36,12 +36,6 @@ ACCOUNTS = "captaindata_accounts"
 
 DEFAULT_WARN_ERROR_RATE = 0.05
 DEFAULT_MAX_ERROR_RATE = 0.20
-
-
-def answered_by_ledger(label: str) -> bool:
-    """Whether the ledger answers an input with an error of this label until `max_age` (so a
-    plain re-run does not fetch it again): neither transient nor about an account."""
-    return label not in TRANSIENT_LABELS and label not in ACCOUNT_LABELS
 
 
 def check_specs(
@@ -119,7 +113,10 @@ def accounts_check(
         >>> accounts_check([RetiredAccount("u1", "LK_BAD_COOKIE", "reconnect ...")]).passed
         False
     """
-    lines = [f"{a.error_label}: {a.fix}" for a in retired]  # the fix names the user
+    lines = [  # the fix names the user
+        f"{a.error_label}: {a.fix or f'user {a.user_uid} failed: see the step log'}"
+        for a in retired
+    ]
     return dg.AssetCheckResult(
         check_name=ACCOUNTS,
         asset_key=asset_key,
@@ -184,7 +181,7 @@ def error_rate_check(
         description=(
             f"{total} of {inputs} inputs failed ({rate:.1%})"
             + (f"; most often {worst}" if worst else "")
-            + (f"; {REFETCH_HINT}" if any(answered_by_ledger(label) for label in labels) else "")
+            + (f"; {REFETCH_HINT}" if any(answers_until_stale(label) for label in labels) else "")
         ),
         metadata={
             "error_rate": dg.MetadataValue.float(round(rate, 4)),

@@ -13,10 +13,16 @@ import dagster as dg
 
 from captaindata_dagster.api.accounts import account_hint
 from captaindata_dagster.api.errors import SYSTEMIC_ERRORS, CaptainDataError
-from captaindata_dagster.api.labels import PERSON_FIXES, TRANSIENT_LABELS, TRANSIENT_STATUSES
+from captaindata_dagster.api.labels import (
+    PERSON_FIXES,
+    TRANSIENT_LABELS,
+    TRANSIENT_STATUSES,
+    answers_until_stale,
+)
 from captaindata_dagster.engine.batch.run import BatchResult, BatchStats
-from captaindata_dagster.orchestration.checks import REFETCH_HINT, answered_by_ledger
+from captaindata_dagster.orchestration.checks import REFETCH_HINT
 from captaindata_dagster.orchestration.metadata_set import (
+    OBSERVED_KEY,
     CaptainDataMetadataSet,
     row_count_metadata,
 )
@@ -24,7 +30,8 @@ from captaindata_dagster.orchestration.metadata_set import (
 if TYPE_CHECKING:
     import pandas as pd
 
-OBSERVED_KEY = "observed"  # in a step failure's metadata: the step reported it on its asset
+    from captaindata_dagster.engine.account_pool import RetiredAccount
+
 DEFAULT_POOL = "captaindata"  # the Dagster concurrency pool every Captain Data step declares
 
 
@@ -108,6 +115,19 @@ def error_metadata(err: CaptainDataError) -> dict[str, Any]:
     return md
 
 
+def fix_for_error(err: CaptainDataError) -> str | None:
+    """What a person does about a systemic error: the account's command when it names a user,
+    else the labels table's fix; None when no person is needed (or the table has no fix).
+
+    Example:
+        >>> fix_for_error(AuthenticationError("refused", error_label="UNAUTHORIZED"))
+        'check CAPTAINDATA_API_KEY'
+    """
+    label = err.error_label or ""
+    named = account_hint(label, [err.user_uid], None) if err.user_uid else None
+    return named or PERSON_FIXES.get(label)
+
+
 def failure_for_error(err: CaptainDataError, *, observed: bool = False) -> dg.Failure:
     """A step failure for a systemic error: retried by the RetryPolicy only when it may help.
 
@@ -115,10 +135,14 @@ def failure_for_error(err: CaptainDataError, *, observed: bool = False) -> dg.Fa
         err: the error that stopped the step.
         observed: the step reported it on its asset already (`failure_observation`): the
             sensors then say it in their ticks without reporting it a second time.
+
+    Example:
+        >>> failure_for_error(err).description
+        'UNAUTHORIZED (check CAPTAINDATA_API_KEY): Captain Data [401 UNAUTHORIZED] ...'
     """
     retry = bool(err.retryable) and not isinstance(err, SYSTEMIC_ERRORS)
     label = err.error_label or type(err).__name__
-    fix = PERSON_FIXES.get(err.error_label or "")
+    fix = fix_for_error(err)
     md = error_metadata(err)
     if observed:
         md[OBSERVED_KEY] = True
@@ -134,38 +158,39 @@ def failure_observation(
     err: CaptainDataError, key: dg.AssetKey, partition: str | None, run_id: str
 ) -> dg.AssetObservation:
     """A systemic error as an observation on the failed partition: its Events tab shows the
-    label and the fix, where Dagster's own page says only that the run failed. Its metadata has
-    the keys of the sensors' observations (`FailureGroup.observation`).
+    label and the fix, where Dagster's own page says only that the run failed. The same
+    observation the sensors make of a failure (`FailureGroup.observation`).
+
+    Args:
+        err: the error that stopped the step.
+        key: the results table of the step.
+        partition: the failed partition (None: not partitioned).
+        run_id: the run it failed in.
 
     Example:
         >>> failure_observation(err, dg.AssetKey("linkedin_people"), "paris", run_id).description
-        'Captain Data UNAUTHORIZED: check CAPTAINDATA_API_KEY'
+        'Captain Data UNAUTHORIZED x1: check CAPTAINDATA_API_KEY'
     """
-    label = err.error_label or type(err).__name__
-    named = account_hint(label, [err.user_uid], None) if err.user_uid else None
-    fix = named or PERSON_FIXES.get(label)
-    md: dict[str, Any] = {
-        "error_label": label,
-        "error_scope": err.error_scope or "",
-        "count": dg.MetadataValue.int(1),
-        "error_refs": dg.MetadataValue.json([err.error_ref] if err.error_ref else []),
-        "run_ids": dg.MetadataValue.json([run_id]),
-        "sample_message": str(err)[:500],
-    }
-    if err.status_code is not None:
-        md["status_code"] = dg.MetadataValue.int(int(err.status_code))
-    if err.action_id:
-        md["action_id"] = err.action_id
-    if err.user_uid:
-        md["user_uids"] = dg.MetadataValue.json([err.user_uid])
-    if fix:
-        md["needs_a_person"] = fix
-    return dg.AssetObservation(
-        asset_key=key,
-        partition=partition,
-        description=f"Captain Data {label}" + (f": {fix}" if fix else ""),
-        metadata=md,
+    from captaindata_dagster.orchestration.sensors.failure_groups import (
+        FailureGroup,  # the sensors' package, loaded when a step fails
     )
+
+    label = err.error_label or type(err).__name__
+    group = FailureGroup(key, partition, label)
+    fix = fix_for_error(err)
+    group.add(
+        {
+            "count": 1,
+            "error_scope": err.error_scope,
+            "status_code": err.status_code,
+            "error_refs": [err.error_ref] if err.error_ref else [],
+            "user_uids": [err.user_uid] if err.user_uid else [],
+            "message": str(err)[:500],
+            "fixes": [fix] if fix else [],
+        },
+        run_id,
+    )
+    return group.observation(err.action_id, False, fix)
 
 
 def error_rate_failure(
@@ -202,7 +227,7 @@ def error_rate_failure(
             f"Captain Data {action_id}: {len(errors)} of {attempted} inputs failed "
             f"({rate:.0%} > {threshold:.0%}); most often {top_label}. The errors are kept in "
             "the ledger; "
-            + (REFETCH_HINT if answered_by_ledger(top_label) else "fix the cause and re-run")
+            + (REFETCH_HINT if answers_until_stale(top_label) else "fix the cause and re-run")
             + "."
         ),
         metadata={
@@ -233,14 +258,21 @@ SAMPLES = 3
 def _add_retired_accounts(summary: dict[str, dict[str, Any]], stats: BatchStats) -> None:
     """Name in the sensor's summary each account set aside, under its label: its inputs went to
     the other accounts, so it may have left no error row, yet a person must repair it."""
+    by_label: dict[str, list[RetiredAccount]] = {}
     for account in stats.retired_accounts:
-        label = str(account.error_label)
-        info = summary.setdefault(label, {"count": 0, "message": account.fix, "inputs": []})
+        if account.error_label:
+            by_label.setdefault(account.error_label, []).append(account)
+    for label, accounts in by_label.items():
+        uids = [a.user_uid for a in accounts]
+        info = summary.setdefault(label, {"count": 0, "inputs": []})
+        info.setdefault("message", f"account(s) set aside: {', '.join(uids)}")
+        info["count"] = max(int(info.get("count") or 0), len(accounts))
         users = info.setdefault("users", {})
-        users.setdefault(account.user_uid, 0)
-        info["count"] = max(int(info.get("count") or 0), 1)
-        if account.fix:  # the engine knew the account's kind: its exact command
-            info["fix"] = "; ".join(filter(None, [info.get("fix"), account.fix]))
+        for uid in uids:
+            users.setdefault(uid, 0)
+        fixes = [a.fix for a in accounts if a.fix]
+        if fixes:
+            info["fixes"] = list(dict.fromkeys([*info.get("fixes", []), *fixes]))
 
 
 def new_errors_summary(errors: pd.DataFrame) -> dict[str, dict[str, Any]]:
@@ -312,15 +344,34 @@ def errors_output_metadata(
         >>> md["dagster/partition_row_count"], CaptainDataMetadataSet.extract(md).new_errors.data
         (0, {})
     """
+    figures = CaptainDataMetadataSet(
+        errors=stats.errors,
+        errors_by_label=dg.MetadataValue.json(dict(stats.errors_by_label)),
+    )
+    return {
+        **row_count_metadata(len(errors), partitioned=partitioned),
+        **figures,
+        **new_errors_metadata(stats, errors),
+    }
+
+
+def new_errors_metadata(stats: BatchStats, errors: pd.DataFrame) -> dict[str, Any]:
+    """`captaindata/new_errors`: what the error sensor reads, per label (`new_errors_summary`),
+    with the accounts set aside and a long rate limit's end.
+
+    On the errors table's materialization; on the results table's when a run selected it alone.
+
+    Args:
+        stats: The batch's figures.
+        errors: The errors table of the batch.
+
+    Example:
+        >>> CaptainDataMetadataSet.extract(new_errors_metadata(stats, errors)).new_errors
+    """
     summary = new_errors_summary(errors)
     _add_retired_accounts(summary, stats)
     if stats.retry_not_before:  # a rate limit too long to wait out: re-run after it, not before
         for info in summary.values():
             if info.get("status_code") == 429:
                 info["retry_not_before"] = stats.retry_not_before
-    figures = CaptainDataMetadataSet(
-        errors=stats.errors,
-        errors_by_label=dg.MetadataValue.json(dict(stats.errors_by_label)),
-        new_errors=dg.MetadataValue.json(summary),
-    )
-    return {**row_count_metadata(len(errors), partitioned=partitioned), **figures}
+    return dict(CaptainDataMetadataSet(new_errors=dg.MetadataValue.json(summary)))

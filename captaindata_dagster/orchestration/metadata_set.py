@@ -154,3 +154,4 @@ ESTIMATE_TAG = "captaindata/estimate"  # on a cost-preview op: it makes no paid 
 BULK_LANDING_TAG = "captaindata/bulk_landing"  # on a run the landing sensor requested: its runs
 BULK_TAG = "captaindata/bulk"  # on the bulk ops: "resume", "schedule", "pause", "cancel"...
 REFETCH_TAG = "captaindata/refetch"  # on a run: "errors" or "all", fetch again past the ledger
+OBSERVED_KEY = "observed"  # in a step failure's metadata: the step reported it on its asset

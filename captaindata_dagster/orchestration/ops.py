@@ -206,6 +206,7 @@ def _run_action(
             context.run.tags, captaindata, action_id, inputs, parameters=settings.parameters,
             max_results=settings.max_results,
             max_age=timedelta(days=age_days) if age_days is not None else None, log=context.log,
+            retry_number=context.retry_number,
         )  # fmt: skip
         batch = captaindata.run_batch(
             action_id,

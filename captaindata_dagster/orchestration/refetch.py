@@ -69,6 +69,28 @@ def refetch_mode(tags: Mapping[str, str]) -> RefetchMode | None:
     return mode  # type: ignore[return-value]  # one of REFETCH_MODES
 
 
+def refuse_refetch_all_when_deferred(tags: Mapping[str, str], name: str) -> None:
+    """`all` on a deferred async step (`defer=True`) is refused before any call: the landing run
+    the sensor starts later reads the ledger without the tag, so the old answers would land
+    instead of the new runs' results, paid for and never landed.
+
+    Raises:
+        dagster.Failure: the tag says `all`.
+
+    Example:
+        >>> refuse_refetch_all_when_deferred({REFETCH_TAG: "errors"}, "linkedin_profiles")
+    """
+    if refetch_mode(tags) == "all":
+        raise dg.Failure(
+            description=(
+                f"{name}: {REFETCH_TAG}=all is not supported on a deferred async step "
+                f"(defer=True): use {REFETCH_TAG}=errors, or materialize it with defer=False; "
+                "nothing was fetched"
+            ),
+            allow_retries=False,
+        )
+
+
 def max_age_after_refetch(
     tags: Mapping[str, str],
     captaindata: CaptainDataResource,
@@ -79,11 +101,14 @@ def max_age_after_refetch(
     max_results: int | None,
     max_age: timedelta | None,
     log: Any,
+    retry_number: int = 0,
 ) -> timedelta | None:
     """The `max_age` a step's batch runs with, once the run's refetch tag is applied.
 
     `all`: nothing is fresh (`timedelta(0)`). `errors`: the permanent errors of the inputs are
-    reopened in the ledger, and `max_age` is unchanged. No tag: `max_age`.
+    reopened in the ledger, and `max_age` is unchanged. No tag: `max_age`. A step's retry (its
+    `RetryPolicy`) ignores the tag: its first attempt fetched again already, and a retry must not
+    pay for the same inputs once more.
 
     Args:
         tags: the run's tags.
@@ -93,6 +118,7 @@ def max_age_after_refetch(
         parameters: the action's parameters. max_results: a search's cap (parts of each key).
         max_age: the step's own freshness window.
         log: the step's log (`context.log`), told what the tag did.
+        retry_number: the step's attempt (`context.retry_number`; 0 the first).
 
     Example:
         >>> max_age_after_refetch(context.run.tags, captaindata, "linkedin-extract-people",
@@ -100,6 +126,9 @@ def max_age_after_refetch(
         ...                       log=context.log)
     """
     mode = refetch_mode(tags)
+    if mode is not None and retry_number > 0:
+        log.info(f"{action_id}: {REFETCH_TAG}={mode} applied by the step's first attempt only")
+        return max_age
     if mode == "all":
         log.warning(f"{action_id}: {REFETCH_TAG}=all: every input is fetched again")
         return NOTHING_FRESH

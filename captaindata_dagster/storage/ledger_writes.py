@@ -17,6 +17,8 @@ from captaindata_dagster.storage.ledger_schema import ENTRY_KEYS, entry_row
 from captaindata_dagster.storage.sql import Connection, upsert
 from captaindata_dagster.storage.store import Store
 
+REOPEN_CHUNK = 500  # keys per UPDATE of `reopen_errors` (well under SQLite's bound parameters)
+
 
 def key_lock(action_id: str, key: str) -> str:
     """The name of the lock a write of one ledger key holds (`Store._lock_keys`)."""
@@ -135,21 +137,32 @@ class LedgerWrites(Store):
         """Let the next run try these keys again although their last answer was a permanent error.
 
         A permanent error (NO_RESULT, a refused input...) answers for its input until `max_age`,
-        so that nobody pays for it every run; once its cause is fixed, a person asks for it again
-        (the `captaindata/refetch` run tag). The error stays recorded, marked retryable: a search
-        keeps the pages it had stored and resumes after them. Returns the entries reopened.
+        so that nobody pays for the same refusal every run; once its cause is fixed, a person asks
+        for it again (the `captaindata/refetch` run tag). The error stays recorded, marked
+        retryable: the next batch that meets the input fetches it (a search resumes after the pages
+        it had stored). A flag, not an outcome: no key lock is taken.
+
+        Args:
+            action_id: the action whose entries to reopen.
+            keys: the inputs' ledger keys; keys without a permanent error are left as they are.
+
+        Returns:
+            How many entries were reopened.
 
         Example:
             >>> ledger.reopen_errors("linkedin-search-people", [key])
             1
         """
+        unique = list(dict.fromkeys(keys))
         reopened = 0
         with self._write() as conn:
-            for key in dict.fromkeys(keys):
+            for start in range(0, len(unique), REOPEN_CHUNK):
+                chunk = unique[start : start + REOPEN_CHUNK]
+                marks = ", ".join("?" * len(chunk))
                 reopened += conn.execute(
-                    "UPDATE entries SET retryable = 1 WHERE action_id = ? AND input_key = ? "
-                    "AND status = ? AND (retryable IS NULL OR retryable = 0)",
-                    (action_id, key, STATUS_ERROR),
+                    "UPDATE entries SET retryable = 1 WHERE action_id = ? AND status = ? "
+                    f"AND (retryable IS NULL OR retryable = 0) AND input_key IN ({marks})",
+                    (action_id, STATUS_ERROR, *chunk),
                 ).rowcount
         return reopened
 

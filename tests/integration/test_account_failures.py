@@ -353,6 +353,28 @@ def test_materialize_with_a_bad_account_among_good_ones(make_sim, tmp_path, inst
     )
 
 
+def test_two_accounts_set_aside_are_both_named(make_sim, tmp_path, instance):
+    sim = make_sim(latency_ms=5)
+    uids, bad = users(sim, 4, bad=2)
+    asset = _asset(30, max_error_rate=0.0)
+    result = dg.materialize(
+        [asset], resources={"captaindata": _resource(sim, tmp_path, uids)}, instance=instance
+    )
+    assert result.success and len(result.output_for_node("profiles", "results")) == 30
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == ACCOUNTS]
+    assert check.metadata["accounts_set_aside"].value == 2
+    assert {a["user_uid"] for a in check.metadata["accounts"].value} == set(bad)
+    tick = build_captaindata_error_sensor(assets=[asset])(
+        dg.build_sensor_context(instance=instance)
+    )
+    [obs] = tick.asset_events
+    assert obs.metadata["count"].value == 2 and sorted(obs.metadata["user_uids"].value) == sorted(
+        bad
+    )
+    for uid in bad:  # each account's own command
+        assert FIX.format(uid) in obs.metadata["needs_a_person"].value
+
+
 def test_a_clean_batch_passes_the_accounts_check(make_sim, tmp_path, instance):
     sim = make_sim(latency_ms=5)
     uids, _ = users(sim, 2, bad=0)

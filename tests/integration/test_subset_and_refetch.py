@@ -6,12 +6,20 @@ search that failed with NO_RESULT failing again on every re-run, answered from t
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dagster as dg
 import pytest
 
-from captaindata_dagster import build_people_search_asset
+from captaindata_dagster import (
+    CaptainDataResource,
+    build_action_asset,
+    build_captaindata_error_sensor,
+    build_people_search_asset,
+)
 from captaindata_dagster.orchestration.metadata_set import REFETCH_TAG
 from captaindata_dagster.orchestration.ops import extract_profiles_job
+from captaindata_dagster.orchestration.refetch import max_age_after_refetch
 from tests.helpers import SEARCHES, simulator_resource
 
 PEOPLE, PEOPLE_ERRORS = dg.AssetKey("linkedin_people"), dg.AssetKey("linkedin_people_errors")
@@ -137,3 +145,84 @@ def test_an_op_fetches_its_errors_again_with_the_refetch_tag(make_sim, tmp_path,
     assert refetched.output_for_node("extract_profiles", "errors").empty
     assert len(refetched.output_for_node("extract_profiles", "results")) == 3
     assert sim.credits_used == paid + 1  # only the input that had failed
+
+
+def test_a_run_of_the_results_alone_still_tells_the_error_sensor(make_sim, tmp_path, instance):
+    urls = [f"https://www.linkedin.com/in/subset-{i}" for i in range(4)]
+    sim = make_sim(fail_inputs={urls[0]: "NO_RESULT"})
+    profiles = build_action_asset(
+        "linkedin-extract-people", name="profiles", inputs=urls, max_error_rate=0.5
+    )
+    res = {"captaindata": simulator_resource(sim, tmp_path)}
+    result = dg.materialize(
+        [profiles], selection=[dg.AssetKey("profiles")], resources=res, instance=instance
+    )
+    assert result.success and landed(result) == {"profiles"}
+    tick = build_captaindata_error_sensor(assets=[profiles])(
+        dg.build_sensor_context(instance=instance)
+    )
+    [obs] = tick.asset_events
+    assert obs.asset_key == dg.AssetKey("profiles")
+    assert (obs.metadata["error_label"].value, obs.metadata["count"].value) == ("NO_RESULT", 1)
+
+
+def test_the_errors_table_alone_over_the_threshold_fails_the_step(make_sim, tmp_path, instance):
+    urls = [f"https://www.linkedin.com/in/subset-{i}" for i in range(4)]
+    sim = make_sim(fail_inputs={u: "NO_RESULT" for u in urls[:3]})
+    profiles = build_action_asset("linkedin-extract-people", name="profiles", inputs=urls)
+    res = {"captaindata": simulator_resource(sim, tmp_path)}
+    result = dg.materialize(
+        [profiles], selection=[dg.AssetKey("profiles_errors")], resources=res,
+        instance=instance, raise_on_error=False,
+    )  # fmt: skip
+    # the blocking error-rate check is the results table's: not selected, so the step raises
+    assert not result.success and landed(result) == {"profiles_errors"}
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "3 of 4 inputs failed" in failure.step_failure_data.user_failure_data.description
+
+
+class Log:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, msg: str) -> None:
+        self.lines.append(msg)
+
+    warning = info
+
+
+def test_a_steps_retry_does_not_fetch_again(tmp_path):
+    # the first attempt applied the tag; a retry (RetryPolicy) must not pay once more
+    res = CaptainDataResource(ledger_path=str(tmp_path / "never-opened.sqlite"))
+    log = Log()
+    age = max_age_after_refetch(
+        {REFETCH_TAG: "all"}, res, "linkedin-extract-people", ["https://www.linkedin.com/in/a"],
+        parameters=None, max_results=None, max_age=timedelta(days=3), log=log, retry_number=1,
+    )  # fmt: skip
+    assert age == timedelta(days=3) and "first attempt only" in log.lines[0]
+    assert not (tmp_path / "never-opened.sqlite").exists()
+    first = max_age_after_refetch(
+        {REFETCH_TAG: "all"}, res, "linkedin-extract-people", [], parameters=None,
+        max_results=None, max_age=timedelta(days=3), log=log,
+    )  # fmt: skip
+    assert first == timedelta(0)
+
+
+def test_refetch_all_on_a_deferred_async_step_is_refused_before_any_call(
+    make_sim, tmp_path, instance
+):
+    sim = make_sim()
+    profiles = build_action_asset(
+        "linkedin-extract-people", name="profiles", inputs=["https://www.linkedin.com/in/a"],
+        mode="async", defer=True,
+    )  # fmt: skip
+    res = {"captaindata": simulator_resource(sim, tmp_path)}
+    result = dg.materialize(
+        [profiles], resources=res, instance=instance, raise_on_error=False,
+        tags={REFETCH_TAG: "all"},
+    )  # fmt: skip
+    assert not result.success and sim.calls() == []
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "not supported on a deferred async step" in (
+        failure.step_failure_data.user_failure_data.description
+    )

@@ -26,7 +26,7 @@ def test_labels_and_counts_reach_the_ui(tmp_path):
     message = told["skip_reason"]
     profiles = f"linkedin_profiles / {proof.FAULTED}"
     assert f"LK_BAD_COOKIE x{n_cookie} on {profiles}: needs a person: reconnect" in message
-    assert f"STATUS_429 x{n_429} on {profiles}: re-run requested" in message
+    assert f"STATUS_429 x{n_429} on {profiles}: re-run at the next tick" in message
     assert (
         f"UNAUTHORIZED x1 on linkedin_people / {proof.BROKEN}: needs a person: "
         "check CAPTAINDATA_API_KEY" in message

@@ -158,6 +158,21 @@ def test_permanent_errors_are_fresh_retryable_ones_are_not(ledger):
     assert [e.input_key for e in ledger.errors()] == ["gone"]
 
 
+def test_reopened_errors_stay_recorded_but_answer_no_more(ledger):
+    keys = [f"gone-{i}" for i in range(1200)]  # more than one chunk of the UPDATE
+    for key in keys:
+        ledger.save_error(PROFILE.id, key, error_label="NO_RESULT", status_code=424)
+    ledger.save_result(PROFILE.id, "ok", [{"n": 1}])
+    ledger.save_error(SEARCH.id, "gone-0", error_label="NO_RESULT")  # another action's key
+    assert ledger.reopen_errors(PROFILE.id, [*keys, "ok", "unknown", keys[0]]) == 1200
+    assert all(ledger.fresh(PROFILE.id, key) is None for key in keys[:5])
+    entry = ledger.get(PROFILE.id, keys[0])
+    assert entry is not None and entry.error_label == "NO_RESULT" and entry.retryable is True
+    assert ledger.fresh(PROFILE.id, "ok") is not None  # a result is not an error: untouched
+    assert ledger.fresh(SEARCH.id, "gone-0") is not None  # nor another action's
+    assert ledger.reopen_errors(PROFILE.id, keys) == 0  # already open
+
+
 # ---------------------------------------------------------------- pages and resume
 
 

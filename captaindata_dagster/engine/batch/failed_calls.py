@@ -145,7 +145,7 @@ def retire_account(ctx: BatchContext, item: BatchItem, failed: AccountFailed) ->
     fields, at = failed.fields, failed.at
     label, uid = fields["error_label"], fields.get("user_uid")
     kind = account_kind(ctx.client)
-    fix = account_hint(label, [uid] if uid else [], kind) or fields["message"]
+    fix = account_hint(label, [uid] if uid else [], kind)  # None: not an account's label
     with ctx.accounts.retiring(uid, label, fix) as retirement:
         if retirement.left > 0:
             ctx.outcomes.hold_error(item, fields, at)
@@ -161,7 +161,7 @@ def retire_account(ctx: BatchContext, item: BatchItem, failed: AccountFailed) ->
             "%s: %s failed with %s: it makes no more calls in this batch, and %s goes back "
             "to the %d other account(s)%s. Fix: %s",
             ctx.act.id, who, label, item.label, retirement.left,
-            f" (this worker moves to user {moved}'s)" if moved else "", fix,
+            f" (this worker moves to user {moved}'s)" if moved else "", fix or fields["message"],
         )  # fmt: skip
         return Next(moved) if moved else WORKER_ENDS
     hint = account_hint(label, retirement.retired, kind) or fields["message"]

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -30,6 +31,7 @@ from captaindata_dagster.engine.frames import (
 from captaindata_dagster.orchestration.assets.options import AssetOptions, FetchSettings
 from captaindata_dagster.orchestration.assets.partition_columns import partition_columns
 from captaindata_dagster.orchestration.checks import (
+    ERROR_RATE,
     accounts_check,
     error_rate_check,
     required_columns_check,
@@ -40,10 +42,14 @@ from captaindata_dagster.orchestration.metadata import (
     errors_output_metadata,
     failure_for_error,
     failure_observation,
+    new_errors_metadata,
     stats_metadata,
 )
 from captaindata_dagster.orchestration.metadata_set import BULK_LANDING_TAG, CaptainDataMetadataSet
-from captaindata_dagster.orchestration.refetch import max_age_after_refetch
+from captaindata_dagster.orchestration.refetch import (
+    max_age_after_refetch,
+    refuse_refetch_all_when_deferred,
+)
 
 if TYPE_CHECKING:  # frames are pandas, built by the step, not at load
     import pandas as pd
@@ -148,26 +154,47 @@ class BatchStep:
         if self.unique_people:
             md.update(CaptainDataMetadataSet(duplicates_dropped=dropped))
         md.update(self._search_url_metadata(inputs))
-        selected = context.selected_output_names  # one table may be selected alone
+        yield from self._outputs(context, table, errors, md, stats)
+        checked = set()
+        if self.options.checks:
+            wanted = context.selected_asset_check_keys
+            for check in self._checks(batch, table):
+                if dg.AssetCheckKey(self.key, check.check_name or "") in wanted:
+                    checked.add(check.check_name)
+                    yield check
+        if failure is not None and self._raise_on(failure, ERROR_RATE in checked):
+            raise failure
+
+    def _outputs(
+        self,
+        context: dg.AssetExecutionContext,
+        table: pd.DataFrame,
+        errors: pd.DataFrame,
+        md: dict[str, Any],
+        stats: BatchStats,
+    ) -> Iterator[dg.Output]:
+        """The selected tables of the pair. A run may select one alone: the new errors the sensor
+        reads then ride on the results table's materialization."""
+        selected = context.selected_output_names
         self._log_left_out(context, selected, len(table), len(errors))
         if "results" in selected:
+            if "errors" not in selected:
+                md = {**md, **new_errors_metadata(stats, errors)}
             yield dg.Output(table, output_name="results", metadata=md)
         if "errors" in selected:
+            partitioned = context.has_partition_key
             yield dg.Output(
                 errors,
                 output_name="errors",
                 metadata=errors_output_metadata(stats, errors, partitioned=partitioned),
             )
-        if self.options.checks:
-            wanted = context.selected_asset_check_keys
-            for check in self._checks(batch, table):
-                if dg.AssetCheckKey(self.key, check.check_name or "") in wanted:
-                    yield check
-        if failure is not None and self._raise_on(failure):
-            raise failure
 
     def _log_left_out(
-        self, context: dg.AssetExecutionContext, selected: Any, results: int, errors: int
+        self,
+        context: dg.AssetExecutionContext,
+        selected: AbstractSet[str],
+        results: int,
+        errors: int,
     ) -> None:
         """Say what a run that selected one table of the pair does not land: nothing is lost (the
         ledger keeps what was paid for), but the other table is not rewritten by this run."""
@@ -213,11 +240,15 @@ class BatchStep:
             )
         )
 
-    def _raise_on(self, failure: dg.Failure) -> bool:
-        """Whether the step raises the error-rate `failure` itself (see `run`)."""
+    def _raise_on(self, failure: dg.Failure, rate_checked: bool) -> bool:
+        """Whether the step raises the error-rate `failure` itself (see `run`): `rate_checked`
+        says the error-rate check ran (a run that selected the errors table alone has not)."""
         if failure.allow_retries:  # mostly transient: the RetryPolicy may get through
             return True
-        return not self.options.checks  # else a blocking check ends the step, or nothing does
+        if not self.options.checks:
+            return True
+        # else a blocking check ends the step (if it ran), or nothing does (not blocking)
+        return self.options.blocking and not rate_checked
 
     def _search_url_metadata(self, inputs: list[Any]) -> dict[str, Any]:
         """A search partition's URL, as a link in the UI (empty for any other step)."""
@@ -238,10 +269,12 @@ class BatchStep:
         """The engine's batch; a systemic error fails the step with its label, scope and ref."""
         if captaindata.is_sandbox:
             context.log.warning("%s: SANDBOX mode, the results are synthetic", self.name)
+        if self.options.defer:
+            refuse_refetch_all_when_deferred(context.run.tags, self.name)
         max_age = max_age_after_refetch(
             context.run.tags, captaindata, self.action.id, inputs,
             parameters=dict(self.fetch.parameters), max_results=self.fetch.max_results,
-            max_age=self.fetch.max_age, log=context.log,
+            max_age=self.fetch.max_age, log=context.log, retry_number=context.retry_number,
         )  # fmt: skip
         try:
             return captaindata.run_batch(
@@ -259,9 +292,14 @@ class BatchStep:
             )
         except CaptainDataError as err:
             context.log.error("%s: %s", self.name, err)
-            # on the partition's events at once, whether or not a sensor runs (they skip it)
-            partition = context.partition_key if context.has_partition_key else None
-            context.log_event(failure_observation(err, self.key, partition, context.run_id))
+            # on each failed partition's events at once, whether or not a sensor runs (the
+            # sensors do not report it again); a single-run backfill: every partition of its range
+            if context.has_partition_key_range:
+                partitions: list[str | None] = list(context.partition_keys)
+            else:
+                partitions = [context.partition_key if context.has_partition_key else None]
+            for partition in partitions:
+                context.log_event(failure_observation(err, self.key, partition, context.run_id))
             raise failure_for_error(err, observed=True) from err
 
     def _origin(self, context: dg.AssetExecutionContext) -> dict[str, Any]:

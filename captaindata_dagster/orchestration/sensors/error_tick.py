@@ -9,8 +9,9 @@ group:
   in the cursor until it has passed;
 - any other label: left for a person, the tick saying what to do where the labels table knows.
 
-A tick that requests runs shows only their count in the UI, so a tick with both holds its re-runs
-for one tick: it shows, as its skip reason, each label with its fix; the next tick requests them.
+A tick that requests runs shows only their count in the UI, so a tick that finds both holds its
+re-runs for one tick (unless re-runs are due anyway): it shows, as its skip reason, each label with
+its fix and "re-run at the next tick"; the next tick requests them, once.
 
 Example:
     >>> rules = ErrorSensorRules("errors", sensor_targets(assets), RERUN_LABELS, frozenset(),
@@ -77,30 +78,25 @@ def error_sensor_tick(
     cursor.runs_after = read_failed_runs(
         instance, rules.targets, cursor.runs_after, groups, rules.name
     )
-    to_rerun = cursor.take_due_deferred(now)
+    to_rerun = cursor.take_due_deferred(now)  # held or rate-limited re-runs whose time came
     decided: list[tuple[FailureGroup, Decision]] = [
         (group, _decide(group, rules, cursor, now)) for group in groups
     ]
     # a tick that requests runs shows only their count in the UI: when a person must act too,
-    # this tick says so (its skip reason) and the re-runs go out at the next tick
-    hold = any(d == "person" for _, d in decided) and any(d == "rerun" for _, d in decided)
+    # this tick says so (its skip reason) and its re-runs go out at the next tick; unless re-runs
+    # are due anyway (then all go out now, and the words are in the tick's log)
+    hold = not to_rerun and {"person", "rerun"} <= {d for _, d in decided}
     observations, lines = [], []
     for group, decision in decided:
         asset = group.asset_key.to_user_string()
-        if decision == "rerun" and hold:
-            cursor.defer(rerun_slot(asset, group.partition), now.isoformat(), group.label)
-        elif decision == "rerun":
-            to_rerun.setdefault((asset, group.partition), set()).add(group.label)
+        if decision == "rerun":
+            _plan_rerun(cursor, to_rerun, (asset, group.partition), group.label, hold, now)
         hint = group.hint(rules.rerun_labels, "look at the errors table")
         target = rules.target_of(asset)
         if not group.observed_by_step:
             observations.append(group.observation(target.action, decision == "rerun", hint))
-        what = _what(decision, group, rules.rerun_window, hint)
+        what = _what(decision, group, rules.rerun_window, hint, held=hold)
         lines.append(f"{group.label} x{group.count} on {group.where}: {what}")
-    if hold and to_rerun:  # re-runs put off earlier are due: they go out now, not once more later
-        lines.append("re-runs held from the last tick requested now")
-    elif hold:
-        lines.append("the re-runs go out at the next tick")
     requests = _rerun_requests(to_rerun, rules, now)
     cursor.record_reruns([rerun_slot(*key) for key in to_rerun], now, rules.rerun_window)
     message = "; ".join(lines) if lines else "no new Captain Data errors"
@@ -111,6 +107,22 @@ def error_sensor_tick(
         cursor=cursor.to_json(),
         skip_reason=None if requests else message,
     )
+
+
+def _plan_rerun(
+    cursor: ErrorSensorCursor,
+    to_rerun: dict[RerunKey, set[str]],
+    key: RerunKey,
+    label: str,
+    hold: bool,
+    now: datetime,
+) -> None:
+    """Request a partition's re-run this tick, or hold it for the next one (in the cursor's
+    deferred re-runs, due at once); one already requested this tick only gains the label."""
+    if key in to_rerun or not hold:
+        to_rerun.setdefault(key, set()).add(label)
+    else:
+        cursor.defer(rerun_slot(*key), now.isoformat(), label)
 
 
 def _decide(
@@ -127,10 +139,12 @@ def _decide(
     return "rerun" if cursor.rerun_due(slot, now, rules.rerun_window) else "recent"
 
 
-def _what(decision: Decision, group: FailureGroup, window: timedelta, hint: str | None) -> str:
+def _what(
+    decision: Decision, group: FailureGroup, window: timedelta, hint: str | None, *, held: bool
+) -> str:
     """The tick's words for a group's decision."""
     if decision == "rerun":
-        return "re-run requested"
+        return "re-run at the next tick" if held else "re-run requested"
     if decision == "deferred":
         return f"rate-limited: re-run requested after {group.retry_not_before}"
     if decision == "recent":

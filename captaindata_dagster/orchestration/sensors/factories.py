@@ -122,14 +122,18 @@ def build_captaindata_run_failure_sensor(
         monitor_all_code_locations=False,
         description="Reports Captain Data failures (label, scope, ref) of failed runs at once.",
     )
-    def _sensor(context: dg.RunFailureSensorContext) -> dg.SkipReason:
+    def _sensor(context: dg.RunFailureSensorContext) -> None:
+        # returns None: a run status sensor's tick ends at the first run its function returns
+        # something for, so a SkipReason (the tick's words in the UI) would report one failed run
+        # per tick; the words go to the tick's log, the failure is on the partition (the step's
+        # observation, or the one reported here)
         run = context.dagster_run
         stored = context.instance.get_run_by_id(run.run_id)
         if (stored or run).tags.get(SURFACED_TAG):
-            return dg.SkipReason(f"run {run.run_id}: already reported by the error sensor")
+            return  # the error sensor got there first
         failures = run_failures(context.instance, run.run_id, by_op)
         if not failures:
-            return dg.SkipReason(f"run {run.run_id}: no Captain Data error in its failure")
+            return
         partition = run.tags.get(PARTITION_TAG)
         lines = []
         for target, info in failures:
@@ -145,8 +149,6 @@ def build_captaindata_run_failure_sensor(
                 + (f": {hint}" if hint else "")
             )
         context.instance.add_run_tags(run.run_id, {SURFACED_TAG: name})
-        message = "; ".join(lines)
-        context.log.info(message)
-        return dg.SkipReason(message)  # the tick's own words in the UI: the label and the fix
+        context.log.info("; ".join(lines))
 
     return _sensor

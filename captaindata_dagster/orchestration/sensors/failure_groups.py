@@ -44,7 +44,7 @@ class FailureGroup:
     users: dict[str, int] = field(default_factory=dict)  # failed inputs per user uid
     retry_not_before: str | None = None  # a long rate limit: no re-run before this ISO time
     message: str | None = None  # one error message, as a sample
-    fix: str | None = None  # what a person runs, when the step knew it exactly (an account's)
+    fixes: list[str] = field(default_factory=list)  # what a person runs, as the step knew it
     unobserved: int = 0  # sources the step did not report on the asset itself
 
     @property
@@ -57,7 +57,7 @@ class FailureGroup:
 
         Args:
             info: count, error_scope, status_code, error_refs, inputs, users or user_uids,
-                first_seen, last_seen, retry_not_before, fix; each optional.
+                first_seen, last_seen, retry_not_before, fixes; each optional.
             run_id: the run it came from.
         """
         self.count += int(info.get("count") or 1)
@@ -70,7 +70,9 @@ class FailureGroup:
             self.users.setdefault(str(uid), 0)
         self.scope = self.scope or info.get("error_scope")
         self.message = self.message or info.get("message")
-        self.fix = self.fix or info.get("fix")
+        for fix in info.get("fixes") or []:
+            if fix and fix not in self.fixes:
+                self.fixes.append(str(fix))
         self.unobserved += 0 if info.get("observed") else 1
         self.status_code = self.status_code or info.get("status_code")
         _sample(self.refs, info.get("error_refs"))
@@ -98,8 +100,8 @@ class FailureGroup:
         """
         if rerun_labels is not None and self.label in rerun_labels:
             return None
-        if self.fix:
-            return self.fix
+        if self.fixes:  # the step's own words: an account's exact command
+            return "; ".join(self.fixes)
         named = account_hint(self.label, sorted(self.users), None) if self.users else None
         return named or PERSON_FIXES.get(self.label, default)
 

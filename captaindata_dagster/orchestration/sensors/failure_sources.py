@@ -22,8 +22,8 @@ from typing import Any
 
 import dagster as dg
 
-from captaindata_dagster.orchestration.metadata import OBSERVED_KEY
 from captaindata_dagster.orchestration.metadata_set import (
+    OBSERVED_KEY,
     SURFACED_TAG,
     CaptainDataMetadataSet,
     json_data,
@@ -84,10 +84,13 @@ def read_recorded_errors(
         groups: where the errors are merged.
     """
     newest = after
-    by_errors = {t.errors: t for t in targets if t.errors is not None}
-    for errors_key, target in by_errors.items():
+    # the errors table's materializations, and the results table's of a run that selected it
+    # alone (the new errors ride on it then)
+    by_table = {t.errors: t for t in targets if t.errors is not None}
+    by_table.update({t.results: t for t in targets})
+    for table_key, target in by_table.items():
         records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=errors_key, after_storage_id=after or None),
+            dg.AssetRecordsFilter(asset_key=table_key, after_storage_id=after or None),
             limit=1000,
             ascending=True,
         ).records
