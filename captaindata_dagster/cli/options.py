@@ -8,7 +8,7 @@ failed, 2 bad usage or settings. Click itself exits 2 on a bad option; `Settings
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ PROG = "captaindata-dagster"
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 class SettingsError(click.ClickException):
@@ -73,6 +74,35 @@ def print_json(value: Any) -> None:
         }
     """
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def print_listing(
+    items: Sequence[T],
+    *,
+    as_json: bool,
+    row: Callable[[T], Any],
+    line: Callable[[T], str],
+    noun: str,
+) -> None:
+    """A list command's answer: JSON rows, or one line per item, on stdout; the count on stderr
+    (so a pipe reads only the listing).
+
+    Args:
+        items: what was found.
+        as_json: `--json` was given.
+        row: an item as a JSON-ready dict.
+        line: an item as one line of text.
+        noun: what an item is, for the count (`3 run(s)`).
+
+    Example:
+        >>> print_listing(runs, as_json=False, row=run_row, line=run_line, noun="run")
+    """
+    if as_json:
+        print_json([row(item) for item in items])
+    else:
+        for item in items:
+            click.echo(line(item))
+    click.echo(f"{len(items)} {noun}(s)", err=True)
 
 
 @contextmanager

@@ -21,7 +21,13 @@ from typing import Any, TypeVar
 
 import click
 
-from captaindata_dagster.cli.options import CONTEXT_SETTINGS, Refused, json_option, print_json
+from captaindata_dagster.cli.options import (
+    CONTEXT_SETTINGS,
+    Refused,
+    json_option,
+    print_json,
+    print_listing,
+)
 from captaindata_dagster.storage.locations import DEFAULT_STORE_PATH, LEDGER_URL_ENV, STORE_ENV
 from captaindata_dagster.storage.outreach_records import OutreachStore, SendRecord
 
@@ -69,12 +75,7 @@ def list_records(campaign: str | None, every: bool, store: str | None, as_json: 
     """
     with _store(store) as records_store:
         found = records_store.records(campaign) if every else records_store.needs_review(campaign)
-    if as_json:
-        print_json([dataclasses.asdict(r) for r in found])
-    else:
-        for record in found:
-            click.echo(_record_line(record))
-    click.echo(f"{len(found)} record(s)", err=True)
+    print_listing(found, as_json=as_json, row=dataclasses.asdict, line=_record_line, noun="record")
 
 
 def _record_line(r: SendRecord) -> str:

@@ -35,6 +35,7 @@ from captaindata_dagster.cli.options import (
     api_errors,
     json_option,
     print_json,
+    print_listing,
     sandbox_option,
 )
 from captaindata_dagster.orchestration.bulk_control import ResumeRefused, resume_run_guarded
@@ -100,16 +101,15 @@ def list_runs(
         filters["execution_mode"] = "ASYNC"
     with api_client(sandbox) as client:
         runs = list(islice(client.iter_runs(page_size=min(limit, 100), **filters), limit))
-    if as_json:
-        print_json([run_row(r) for r in runs])
-    else:
-        for r in runs:
-            click.echo(
-                f"{r.uid}  {r.status or '-':17} {r.action_name or '-'}  "
-                f"mode={r.execution_mode or '-'} error={r.last_error_label or '-'} "
-                f"created={r.created_at or '-'}"
-            )
-    click.echo(f"{len(runs)} run(s)", err=True)
+    print_listing(runs, as_json=as_json, row=run_row, line=_run_line, noun="run")
+
+
+def _run_line(r: RunInfo) -> str:
+    return (
+        f"{r.uid}  {r.status or '-':17} {r.action_name or '-'}  "
+        f"mode={r.execution_mode or '-'} error={r.last_error_label or '-'} "
+        f"created={r.created_at or '-'}"
+    )
 
 
 @runs_group.command(name="show")
@@ -200,16 +200,15 @@ def list_submissions(open_only: bool, ledger: str | None, as_json: bool) -> None
     """List the ledger's bulk submissions, oldest first (no API call)."""
     with Ledger(ledger) as led:
         rows = [submission_row(s) for s in led.bulk_submissions(open_only=open_only)]
-    if as_json:
-        print_json(rows)
-    else:
-        for r in rows:
-            click.echo(
-                f"{r['submission_id']}  {r['state']:9} {r['action_id']} run={r['run_uid'] or '-'} "
-                f"inputs={r['inputs']} status={r['run_status'] or '-'} "
-                f"error={r['last_error_label'] or '-'} origin={r['origin'] or '-'}"
-            )
-    click.echo(f"{len(rows)} submission(s)", err=True)
+    print_listing(rows, as_json=as_json, row=dict, line=_submission_line, noun="submission")
+
+
+def _submission_line(r: dict[str, Any]) -> str:
+    return (
+        f"{r['submission_id']}  {r['state']:9} {r['action_id']} run={r['run_uid'] or '-'} "
+        f"inputs={r['inputs']} status={r['run_status'] or '-'} "
+        f"error={r['last_error_label'] or '-'} origin={r['origin'] or '-'}"
+    )
 
 
 @runs_group.command(name="release")

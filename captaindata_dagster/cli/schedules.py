@@ -28,6 +28,7 @@ from captaindata_dagster.cli.options import (
     SettingsError,
     json_option,
     print_json,
+    print_listing,
     sandbox_option,
 )
 from captaindata_dagster.cli.runs import api_client
@@ -138,13 +139,14 @@ def list_schedules(
     """List the workspace's schedules. The table to stdout, the count to stderr."""
     with api_client(sandbox) as client:
         found = list(client.iter_schedules(status=list(statuses) or None, action_name=action))
-    if as_json:
-        print_json([schedule_row(s) for s in found])
-    else:
-        for s in found:
-            click.echo(f"{s.uid}  {s.status or '-':9} {s.action_name or '-'}  cron={s.cron or '-'}"
-                       f" next={s.next_execution_at or '-'}")  # fmt: skip
-    click.echo(f"{len(found)} schedule(s)", err=True)
+    print_listing(found, as_json=as_json, row=schedule_row, line=_schedule_line, noun="schedule")
+
+
+def _schedule_line(s: ScheduleInfo) -> str:
+    return (
+        f"{s.uid}  {s.status or '-':9} {s.action_name or '-'}  cron={s.cron or '-'}"
+        f" next={s.next_execution_at or '-'}"
+    )
 
 
 @schedules_group.command(name="show")

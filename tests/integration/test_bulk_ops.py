@@ -11,7 +11,6 @@ refusal fails the step with its error label.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -77,10 +76,8 @@ def bulk_sim(make_sim) -> Simulator:
 
 
 @pytest.fixture
-def client(bulk_sim: Simulator) -> Iterator[CaptainDataClient]:
-    c = CaptainDataClient(bulk_sim.api_key, bulk_sim.base_url, max_retries=1)
-    yield c
-    c.close()
+def client(bulk_sim: Simulator, make_client: Any) -> CaptainDataClient:
+    return make_client(bulk_sim, max_retries=1)
 
 
 @pytest.fixture

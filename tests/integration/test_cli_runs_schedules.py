@@ -14,9 +14,7 @@ No assertion on wall-clock durations: waits use `wait_until` (its timeout only s
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +28,6 @@ from captaindata_dagster.storage.callbacks import (
     FINAL,
     PAGE,
     SCHEDULE_MODE,
-    CallbackStore,
     callback_headers,
     new_secret,
 )
@@ -63,16 +60,8 @@ def bulk_sim(make_sim, monkeypatch) -> Simulator:
 
 
 @pytest.fixture
-def client(bulk_sim: Simulator) -> Iterator[CaptainDataClient]:
-    c = CaptainDataClient(bulk_sim.api_key, bulk_sim.base_url, max_retries=1)
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[CallbackStore]:
-    with CallbackStore(tmp_path / "callbacks.sqlite") as s:
-        yield s
+def client(bulk_sim: Simulator, make_client: Any) -> CaptainDataClient:
+    return make_client(bulk_sim, max_retries=1)
 
 
 def blocked_run(client: CaptainDataClient, n: int = 2, url: str = NOWHERE, **kw: Any) -> str:
