@@ -292,14 +292,10 @@ class BatchStep:
             )
         except CaptainDataError as err:
             context.log.error("%s: %s", self.name, err)
-            # on each failed partition's events at once, whether or not a sensor runs (the
-            # sensors do not report it again); a single-run backfill: every partition of its range
-            if context.has_partition_key_range:
-                partitions: list[str | None] = list(context.partition_keys)
-            else:
-                partitions = [context.partition_key if context.has_partition_key else None]
-            for partition in partitions:
-                context.log_event(failure_observation(err, self.key, partition, context.run_id))
+            # on the failed partition's events at once, whether or not a sensor runs (the sensors
+            # do not report it again); a step never runs a range (`AssetOptions.validate`)
+            partition = context.partition_key if context.has_partition_key else None
+            context.log_event(failure_observation(err, self.key, partition, context.run_id))
             raise failure_for_error(err, observed=True) from err
 
     def _origin(self, context: dg.AssetExecutionContext) -> dict[str, Any]:
